@@ -1,0 +1,223 @@
+//! The command line: argument parsing (clap derive) and the thin glue from each command
+//! to the library. Output formatting lives with the concept it renders.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::diagnostics::Severity;
+use crate::loader;
+use crate::manifest::EnvironmentName;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "retainctl",
+    version,
+    about = "GitOps for Apple's Retention Messaging API: validate, plan and apply retention messages kept in git"
+)]
+pub struct Cli {
+    /// Send every environment's requests to this host instead of Apple's (a simulator, a proxy).
+    #[arg(long, global = true, env = "RETAINCTL_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiagnosticFormat {
+    /// `file:line:col: error: message` with a hint line.
+    Text,
+    /// GitHub workflow commands (`::error file=…`), shown on the pull request's diff.
+    Github,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Markdown,
+    Json,
+    Github,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check manifests offline; every problem as file:line:col.
+    Validate {
+        /// Manifest files or folders (searched recursively). Default: the current folder.
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = DiagnosticFormat::Text)]
+        format: DiagnosticFormat,
+    },
+    /// Read Apple's state and print what apply would do.
+    Plan {
+        paths: Vec<PathBuf>,
+        #[arg(long = "env", value_enum, required = true)]
+        envs: Vec<EnvArg>,
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
+        /// Save the plan (without credentials) for `apply --plan`.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Show text diffs against the manifests in this folder or git revision.
+        #[arg(long, value_name = "DIR|GIT-REV")]
+        base: Option<String>,
+        /// Exit 2 when the plan has changes.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Make Apple match the manifests.
+    Apply {
+        paths: Vec<PathBuf>,
+        #[arg(long = "env", value_enum)]
+        env: EnvArg,
+        /// Execute this saved plan; refused when Apple's state has changed since.
+        #[arg(long, value_name = "FILE")]
+        plan: Option<PathBuf>,
+        /// Also delete messages and images that the manifests do not name.
+        #[arg(long)]
+        prune: bool,
+        /// Poll until content waiting on Apple's review is approved, up to this long (e.g. 30m).
+        #[arg(long, value_name = "DURATION")]
+        wait: Option<String>,
+        /// Exit 2 when actions still wait on Apple's review.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Inventory of images, messages and defaults with Apple's review states, and drift.
+    Status {
+        paths: Vec<PathBuf>,
+        #[arg(long = "env", value_enum, required = true)]
+        envs: Vec<EnvArg>,
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
+    },
+    /// Print the content-derived identifier of every image and message.
+    Ids { paths: Vec<PathBuf> },
+    /// Print the JSON Schema of the manifest.
+    Schema,
+    /// Run the local Apple simulator.
+    Sim {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EnvArg {
+    Sandbox,
+    Production,
+    Local,
+}
+
+impl From<EnvArg> for EnvironmentName {
+    fn from(e: EnvArg) -> Self {
+        match e {
+            EnvArg::Sandbox => EnvironmentName::Sandbox,
+            EnvArg::Production => EnvironmentName::Production,
+            EnvArg::Local => EnvironmentName::Local,
+        }
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Validate { paths, format } => validate(&default_paths(paths), format),
+        Command::Ids { paths } => ids(&default_paths(paths)),
+        Command::Schema => {
+            print!("{}", crate::schema::json_schema());
+            ExitCode::SUCCESS
+        }
+        Command::Plan { .. } => not_implemented("plan"),
+        Command::Apply { .. } => not_implemented("apply"),
+        Command::Status { .. } => not_implemented("status"),
+        Command::Sim { .. } => not_implemented("sim"),
+    }
+}
+
+fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
+    if paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        paths
+    }
+}
+
+fn not_implemented(command: &str) -> ExitCode {
+    eprintln!("retainctl {command}: not implemented yet");
+    ExitCode::FAILURE
+}
+
+fn validate(paths: &[PathBuf], format: DiagnosticFormat) -> ExitCode {
+    let loaded = loader::load(paths);
+    let mut out = std::io::stdout().lock();
+    for d in &loaded.report.diagnostics {
+        let line = match format {
+            DiagnosticFormat::Text => d.render(),
+            DiagnosticFormat::Github => d.render_github(),
+        };
+        let _ = writeln!(out, "{line}");
+    }
+    let errors = loaded.report.count(Severity::Error);
+    let warnings = loaded.report.count(Severity::Warning);
+    let _ = writeln!(
+        out,
+        "{} file{}, {} app{} valid: {errors} error{}, {warnings} warning{}",
+        loaded.files.len(),
+        plural(loaded.files.len()),
+        loaded.apps.len(),
+        plural(loaded.apps.len()),
+        plural(errors),
+        plural(warnings),
+    );
+    if loaded.files.is_empty() && errors == 0 {
+        let _ = writeln!(
+            out,
+            "no manifest found: files need `apiVersion: retainctl/v1` and a .yaml or .yml name"
+        );
+        return ExitCode::FAILURE;
+    }
+    if errors > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn ids(paths: &[PathBuf]) -> ExitCode {
+    let loaded = loader::load(paths);
+    if loaded.report.has_errors() {
+        for d in &loaded.report.diagnostics {
+            eprintln!("{}", d.render());
+        }
+        return ExitCode::FAILURE;
+    }
+    let mut out = std::io::stdout().lock();
+    for app in &loaded.apps {
+        let bundle = &app.desired.bundle_id;
+        for image in &app.desired.images {
+            let _ = writeln!(
+                out,
+                "{bundle}\timage\t{}\t{}\t{}",
+                image.key,
+                image.size.as_str(),
+                image.id
+            );
+        }
+        for message in &app.desired.messages {
+            let _ = writeln!(
+                out,
+                "{bundle}\tmessage\t{}\t{}\t{}",
+                message.key, message.locale, message.id
+            );
+        }
+    }
+    ExitCode::SUCCESS
+}

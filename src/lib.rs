@@ -1,0 +1,16 @@
+//! retainctl: keeps Apple's retention messages in git and reconciles Apple with it.
+//!
+//! Pure logic (manifest model, validation, identifiers, desired state) lives apart from
+//! I/O (loader, CLI), so it is tested with plain unit tests.
+
+pub mod cli;
+pub mod desired;
+pub mod diagnostics;
+pub mod ids;
+pub mod image_rules;
+pub mod loader;
+pub mod locale;
+pub mod manifest;
+pub mod schema;
+pub mod validate;
+pub mod yaml;

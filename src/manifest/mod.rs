@@ -1,0 +1,282 @@
+//! The manifest model (`apiVersion: retainctl/v1`): what a team writes in git.
+//!
+//! These types are the one definition of the format: the JSON Schema is generated from
+//! them (schemars), and [`decode`] fills them from a located YAML tree, remembering
+//! where each value stood so that validation can point at it.
+
+pub mod decode;
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use decode::{Locations, decode};
+
+pub const API_VERSION: &str = "retainctl/v1";
+
+/// One app's retention messages, kept in one file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(title = "retainctl manifest (retainctl/v1)")]
+pub struct Manifest {
+    /// Always `retainctl/v1`.
+    #[schemars(regex(pattern = r"^retainctl/v1$"))]
+    pub api_version: String,
+    pub app: App,
+    /// Optional settings per environment.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environments: BTreeMap<EnvironmentName, EnvironmentSettings>,
+    /// Images by key; messages refer to them by this key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub images: BTreeMap<String, Image>,
+    /// Messages by key; each localization becomes one message on Apple.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub messages: BTreeMap<String, Message>,
+    /// Default message per product: a message key for every locale in `app.locales`,
+    /// or a mapping locale → message key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub defaults: BTreeMap<String, DefaultTarget>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct App {
+    /// The app's bundle identifier; it goes into the token's `bid` claim.
+    pub bundle_id: String,
+    /// BCP 47 locales the app covers, e.g. `en-US`.
+    pub locales: Vec<String>,
+    /// Products whose default messages retainctl owns. Default: the products named in
+    /// `defaults`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub products: Option<Vec<String>>,
+    /// Names of the environment variables holding this app's credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<Credentials>,
+    /// UUID namespace for identifiers (default be5f0cda-bbf4-44eb-b3cc-50a316937f20).
+    /// Changing it re-uploads everything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<uuid::Uuid>,
+}
+
+/// Names of environment variables (never the secrets themselves).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Credentials {
+    /// Variable holding the key id (default `RETAINCTL_KEY_ID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// Variable holding the issuer id (default `RETAINCTL_ISSUER_ID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer_id: Option<String>,
+    /// Variable holding the PEM private key itself (default `RETAINCTL_PRIVATE_KEY`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key: Option<String>,
+    /// Variable holding the path of the `.p8` file (default `RETAINCTL_PRIVATE_KEY_FILE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key_file: Option<String>,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum EnvironmentName {
+    Sandbox,
+    Production,
+    Local,
+}
+
+impl EnvironmentName {
+    pub const ALL: [EnvironmentName; 3] = [Self::Sandbox, Self::Production, Self::Local];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sandbox => "sandbox",
+            Self::Production => "production",
+            Self::Local => "local",
+        }
+    }
+}
+
+impl std::fmt::Display for EnvironmentName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EnvironmentSettings {
+    /// The https URL Apple calls for real-time retention messages (≤ 256 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realtime_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Image {
+    /// PNG file, relative to the manifest file.
+    pub file: String,
+    pub size: ImageSize,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+pub enum ImageSize {
+    /// 3840 pixels wide, 160 to 2160 high: the image of a text message.
+    #[serde(rename = "FULL_SIZE")]
+    FullSize,
+    /// 1024 × 1024: the icon of a bullet point.
+    #[serde(rename = "BULLET_POINT")]
+    BulletPoint,
+}
+
+impl ImageSize {
+    pub const ALL: [ImageSize; 2] = [Self::FullSize, Self::BulletPoint];
+
+    /// Apple's spelling, as in the `imageSize` query parameter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FullSize => "FULL_SIZE",
+            Self::BulletPoint => "BULLET_POINT",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Message {
+    /// What the message is for at cancellation time (default `text`). Only `text`
+    /// messages may carry images and bullet points, and only they can be defaults.
+    #[serde(default)]
+    pub kind: MessageKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_position: Option<HeaderPosition>,
+    /// Content per BCP 47 locale; each becomes one message on Apple.
+    pub localizations: BTreeMap<String, Localization>,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum MessageKind {
+    #[default]
+    Text,
+    PromotionalOffer,
+    SwitchPlan,
+}
+
+impl MessageKind {
+    pub const ALL: [MessageKind; 3] = [Self::Text, Self::PromotionalOffer, Self::SwitchPlan];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::PromotionalOffer => "promotional-offer",
+            Self::SwitchPlan => "switch-plan",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum HeaderPosition {
+    #[serde(rename = "ABOVE_BODY")]
+    AboveBody,
+    /// Needs an image.
+    #[serde(rename = "ABOVE_IMAGE")]
+    AboveImage,
+}
+
+impl HeaderPosition {
+    pub const ALL: [HeaderPosition; 2] = [Self::AboveBody, Self::AboveImage];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AboveBody => "ABOVE_BODY",
+            Self::AboveImage => "ABOVE_IMAGE",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Localization {
+    /// At most 66 characters.
+    #[schemars(length(min = 1, max = 66))]
+    pub header: String,
+    /// At most 144 characters.
+    #[schemars(length(min = 1, max = 144))]
+    pub body: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageUse>,
+    /// At most 5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 5))]
+    pub bullet_points: Option<Vec<BulletPoint>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImageUse {
+    /// Key of a FULL_SIZE image under `images`.
+    #[serde(rename = "ref")]
+    pub image_ref: String,
+    /// At most 150 characters.
+    #[schemars(length(min = 1, max = 150))]
+    pub alt_text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BulletPoint {
+    /// At most 66 characters.
+    #[schemars(length(min = 1, max = 66))]
+    pub text: String,
+    /// Key of a BULLET_POINT image under `images`.
+    pub image: String,
+    /// At most 150 characters.
+    #[schemars(length(min = 1, max = 150))]
+    pub alt_text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum DefaultTarget {
+    /// One message key for every locale in `app.locales`.
+    AllLocales(String),
+    /// Locale → message key.
+    PerLocale(BTreeMap<String, String>),
+}
+
+impl Manifest {
+    /// The products whose defaults retainctl owns: `app.products`, else those in `defaults`.
+    pub fn owned_products(&self) -> Vec<String> {
+        match &self.app.products {
+            Some(products) => products.clone(),
+            None => self.defaults.keys().cloned().collect(),
+        }
+    }
+
+    /// The desired default message key of every (product, locale) pair the manifest sets.
+    pub fn desired_defaults(&self) -> BTreeMap<(String, String), String> {
+        let mut out = BTreeMap::new();
+        for (product, target) in &self.defaults {
+            match target {
+                DefaultTarget::AllLocales(message) => {
+                    for locale in &self.app.locales {
+                        out.insert((product.clone(), locale.clone()), message.clone());
+                    }
+                }
+                DefaultTarget::PerLocale(by_locale) => {
+                    for (locale, message) in by_locale {
+                        out.insert((product.clone(), locale.clone()), message.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,510 @@
+//! Every semantic rule of a manifest, offline and pure: lengths, bullet points, header
+//! position, message kinds, locales, references, image files, limits, defaults and
+//! locale coverage. Each problem points at the value it is about.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crate::diagnostics::FileDiagnostics;
+use crate::image_rules;
+use crate::locale;
+use crate::manifest::decode::closest;
+use crate::manifest::{DefaultTarget, HeaderPosition, ImageSize, Locations, Manifest, MessageKind};
+
+pub const MAX_HEADER: usize = 66;
+pub const MAX_BODY: usize = 144;
+pub const MAX_ALT_TEXT: usize = 150;
+pub const MAX_BULLET_TEXT: usize = 66;
+pub const MAX_BULLET_POINTS: usize = 5;
+pub const MAX_MESSAGES: usize = 2000;
+pub const MAX_IMAGES: usize = 2000;
+pub const MAX_REALTIME_URL: usize = 256;
+
+/// An image file as the loader found it: its bytes, or why they could not be read.
+pub type ImageFile = Result<Arc<Vec<u8>>, String>;
+
+/// Runs every rule. `images` holds, per image key, the file the manifest names.
+pub fn validate(
+    m: &Manifest,
+    at: &Locations,
+    images: &BTreeMap<String, ImageFile>,
+    d: &mut FileDiagnostics,
+) {
+    check_app(m, at, d);
+    check_environments(m, at, d);
+    check_images(m, at, images, d);
+    check_messages(m, at, d);
+    check_defaults(m, at, d);
+}
+
+fn check_locale(tag: &str, span: crate::yaml::Span, d: &mut FileDiagnostics) -> bool {
+    match locale::check(tag) {
+        Ok(()) => true,
+        Err((problem, suggestion)) => {
+            let hint = match suggestion {
+                Some(s) => format!("write `{s}`"),
+                None => "use a language and region such as `en-US`".to_string(),
+            };
+            d.error(span, problem, hint);
+            false
+        }
+    }
+}
+
+fn check_app(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
+    let bundle = &m.app.bundle_id;
+    let valid_bundle = !bundle.is_empty()
+        && bundle
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    if !valid_bundle {
+        d.error(
+            at.value(&["app", "bundleId"]),
+            format!("app.bundleId `{bundle}` is not a bundle identifier"),
+            "use the app's bundle id as in App Store Connect, e.g. com.example.app",
+        );
+    }
+    if m.app.locales.is_empty() {
+        d.error(
+            at.value(&["app", "locales"]),
+            "app.locales is empty",
+            "list the locales the app covers, e.g. [en-US]",
+        );
+    }
+    let mut seen = BTreeSet::new();
+    for (i, loc) in m.app.locales.iter().enumerate() {
+        let span = at.value(&["app", "locales", &i.to_string()]);
+        if check_locale(loc, span, d) && !seen.insert(loc) {
+            d.error(
+                span,
+                format!("locale `{loc}` is listed twice in app.locales"),
+                "remove one",
+            );
+        }
+    }
+    if let Some(products) = &m.app.products {
+        let mut seen = BTreeSet::new();
+        for (i, p) in products.iter().enumerate() {
+            let span = at.value(&["app", "products", &i.to_string()]);
+            if p.trim().is_empty() {
+                d.error(
+                    span,
+                    "a product id is empty",
+                    "write the product id as in App Store Connect",
+                );
+            } else if !seen.insert(p) {
+                d.error(
+                    span,
+                    format!("product `{p}` is listed twice in app.products"),
+                    "remove one",
+                );
+            }
+        }
+    }
+}
+
+fn check_environments(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
+    for (env, settings) in &m.environments {
+        let Some(url) = &settings.realtime_url else {
+            continue;
+        };
+        let span = at.value(&["environments", env.as_str(), "realtimeUrl"]);
+        if !url.starts_with("https://") || url.len() <= "https://".len() {
+            d.error(
+                span,
+                format!("realtimeUrl `{url}` is not an https URL"),
+                "Apple calls only https URLs, e.g. https://retention.example.com/apple",
+            );
+        }
+        if url.chars().count() > MAX_REALTIME_URL {
+            d.error(
+                span,
+                format!(
+                    "realtimeUrl is {} characters; Apple allows at most {MAX_REALTIME_URL}",
+                    url.chars().count()
+                ),
+                "use a shorter URL",
+            );
+        }
+    }
+}
+
+fn check_images(
+    m: &Manifest,
+    at: &Locations,
+    files: &BTreeMap<String, ImageFile>,
+    d: &mut FileDiagnostics,
+) {
+    if m.images.len() > MAX_IMAGES {
+        d.error(
+            at.key(&["images"]),
+            format!(
+                "the app has {} images; Apple allows at most {MAX_IMAGES}",
+                m.images.len()
+            ),
+            "remove images that no message uses",
+        );
+    }
+    let used: BTreeSet<&str> = m
+        .messages
+        .values()
+        .flat_map(|msg| msg.localizations.values())
+        .flat_map(|l| {
+            l.image
+                .iter()
+                .map(|i| i.image_ref.as_str())
+                .chain(l.bullet_points.iter().flatten().map(|b| b.image.as_str()))
+        })
+        .collect();
+    // Many image keys may share one file: decode each file once.
+    let mut inspected: BTreeMap<&str, Result<image_rules::PngFacts, String>> = BTreeMap::new();
+    for (key, image) in &m.images {
+        let span = at.value(&["images", key, "file"]);
+        let file = &image.file;
+        match files.get(key) {
+            None => {}
+            Some(Err(why)) => d.error(
+                span,
+                format!("image file `{file}` cannot be read: {why}"),
+                "the path is relative to this manifest file",
+            ),
+            Some(Ok(bytes)) => match inspected
+                .entry(file.as_str())
+                .or_insert_with(|| image_rules::inspect(bytes))
+                .clone()
+            {
+                Err(why) => d.error(
+                    span,
+                    format!("image file `{file}` {why}"),
+                    "export the image as PNG",
+                ),
+                Ok(facts) => {
+                    if facts.has_alpha {
+                        d.error(
+                            span,
+                            format!("image file `{file}` has transparency (an alpha channel)"),
+                            "Apple refuses transparent images: export it without alpha",
+                        );
+                    }
+                    if let Err(why) = image_rules::check_size(image.size, facts) {
+                        d.error(
+                            span,
+                            format!("image file `{file}` {why}"),
+                            "resize the image or change `size`",
+                        );
+                    }
+                }
+            },
+        }
+        if !used.contains(key.as_str()) {
+            d.warning(
+                at.key(&["images", key]),
+                format!("image `{key}` is not used by any message"),
+                "remove it, or refer to it from a message",
+            );
+        }
+    }
+}
+
+/// Checks a text against a limit in Unicode scalar values, and warns when its UTF-16
+/// length (what some of Apple's clients count) is over the limit.
+fn check_length(
+    what: &str,
+    text: &str,
+    max: usize,
+    span: crate::yaml::Span,
+    d: &mut FileDiagnostics,
+) {
+    let chars = text.chars().count();
+    if text.trim().is_empty() {
+        d.error(
+            span,
+            format!("{what} is empty"),
+            format!("write the {what}"),
+        );
+    } else if chars > max {
+        d.error(
+            span,
+            format!("{what} is {chars} characters; Apple allows at most {max}"),
+            format!("shorten it by {} characters", chars - max),
+        );
+    } else {
+        let utf16 = text.encode_utf16().count();
+        if utf16 > max {
+            d.warning(
+                span,
+                format!(
+                    "{what} is {chars} characters but {utf16} UTF-16 code units, over the limit of {max} where UTF-16 is counted"
+                ),
+                "emoji and other characters beyond U+FFFF count twice in UTF-16; shorten it to be safe",
+            );
+        }
+    }
+}
+
+fn check_image_ref(
+    m: &Manifest,
+    key: &str,
+    want: ImageSize,
+    role: &str,
+    span: crate::yaml::Span,
+    d: &mut FileDiagnostics,
+) {
+    match m.images.get(key) {
+        None => {
+            let known: Vec<&str> = m.images.keys().map(String::as_str).collect();
+            let hint = match closest(key, &known) {
+                Some(s) => format!("did you mean `{s}`? define it under `images:` or fix the key"),
+                None => "define it under `images:` or fix the key".to_string(),
+            };
+            d.error(
+                span,
+                format!("image `{key}` is not defined under `images`"),
+                hint,
+            );
+        }
+        Some(image) if image.size != want => d.error(
+            span,
+            format!(
+                "image `{key}` is {} but {role} needs a {} image",
+                image.size.as_str(),
+                want.as_str()
+            ),
+            format!("use an image declared with `size: {}`", want.as_str()),
+        ),
+        Some(_) => {}
+    }
+}
+
+fn check_messages(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
+    let total: usize = m.messages.values().map(|msg| msg.localizations.len()).sum();
+    if total > MAX_MESSAGES {
+        d.error(
+            at.key(&["messages"]),
+            format!(
+                "the app has {total} messages (one per message and locale); Apple allows at most {MAX_MESSAGES}"
+            ),
+            "remove messages or localizations",
+        );
+    }
+    let app_locales: BTreeSet<&str> = m.app.locales.iter().map(String::as_str).collect();
+    for (key, msg) in &m.messages {
+        if msg.localizations.is_empty() {
+            d.error(
+                at.value(&["messages", key, "localizations"]),
+                format!("message `{key}` has no localizations"),
+                "add at least one locale with header and body",
+            );
+        }
+        for (locale, l) in &msg.localizations {
+            let p = |rest: &[&str]| -> Vec<String> {
+                ["messages", key, "localizations", locale]
+                    .iter()
+                    .chain(rest)
+                    .map(|s| s.to_string())
+                    .collect()
+            };
+            let span =
+                |rest: &[&str]| at.value(&p(rest).iter().map(String::as_str).collect::<Vec<_>>());
+            let key_span =
+                |rest: &[&str]| at.key(&p(rest).iter().map(String::as_str).collect::<Vec<_>>());
+
+            if check_locale(locale, key_span(&[]), d) && !app_locales.contains(locale.as_str()) {
+                d.warning(
+                    key_span(&[]),
+                    format!("message `{key}` has a localization for `{locale}`, which is not in app.locales"),
+                    format!("add `{locale}` to app.locales, or remove this localization"),
+                );
+            }
+            check_length("header", &l.header, MAX_HEADER, span(&["header"]), d);
+            check_length("body", &l.body, MAX_BODY, span(&["body"]), d);
+            if let Some(image) = &l.image {
+                check_length(
+                    "alt text",
+                    &image.alt_text,
+                    MAX_ALT_TEXT,
+                    span(&["image", "altText"]),
+                    d,
+                );
+                if msg.kind != MessageKind::Text {
+                    d.error(
+                        key_span(&["image"]),
+                        format!("a {} message cannot carry an image", msg.kind.as_str()),
+                        "remove the image, or make the message `kind: text`",
+                    );
+                } else {
+                    check_image_ref(
+                        m,
+                        &image.image_ref,
+                        ImageSize::FullSize,
+                        "a message's image",
+                        span(&["image", "ref"]),
+                        d,
+                    );
+                }
+            }
+            if msg.header_position == Some(HeaderPosition::AboveImage) && l.image.is_none() {
+                d.error(
+                    key_span(&[]),
+                    format!("headerPosition ABOVE_IMAGE needs an image, but localization `{locale}` of message `{key}` has none"),
+                    "add `image:` to this localization, or use headerPosition ABOVE_BODY",
+                );
+            }
+            if let Some(bullets) = &l.bullet_points {
+                if msg.kind != MessageKind::Text {
+                    d.error(
+                        key_span(&["bulletPoints"]),
+                        format!("a {} message cannot carry bullet points", msg.kind.as_str()),
+                        "remove the bullet points, or make the message `kind: text`",
+                    );
+                }
+                if bullets.len() > MAX_BULLET_POINTS {
+                    d.error(
+                        key_span(&["bulletPoints"]),
+                        format!(
+                            "{} bullet points; Apple allows at most {MAX_BULLET_POINTS}",
+                            bullets.len()
+                        ),
+                        format!("remove {} bullet points", bullets.len() - MAX_BULLET_POINTS),
+                    );
+                }
+                for (i, b) in bullets.iter().enumerate() {
+                    let n = i.to_string();
+                    check_length(
+                        "bullet point text",
+                        &b.text,
+                        MAX_BULLET_TEXT,
+                        span(&["bulletPoints", &n, "text"]),
+                        d,
+                    );
+                    check_length(
+                        "alt text",
+                        &b.alt_text,
+                        MAX_ALT_TEXT,
+                        span(&["bulletPoints", &n, "altText"]),
+                        d,
+                    );
+                    if msg.kind == MessageKind::Text {
+                        check_image_ref(
+                            m,
+                            &b.image,
+                            ImageSize::BulletPoint,
+                            "a bullet point",
+                            span(&["bulletPoints", &n, "image"]),
+                            d,
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn check_defaults(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
+    let app_locales: BTreeSet<&str> = m.app.locales.iter().map(String::as_str).collect();
+    for (product, target) in &m.defaults {
+        if let Some(products) = &m.app.products
+            && !products.contains(product)
+        {
+            d.error(
+                at.key(&["defaults", product]),
+                format!("product `{product}` has a default but is not in app.products"),
+                format!("add `{product}` to app.products, or remove this default"),
+            );
+        }
+        let pairs: Vec<(&str, &str, crate::yaml::Span)> = match target {
+            DefaultTarget::AllLocales(message) => m
+                .app
+                .locales
+                .iter()
+                .map(|l| (l.as_str(), message.as_str(), at.value(&["defaults", product])))
+                .collect(),
+            DefaultTarget::PerLocale(by_locale) => by_locale
+                .iter()
+                .filter(|(locale, _)| {
+                    let span = at.key(&["defaults", product, locale]);
+                    if !check_locale(locale, span, d) {
+                        return false;
+                    }
+                    if !app_locales.contains(locale.as_str()) {
+                        d.error(
+                            span,
+                            format!("default of `{product}` is set for `{locale}`, which is not in app.locales"),
+                            format!("add `{locale}` to app.locales, or remove this line"),
+                        );
+                        return false;
+                    }
+                    true
+                })
+                .map(|(l, msg)| (l.as_str(), msg.as_str(), at.value(&["defaults", product, l])))
+                .collect(),
+        };
+        let mut reported_unknown = BTreeSet::new();
+        for (locale, message_key, span) in pairs {
+            let Some(msg) = m.messages.get(message_key) else {
+                if reported_unknown.insert((message_key, span)) {
+                    let known: Vec<&str> = m.messages.keys().map(String::as_str).collect();
+                    let hint = match closest(message_key, &known) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => "define it under `messages:`".to_string(),
+                    };
+                    d.error(
+                        span,
+                        format!("default of `{product}` names message `{message_key}`, which is not defined"),
+                        hint,
+                    );
+                }
+                continue;
+            };
+            if msg.kind != MessageKind::Text {
+                if reported_unknown.insert((message_key, span)) {
+                    d.error(
+                        span,
+                        format!(
+                            "default of `{product}` names `{message_key}`, a {} message; only text messages can be defaults",
+                            msg.kind.as_str()
+                        ),
+                        "name a message of `kind: text`",
+                    );
+                }
+                continue;
+            }
+            if !msg.localizations.contains_key(locale) {
+                d.error(
+                    span,
+                    format!(
+                        "message `{message_key}` has no `{locale}` localization, so it cannot be the default of `{product}` in `{locale}`"
+                    ),
+                    format!("add a `{locale}` localization to `{message_key}`, or set this locale's default to another message"),
+                );
+            }
+        }
+        if let DefaultTarget::PerLocale(by_locale) = target {
+            let missing: Vec<&str> = m
+                .app
+                .locales
+                .iter()
+                .filter(|l| !by_locale.contains_key(*l))
+                .map(String::as_str)
+                .collect();
+            if !missing.is_empty() {
+                d.warning(
+                    at.key(&["defaults", product]),
+                    format!("product `{product}` has no default for {}", missing.join(", ")),
+                    "customers in those locales see no default message from retainctl; add them if that is not intended",
+                );
+            }
+        }
+    }
+    if let Some(products) = &m.app.products {
+        for (i, product) in products.iter().enumerate() {
+            if !m.defaults.contains_key(product) && !m.app.locales.is_empty() {
+                d.warning(
+                    at.value(&["app", "products", &i.to_string()]),
+                    format!("product `{product}` has no default for {}", m.app.locales.join(", ")),
+                    "add it under `defaults:`; as an owned product, any default it has on Apple is deleted",
+                );
+            }
+        }
+    }
+}

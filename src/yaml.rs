@@ -1,0 +1,267 @@
+//! A YAML document as a tree of nodes that remember where they stand in the file.
+//!
+//! `serde_yaml` reports locations only for syntax errors, and loses duplicate keys.
+//! The manifest needs `line:col` for every semantic error and must refuse duplicate
+//! keys, so the file is parsed here with `yaml-rust2`'s event parser (maintained, gives
+//! a marker for every event) into [`Node`]s that carry a [`Span`]. No I/O.
+
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// A 1-based line and column in a source file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Span {
+    pub line: usize,
+    pub col: usize,
+}
+
+impl Span {
+    fn from_marker(m: Marker) -> Self {
+        // yaml-rust2 counts lines from 1 and columns from 0.
+        Span {
+            line: m.line(),
+            col: m.col() + 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeKind {
+    /// A scalar's text; `plain` is false for quoted and block scalars, which are
+    /// always strings (so `"null"` is text, `null` is not).
+    Scalar {
+        text: String,
+        plain: bool,
+    },
+    Sequence(Vec<Node>),
+    /// Entries in file order; duplicates are refused while parsing.
+    Mapping(Vec<(Node, Node)>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub kind: NodeKind,
+    pub span: Span,
+}
+
+impl Node {
+    /// The text of a scalar that is not YAML's null.
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.kind {
+            NodeKind::Scalar { text, plain } => {
+                if *plain && matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL") {
+                    None
+                } else {
+                    Some(text)
+                }
+            }
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(&self.kind, NodeKind::Scalar { plain: true, text } if matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL"))
+    }
+
+    /// A short name of what this node is, for "expected X, found Y" messages.
+    pub fn describe(&self) -> &'static str {
+        match &self.kind {
+            NodeKind::Scalar { .. } if self.is_null() => "nothing (null)",
+            NodeKind::Scalar { .. } => "a scalar",
+            NodeKind::Sequence(_) => "a list",
+            NodeKind::Mapping(_) => "a mapping",
+        }
+    }
+}
+
+/// A YAML syntax or structure error with its position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct YamlError {
+    pub span: Span,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// Parses one YAML document. Duplicate keys, several documents and unresolved
+/// aliases are errors. An empty file is an empty mapping's absence: `Ok(None)`.
+pub fn parse(source: &str) -> Result<Option<Node>, Vec<YamlError>> {
+    let mut builder = TreeBuilder::default();
+    let mut parser = Parser::new_from_str(source);
+    if let Err(e) = parser.load(&mut builder, true) {
+        return Err(vec![YamlError {
+            span: Span::from_marker(*e.marker()),
+            message: format!("YAML syntax error: {}", e.info()),
+            hint: Some("fix the YAML syntax at this position (indentation, quotes, colons)".into()),
+        }]);
+    }
+    if !builder.errors.is_empty() {
+        return Err(builder.errors);
+    }
+    let mut docs = builder.documents;
+    if docs.len() > 1 {
+        return Err(vec![YamlError {
+            span: docs[1].span,
+            message: "a manifest file holds exactly one YAML document".into(),
+            hint: Some("put each app in a file of its own (remove the `---` separator)".into()),
+        }]);
+    }
+    Ok(docs.pop())
+}
+
+enum Frame {
+    Sequence(Span, usize, Vec<Node>),
+    Mapping(Span, usize, Vec<(Node, Node)>, Option<Node>),
+}
+
+#[derive(Default)]
+struct TreeBuilder {
+    stack: Vec<Frame>,
+    documents: Vec<Node>,
+    anchors: std::collections::HashMap<usize, Node>,
+    errors: Vec<YamlError>,
+}
+
+impl TreeBuilder {
+    fn push_node(&mut self, node: Node, anchor: usize) {
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        match self.stack.last_mut() {
+            None => self.documents.push(node),
+            Some(Frame::Sequence(_, _, items)) => items.push(node),
+            Some(Frame::Mapping(_, _, entries, pending_key)) => match pending_key.take() {
+                None => *pending_key = Some(node),
+                Some(key) => {
+                    if let NodeKind::Scalar { text, .. } = &key.kind
+                        && let Some((first, _)) = entries
+                            .iter()
+                            .find(|(k, _)| matches!(&k.kind, NodeKind::Scalar { text: t, .. } if t == text))
+                    {
+                        self.errors.push(YamlError {
+                            span: key.span,
+                            message: format!(
+                                "duplicate key `{text}` (first defined at line {})",
+                                first.span.line
+                            ),
+                            hint: Some("remove one of the two entries or rename it".into()),
+                        });
+                    }
+                    entries.push((key, node));
+                }
+            },
+        }
+    }
+}
+
+impl MarkedEventReceiver for TreeBuilder {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        let span = Span::from_marker(mark);
+        match ev {
+            Event::Scalar(text, style, anchor, _tag) => {
+                let plain = matches!(style, TScalarStyle::Plain);
+                self.push_node(
+                    Node {
+                        kind: NodeKind::Scalar { text, plain },
+                        span,
+                    },
+                    anchor,
+                );
+            }
+            Event::SequenceStart(anchor, _) => {
+                self.stack.push(Frame::Sequence(span, anchor, vec![]))
+            }
+            Event::MappingStart(anchor, _) => {
+                self.stack.push(Frame::Mapping(span, anchor, vec![], None))
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (node, anchor) = match self.stack.pop() {
+                    Some(Frame::Sequence(span, anchor, items)) => (
+                        Node {
+                            kind: NodeKind::Sequence(items),
+                            span,
+                        },
+                        anchor,
+                    ),
+                    Some(Frame::Mapping(span, anchor, entries, _)) => (
+                        Node {
+                            kind: NodeKind::Mapping(entries),
+                            span,
+                        },
+                        anchor,
+                    ),
+                    None => return,
+                };
+                self.push_node(node, anchor);
+            }
+            Event::Alias(id) => match self.anchors.get(&id).cloned() {
+                Some(mut node) => {
+                    node.span = span;
+                    self.push_node(node, 0);
+                }
+                None => self.errors.push(YamlError {
+                    span,
+                    message: "alias refers to an unknown anchor".into(),
+                    hint: None,
+                }),
+            },
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_are_one_based() {
+        let node = parse("a: 1\nbb:\n  c: x\n").unwrap().unwrap();
+        let NodeKind::Mapping(entries) = node.kind else {
+            panic!("not a mapping")
+        };
+        assert_eq!(entries[0].0.span, Span { line: 1, col: 1 });
+        assert_eq!(entries[1].0.span, Span { line: 2, col: 1 });
+        let NodeKind::Mapping(inner) = &entries[1].1.kind else {
+            panic!("not a mapping")
+        };
+        assert_eq!(inner[0].0.span, Span { line: 3, col: 3 });
+        assert_eq!(inner[0].1.span, Span { line: 3, col: 6 });
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_with_both_lines() {
+        let errs = parse("a: 1\nb: 2\na: 3\n").unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].span, Span { line: 3, col: 1 });
+        assert_eq!(
+            errs[0].message,
+            "duplicate key `a` (first defined at line 1)"
+        );
+    }
+
+    #[test]
+    fn quoted_null_is_text() {
+        let node = parse("a: 'null'\nb: null\n").unwrap().unwrap();
+        let NodeKind::Mapping(entries) = node.kind else {
+            panic!()
+        };
+        assert_eq!(entries[0].1.as_str(), Some("null"));
+        assert_eq!(entries[1].1.as_str(), None);
+    }
+
+    #[test]
+    fn syntax_errors_have_positions() {
+        let errs = parse("a: [1, 2\nb: 3\n").unwrap_err();
+        assert!(errs[0].message.starts_with("YAML syntax error"));
+        assert!(errs[0].span.line >= 2);
+    }
+
+    #[test]
+    fn aliases_resolve() {
+        let node = parse("a: &x {k: v}\nb: *x\n").unwrap().unwrap();
+        let NodeKind::Mapping(entries) = node.kind else {
+            panic!()
+        };
+        assert!(matches!(entries[1].1.kind, NodeKind::Mapping(_)));
+    }
+}

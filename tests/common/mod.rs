@@ -1,0 +1,81 @@
+//! Helpers shared by the integration tests: a temporary workspace with real PNGs, and
+//! running the real binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use retainctl::image_rules::solid_png;
+
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    /// A folder with `images/` holding valid and broken PNGs:
+    /// hero.png (3840×160), check.png and star.png (1024×1024), alpha.png (1024×1024 RGBA),
+    /// small.png (100×100), fake.png (not a PNG).
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let images = dir.path().join("images");
+        std::fs::create_dir_all(&images).unwrap();
+        std::fs::write(
+            images.join("hero.png"),
+            solid_png(3840, 160, [200, 40, 40], false),
+        )
+        .unwrap();
+        std::fs::write(
+            images.join("check.png"),
+            solid_png(1024, 1024, [40, 200, 40], false),
+        )
+        .unwrap();
+        std::fs::write(
+            images.join("star.png"),
+            solid_png(1024, 1024, [240, 200, 0], false),
+        )
+        .unwrap();
+        std::fs::write(
+            images.join("alpha.png"),
+            solid_png(1024, 1024, [1, 2, 3], true),
+        )
+        .unwrap();
+        std::fs::write(
+            images.join("small.png"),
+            solid_png(100, 100, [1, 2, 3], false),
+        )
+        .unwrap();
+        std::fs::write(images.join("fake.png"), b"GIF89a not really").unwrap();
+        Workspace { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Runs the binary in this folder.
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_retainctl"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("RETAINCTL_BASE_URL")
+            .output()
+            .expect("run retainctl")
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}

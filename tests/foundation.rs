@@ -1,0 +1,131 @@
+//! The examples validate, the schema file is in sync, identifiers are pinned, the
+//! decoder agrees with serde's reading of the same types, and no input panics.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use proptest::prelude::*;
+use retainctl::diagnostics::FileDiagnostics;
+use retainctl::loader;
+use retainctl::manifest::Manifest;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_retainctl"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+#[test]
+fn every_example_validates() {
+    let out = bin().args(["validate", "examples"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("4 files, 4 apps valid: 0 errors, 0 warnings"),
+        "{text}"
+    );
+}
+
+#[test]
+fn examples_start_with_the_schema_modeline() {
+    for file in [
+        "simple/notes.yaml",
+        "fitness/fitness.yaml",
+        "accounts/photos.yaml",
+        "accounts/video.yaml",
+    ] {
+        let text = std::fs::read_to_string(Path::new("examples").join(file)).unwrap();
+        assert!(
+            text.starts_with(
+                "# yaml-language-server: $schema=../../schema/retainctl.schema.json\n"
+            ),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn schema_file_is_the_schema_command_output() {
+    let out = bin().arg("schema").output().unwrap();
+    assert!(out.status.success());
+    let file = std::fs::read_to_string("schema/retainctl.schema.json").unwrap();
+    assert!(
+        String::from_utf8(out.stdout).unwrap() == file,
+        "schema/retainctl.schema.json is stale: run `cargo run -- schema > schema/retainctl.schema.json`"
+    );
+}
+
+/// Vectors computed independently with Python's uuid.uuid5, hashlib.sha256 and
+/// json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False) over the
+/// example files (see src/ids.rs for the recipe).
+#[test]
+fn ids_of_the_examples_are_pinned() {
+    let out = bin().args(["ids", "examples"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for line in [
+        "com.example.notes\tmessage\tkeep-your-notes\ten-US\t18914d85-981d-511c-baf6-a7d45f03aa85",
+        "com.example.fitness\timage\thero\tFULL_SIZE\t1084d102-39b2-573d-8cd4-4d1abcc05545",
+        "com.example.fitness\tmessage\tstay-premium\ten-US\tf686ffe7-74dc-5177-8a8e-61d7b3c3ff09",
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
+    }
+    // one line per image and per message × locale
+    assert_eq!(text.lines().count(), 5 + 18);
+}
+
+#[test]
+fn decoder_agrees_with_serde_on_the_examples() {
+    for file in [
+        "simple/notes.yaml",
+        "fitness/fitness.yaml",
+        "accounts/photos.yaml",
+        "accounts/video.yaml",
+    ] {
+        let path = Path::new("examples").join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let by_serde: Manifest = serde_yaml::from_str(&text).unwrap();
+        let mut d = FileDiagnostics::new(&path);
+        let app = loader::load_file(&path, &mut d).expect("valid");
+        assert_eq!(app.manifest, by_serde, "{file}");
+    }
+}
+
+fn check_does_not_panic(text: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fitness");
+    let mut d = FileDiagnostics::new("fuzz.yaml");
+    let _ = loader::check_source(text, &dir, &mut d);
+    for diag in &d.report.diagnostics {
+        assert!(diag.span.line >= 1 && diag.span.col >= 1);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, .. ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_text_never_panics(text in ".{0,400}") {
+        check_does_not_panic(&text);
+    }
+
+    #[test]
+    fn yaml_like_text_never_panics(text in "[a-zA-Z0-9_:\\-\\[\\]{},&*!|>'\"#\\n ]{0,300}") {
+        check_does_not_panic(&format!("apiVersion: retainctl/v1\n{text}"));
+    }
+
+    #[test]
+    fn mutated_examples_never_panic(
+        cut in 0usize..4000,
+        len in 0usize..40,
+        insert in "[ :\\-\\[\\]{}\\n'\"&*a-z0-9]{0,8}",
+    ) {
+        let source = include_str!("../examples/fitness/fitness.yaml");
+        let mut bytes = source.as_bytes().to_vec();
+        let at = cut.min(bytes.len());
+        let end = (at + len).min(bytes.len());
+        bytes.splice(at..end, insert.bytes());
+        check_does_not_panic(&String::from_utf8_lossy(&bytes));
+    }
+}
