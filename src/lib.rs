@@ -3,6 +3,7 @@
 //! Pure logic (manifest model, validation, identifiers, desired state) lives apart from
 //! I/O (loader, CLI), so it is tested with plain unit tests.
 
+pub mod apple;
 pub mod cli;
 pub mod desired;
 pub mod diagnostics;

@@ -1,0 +1,678 @@
+//! The HTTP client of the Retention Messaging API: one typed call per endpoint, bearer
+//! tokens, Apple's errors as [`ApiError`], client-side pacing, and retries with capped,
+//! jittered exponential backoff that honour Apple's `Retry-After`.
+//!
+//! Retrying writes is safe because identifiers are content-derived: a retried upload
+//! that finds its own earlier success answers "already exists", a retried delete "not
+//! found", and the apply layer counts both as done.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use backon::BackoffBuilder;
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use super::errors::ApiErrorCode;
+use super::model::*;
+use super::pacer::Pacer;
+use super::token::TokenSigner;
+use crate::manifest::ImageSize;
+
+/// Apple's hosts, as Apple's current Python library (3.1.2) uses them.
+pub const PRODUCTION_URL: &str = "https://api.storekit.apple.com";
+pub const SANDBOX_URL: &str = "https://api.storekit-sandbox.apple.com";
+
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts per request, the first included.
+    pub max_attempts: usize,
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+    /// No retry starts after this much time has passed since the first attempt.
+    pub deadline: Duration,
+    /// The longest wait accepted from a `Retry-After` or the pacer; longer fails.
+    pub max_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 8,
+            min_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(10),
+            deadline: Duration::from_secs(120),
+            max_wait: Duration::from_secs(120),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub base_url: String,
+    /// Sandbox budgets are 10% of production's.
+    pub sandbox: bool,
+    pub pacing: bool,
+    pub retry: RetryPolicy,
+    pub timeout: Duration,
+}
+
+impl ClientConfig {
+    pub fn new(base_url: impl Into<String>, sandbox: bool) -> Self {
+        ClientConfig {
+            base_url: base_url.into(),
+            sandbox,
+            pacing: true,
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    #[error("{endpoint}: Apple answered {code} (HTTP {status}): {message}{}", hint_suffix(*code))]
+    Apple {
+        endpoint: &'static str,
+        status: u16,
+        code: ApiErrorCode,
+        message: String,
+    },
+    #[error(
+        "{endpoint}: Apple refused the credentials (401 Unauthorized). Check: the key id is the id of the In-App Purchase key; the issuer id is your App Store Connect team's; the bundle id `{bundle_id}` in the token is this app's; the key is an In-App Purchase key (not an App Store Connect API key) of the same team as the app; and this machine's clock is right (tokens expire)"
+    )]
+    Unauthorized {
+        endpoint: &'static str,
+        bundle_id: String,
+    },
+    #[error(
+        "{endpoint}: Apple's hourly request budget is used up; it frees up at {} (in {}s), longer than the {}s this run waits",
+        fmt_unix(*resets_at), wait.as_secs(), max_wait.as_secs()
+    )]
+    RateBudgetExhausted {
+        endpoint: &'static str,
+        resets_at: SystemTime,
+        wait: Duration,
+        max_wait: Duration,
+    },
+    #[error("{endpoint}: {message} (after {attempts} attempts)")]
+    Transport {
+        endpoint: &'static str,
+        message: String,
+        attempts: usize,
+    },
+    #[error("{endpoint}: unexpected answer (HTTP {status}): {detail}")]
+    Unexpected {
+        endpoint: &'static str,
+        status: u16,
+        detail: String,
+    },
+}
+
+fn hint_suffix(code: ApiErrorCode) -> String {
+    code.hint().map(|h| format!(" — {h}")).unwrap_or_default()
+}
+
+fn fmt_unix(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format!("unix time {secs}")
+}
+
+impl ApiError {
+    /// Apple's error number, when Apple sent one.
+    pub fn code(&self) -> Option<ApiErrorCode> {
+        match self {
+            ApiError::Apple { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+pub struct AppleClient {
+    http: reqwest::Client,
+    base_url: String,
+    signer: TokenSigner,
+    bundle_id: String,
+    pacer: Pacer,
+    retry: RetryPolicy,
+}
+
+/// What one attempt came to.
+enum Attempt {
+    Done(StatusCode, bytes::Bytes),
+    Retry {
+        error: ApiError,
+        after: Option<SystemTime>,
+    },
+    Fail(ApiError),
+}
+
+/// Parses `Retry-After`: Apple sends a UNIX time in milliseconds; UNIX seconds and a
+/// delay in seconds are accepted too.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<SystemTime> {
+    let n: u64 = value.trim().parse().ok()?;
+    Some(if n >= 100_000_000_000 {
+        UNIX_EPOCH + Duration::from_millis(n)
+    } else if n >= 1_000_000_000 {
+        UNIX_EPOCH + Duration::from_secs(n)
+    } else {
+        now + Duration::from_secs(n)
+    })
+}
+
+enum Body {
+    None,
+    Json(String),
+    Png(Vec<u8>),
+}
+
+impl AppleClient {
+    pub fn new(config: ClientConfig, signer: TokenSigner, bundle_id: &str) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .user_agent(concat!("retainctl/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(AppleClient {
+            http,
+            base_url: config.base_url.trim_end_matches('/').to_string(),
+            signer,
+            bundle_id: bundle_id.to_string(),
+            pacer: Pacer::new(config.sandbox, config.pacing),
+            retry: config.retry,
+        })
+    }
+
+    fn url(&self, segments: &[&str]) -> Result<reqwest::Url, ApiError> {
+        let mut url = reqwest::Url::parse(&self.base_url).map_err(|e| ApiError::Unexpected {
+            endpoint: "client",
+            status: 0,
+            detail: format!("base URL `{}` is not a URL: {e}", self.base_url),
+        })?;
+        url.path_segments_mut()
+            .map_err(|_| ApiError::Unexpected {
+                endpoint: "client",
+                status: 0,
+                detail: format!("base URL `{}` cannot have a path", self.base_url),
+            })?
+            .pop_if_empty()
+            .extend(["inApps", "v1", "messaging"])
+            .extend(segments);
+        Ok(url)
+    }
+
+    async fn send(
+        &self,
+        endpoint: Endpoint,
+        method: Method,
+        segments: &[&str],
+        query: Option<(&str, &str)>,
+        body: Body,
+    ) -> Result<(StatusCode, bytes::Bytes), ApiError> {
+        let name = endpoint.name();
+        let url = self.url(segments)?;
+        let mut delays = backon::ExponentialBuilder::default()
+            .with_min_delay(self.retry.min_delay)
+            .with_max_delay(self.retry.max_delay)
+            .with_max_times(self.retry.max_attempts.saturating_sub(1))
+            .with_jitter()
+            .build();
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self
+                .pacer
+                .reserve(endpoint, Instant::now(), self.retry.max_wait)
+            {
+                Ok(wait) if !wait.is_zero() => {
+                    tracing::info!(
+                        endpoint = name,
+                        wait_s = wait.as_secs(),
+                        "pacing to Apple's hourly budget"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                Ok(_) => {}
+                Err(wait) => {
+                    return Err(ApiError::RateBudgetExhausted {
+                        endpoint: name,
+                        resets_at: SystemTime::now() + wait,
+                        wait,
+                        max_wait: self.retry.max_wait,
+                    });
+                }
+            }
+            let span = tracing::debug_span!("apple_request", method = %method, path = %url.path(), attempt, status = tracing::field::Empty);
+            let outcome = self
+                .attempt(endpoint, method.clone(), url.clone(), query, &body)
+                .instrument(span.clone())
+                .await;
+            let (error, after) = match outcome {
+                Attempt::Done(status, bytes) => return Ok((status, bytes)),
+                Attempt::Fail(error) => return Err(error),
+                Attempt::Retry { error, after } => (error, after),
+            };
+            let now = SystemTime::now();
+            let delay = match after {
+                Some(at) => {
+                    let wait = at.duration_since(now).unwrap_or(Duration::ZERO);
+                    if wait > self.retry.max_wait {
+                        return Err(ApiError::RateBudgetExhausted {
+                            endpoint: name,
+                            resets_at: at,
+                            wait,
+                            max_wait: self.retry.max_wait,
+                        });
+                    }
+                    wait
+                }
+                None => match delays.next() {
+                    Some(d) => d,
+                    None => return Err(with_attempts(error, attempt)),
+                },
+            };
+            if attempt >= self.retry.max_attempts || started.elapsed() + delay > self.retry.deadline
+            {
+                return Err(with_attempts(error, attempt));
+            }
+            tracing::info!(parent: &span, endpoint = name, attempt, delay_ms = delay.as_millis() as u64, error = %error, "retrying");
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn attempt(
+        &self,
+        endpoint: Endpoint,
+        method: Method,
+        url: reqwest::Url,
+        query: Option<(&str, &str)>,
+        body: &Body,
+    ) -> Attempt {
+        let name = endpoint.name();
+        let token = self.signer.token(SystemTime::now());
+        let mut request = self
+            .http
+            .request(method, url)
+            .bearer_auth(token)
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(q) = query {
+            request = request.query(&[q]);
+        }
+        request = match body {
+            Body::None => request,
+            Body::Json(text) => request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(text.clone()),
+            Body::Png(bytes) => request
+                .header(reqwest::header::CONTENT_TYPE, "image/png")
+                .body(bytes.clone()),
+        };
+        let response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                return Attempt::Retry {
+                    error: ApiError::Transport {
+                        endpoint: name,
+                        message: describe_transport(&e),
+                        attempts: 0,
+                    },
+                    after: None,
+                };
+            }
+        };
+        let status = response.status();
+        tracing::Span::current().record("status", status.as_u16());
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let bytes = match response.bytes().await {
+            Ok(b) => b,
+            Err(e) => {
+                return Attempt::Retry {
+                    error: ApiError::Transport {
+                        endpoint: name,
+                        message: describe_transport(&e),
+                        attempts: 0,
+                    },
+                    after: None,
+                };
+            }
+        };
+        if status.is_success() {
+            return Attempt::Done(status, bytes);
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            return Attempt::Fail(ApiError::Unauthorized {
+                endpoint: name,
+                bundle_id: self.bundle_id.clone(),
+            });
+        }
+        let error = match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(body) => ApiError::Apple {
+                endpoint: name,
+                status: status.as_u16(),
+                code: ApiErrorCode::from_number(body.error_code),
+                message: body.error_message,
+            },
+            Err(_) if status == StatusCode::TOO_MANY_REQUESTS => ApiError::Apple {
+                endpoint: name,
+                status: 429,
+                code: ApiErrorCode::RateLimitExceeded,
+                message: "Rate limit exceeded.".into(),
+            },
+            Err(_) => ApiError::Unexpected {
+                endpoint: name,
+                status: status.as_u16(),
+                detail: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+            },
+        };
+        let retryable = status == StatusCode::TOO_MANY_REQUESTS
+            || status.is_server_error()
+            || error.code().is_some_and(|c| c.is_retryable());
+        if retryable {
+            Attempt::Retry {
+                error,
+                after: retry_after,
+            }
+        } else {
+            Attempt::Fail(error)
+        }
+    }
+
+    async fn json<T: DeserializeOwned>(
+        &self,
+        endpoint: Endpoint,
+        method: Method,
+        segments: &[&str],
+        body: Body,
+    ) -> Result<T, ApiError> {
+        let (status, bytes) = self.send(endpoint, method, segments, None, body).await?;
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::Unexpected {
+            endpoint: endpoint.name(),
+            status: status.as_u16(),
+            detail: format!("cannot read the JSON answer: {e}"),
+        })
+    }
+
+    async fn no_content(
+        &self,
+        endpoint: Endpoint,
+        method: Method,
+        segments: &[&str],
+        query: Option<(&str, &str)>,
+        body: Body,
+    ) -> Result<(), ApiError> {
+        self.send(endpoint, method, segments, query, body)
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn upload_image(
+        &self,
+        id: Uuid,
+        size: ImageSize,
+        png: &[u8],
+    ) -> Result<(), ApiError> {
+        let id = id.to_string();
+        self.no_content(
+            Endpoint::UploadImage,
+            Method::PUT,
+            &["image", &id],
+            Some(("imageSize", size.as_str())),
+            Body::Png(png.to_vec()),
+        )
+        .await
+    }
+
+    pub async fn delete_image(&self, id: &str) -> Result<(), ApiError> {
+        self.no_content(
+            Endpoint::DeleteImage,
+            Method::DELETE,
+            &["image", id],
+            None,
+            Body::None,
+        )
+        .await
+    }
+
+    pub async fn list_images(&self) -> Result<ImageListResponse, ApiError> {
+        self.json(
+            Endpoint::GetImageList,
+            Method::GET,
+            &["image", "list"],
+            Body::None,
+        )
+        .await
+    }
+
+    /// `body` is the exact JSON text (retainctl sends the canonical form its id hashes).
+    pub async fn upload_message(&self, id: Uuid, body: &str) -> Result<(), ApiError> {
+        let id = id.to_string();
+        self.no_content(
+            Endpoint::UploadMessage,
+            Method::PUT,
+            &["message", &id],
+            None,
+            Body::Json(body.to_string()),
+        )
+        .await
+    }
+
+    pub async fn delete_message(&self, id: &str) -> Result<(), ApiError> {
+        self.no_content(
+            Endpoint::DeleteMessage,
+            Method::DELETE,
+            &["message", id],
+            None,
+            Body::None,
+        )
+        .await
+    }
+
+    pub async fn list_messages(&self) -> Result<MessageListResponse, ApiError> {
+        self.json(
+            Endpoint::GetMessageList,
+            Method::GET,
+            &["message", "list"],
+            Body::None,
+        )
+        .await
+    }
+
+    pub async fn configure_default(
+        &self,
+        product: &str,
+        locale: &str,
+        message: Uuid,
+    ) -> Result<(), ApiError> {
+        let body = serde_json::to_string(&DefaultConfiguration {
+            message_identifier: message,
+        })
+        .expect("serializes");
+        self.no_content(
+            Endpoint::ConfigureDefaultMessage,
+            Method::PUT,
+            &["default", product, locale],
+            None,
+            Body::Json(body),
+        )
+        .await
+    }
+
+    /// The default of a pair; `Ok(None)` when Apple has none (DefaultMessageNotFound).
+    pub async fn get_default(
+        &self,
+        product: &str,
+        locale: &str,
+    ) -> Result<Option<String>, ApiError> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Answer {
+            message_identifier: String,
+        }
+        match self
+            .json::<Answer>(
+                Endpoint::GetDefaultMessage,
+                Method::GET,
+                &["default", product, locale],
+                Body::None,
+            )
+            .await
+        {
+            Ok(a) => Ok(Some(a.message_identifier)),
+            Err(e) if e.code() == Some(ApiErrorCode::DefaultMessageNotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn delete_default(&self, product: &str, locale: &str) -> Result<(), ApiError> {
+        self.no_content(
+            Endpoint::DeleteDefaultMessage,
+            Method::DELETE,
+            &["default", product, locale],
+            None,
+            Body::None,
+        )
+        .await
+    }
+
+    pub async fn configure_realtime_url(&self, url: &str) -> Result<(), ApiError> {
+        let body = serde_json::to_string(&RealtimeUrl {
+            realtime_url: url.to_string(),
+        })
+        .expect("serializes");
+        self.no_content(
+            Endpoint::ConfigureRealtimeUrl,
+            Method::PUT,
+            &["realtime", "url"],
+            None,
+            Body::Json(body),
+        )
+        .await
+    }
+
+    /// The realtime URL; `Ok(None)` when none is configured (RealtimeUrlNotFound).
+    pub async fn get_realtime_url(&self) -> Result<Option<String>, ApiError> {
+        match self
+            .json::<RealtimeUrl>(
+                Endpoint::GetRealtimeUrl,
+                Method::GET,
+                &["realtime", "url"],
+                Body::None,
+            )
+            .await
+        {
+            Ok(a) => Ok(Some(a.realtime_url)),
+            Err(e) if e.code() == Some(ApiErrorCode::RealtimeUrlNotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn delete_realtime_url(&self) -> Result<(), ApiError> {
+        self.no_content(
+            Endpoint::DeleteRealtimeUrl,
+            Method::DELETE,
+            &["realtime", "url"],
+            None,
+            Body::None,
+        )
+        .await
+    }
+
+    pub async fn initiate_performance_test(
+        &self,
+        original_transaction_id: &str,
+    ) -> Result<PerformanceTestResponse, ApiError> {
+        let body = serde_json::to_string(&PerformanceTestRequest {
+            original_transaction_id: original_transaction_id.to_string(),
+        })
+        .expect("serializes");
+        self.json(
+            Endpoint::InitiatePerformanceTest,
+            Method::POST,
+            &["performanceTest"],
+            Body::Json(body),
+        )
+        .await
+    }
+
+    pub async fn get_performance_test_result(
+        &self,
+        request_id: &str,
+    ) -> Result<PerformanceTestResultResponse, ApiError> {
+        self.json(
+            Endpoint::GetPerformanceTestResult,
+            Method::GET,
+            &["performanceTest", "result", request_id],
+            Body::None,
+        )
+        .await
+    }
+}
+
+fn with_attempts(error: ApiError, attempts: usize) -> ApiError {
+    match error {
+        ApiError::Transport {
+            endpoint, message, ..
+        } => ApiError::Transport {
+            endpoint,
+            message,
+            attempts,
+        },
+        other => other,
+    }
+}
+
+/// A transport error in words, without the URL's query or any header.
+fn describe_transport(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "the connection broke while reading the answer"
+    } else {
+        "the request failed"
+    };
+    let mut source = std::error::Error::source(e);
+    let mut detail = String::new();
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {detail}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_accepts_epoch_ms_epoch_s_and_delay() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        assert_eq!(
+            parse_retry_after("1800000005000", now),
+            Some(UNIX_EPOCH + Duration::from_millis(1_800_000_005_000))
+        );
+        assert_eq!(
+            parse_retry_after("1800000007", now),
+            Some(UNIX_EPOCH + Duration::from_secs(1_800_000_007))
+        );
+        assert_eq!(
+            parse_retry_after("3", now),
+            Some(now + Duration::from_secs(3))
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+}

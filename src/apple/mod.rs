@@ -1,0 +1,12 @@
+//! Everything about talking to Apple's Retention Messaging API: wire model, error
+//! numbers, credentials, tokens, pacing and the HTTP client.
+
+pub mod client;
+pub mod credentials;
+pub mod errors;
+pub mod model;
+pub mod pacer;
+pub mod token;
+
+pub use client::{ApiError, AppleClient, ClientConfig, RetryPolicy};
+pub use errors::ApiErrorCode;

@@ -1,0 +1,208 @@
+//! ES256 bearer tokens as Apple expects them, and their verification (for the simulator).
+//! A signed token is reused until shortly before it expires.
+
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use super::credentials::Credentials;
+
+pub const AUDIENCE: &str = "appstoreconnect-v1";
+/// Apple refuses tokens that live longer than 60 minutes.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(60 * 60);
+const LIFETIME: Duration = Duration::from_secs(20 * 60);
+const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
+    pub exp: u64,
+    pub aud: String,
+    pub bid: String,
+}
+
+pub struct TokenSigner {
+    key_id: String,
+    issuer_id: String,
+    bundle_id: String,
+    key: EncodingKey,
+    cached: Mutex<Option<(String, u64)>>,
+}
+
+impl std::fmt::Debug for TokenSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSigner")
+            .field("key_id", &self.key_id)
+            .field("issuer_id", &self.issuer_id)
+            .field("bundle_id", &self.bundle_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl TokenSigner {
+    pub fn new(credentials: &Credentials, bundle_id: &str) -> Result<Self, String> {
+        let key = EncodingKey::from_ec_pem(credentials.private_key.expose().as_bytes())
+            .map_err(|_| "the private key cannot sign ES256 tokens".to_string())?;
+        Ok(TokenSigner {
+            key_id: credentials.key_id.clone(),
+            issuer_id: credentials.issuer_id.clone(),
+            bundle_id: bundle_id.to_string(),
+            key,
+            cached: Mutex::new(None),
+        })
+    }
+
+    /// A token valid at `now`, signed anew only when the cached one is about to expire.
+    pub fn token(&self, now: SystemTime) -> String {
+        let now_s = unix(now);
+        let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((token, exp)) = cached.as_ref()
+            && now_s + RENEW_BEFORE_EXPIRY.as_secs() < *exp
+        {
+            return token.clone();
+        }
+        let claims = Claims {
+            iss: self.issuer_id.clone(),
+            iat: Some(now_s),
+            exp: now_s + LIFETIME.as_secs(),
+            aud: AUDIENCE.to_string(),
+            bid: self.bundle_id.clone(),
+        };
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.key_id.clone());
+        header.typ = Some("JWT".to_string());
+        let token = jsonwebtoken::encode(&header, &claims, &self.key)
+            .expect("ES256 signing with a validated P-256 key");
+        *cached = Some((token.clone(), claims.exp));
+        token
+    }
+}
+
+/// Why a token was refused (the simulator answers 401 with no body either way).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenRejection {
+    Malformed,
+    BadSignature,
+    WrongAudience,
+    WrongBundle,
+    Expired,
+    TooLong,
+}
+
+/// Verifies a token as Apple does: ES256 signature by one of `keys`, audience,
+/// expiry, a lifetime of at most 60 minutes, and (when given) the bundle id.
+pub fn verify(
+    token: &str,
+    keys: &[DecodingKey],
+    bundle_id: Option<&str>,
+    now: SystemTime,
+) -> Result<Claims, TokenRejection> {
+    let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRejection::Malformed)?;
+    if header.alg != Algorithm::ES256 {
+        return Err(TokenRejection::Malformed);
+    }
+    let mut validation = Validation::new(Algorithm::ES256);
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let claims = keys
+        .iter()
+        .find_map(|key| jsonwebtoken::decode::<Claims>(token, key, &validation).ok())
+        .ok_or(TokenRejection::BadSignature)?
+        .claims;
+    if claims.aud != AUDIENCE {
+        return Err(TokenRejection::WrongAudience);
+    }
+    let now_s = unix(now);
+    if claims.exp <= now_s {
+        return Err(TokenRejection::Expired);
+    }
+    let issued = claims.iat.unwrap_or(now_s);
+    if claims.exp.saturating_sub(issued) > MAX_LIFETIME.as_secs()
+        || claims.exp.saturating_sub(now_s) > MAX_LIFETIME.as_secs()
+    {
+        return Err(TokenRejection::TooLong);
+    }
+    if let Some(bundle) = bundle_id
+        && claims.bid != bundle
+    {
+        return Err(TokenRejection::WrongBundle);
+    }
+    Ok(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apple::credentials::generate_key_pair;
+
+    fn signer() -> (TokenSigner, DecodingKey) {
+        let (private, public) = generate_key_pair();
+        let creds = Credentials {
+            key_id: "KEYID12345".into(),
+            issuer_id: "57246542-96fe-1a63-e053-0824d011072a".into(),
+            private_key: private,
+        };
+        (
+            TokenSigner::new(&creds, "com.example.app").unwrap(),
+            DecodingKey::from_ec_pem(public.as_bytes()).unwrap(),
+        )
+    }
+
+    #[test]
+    fn token_claims_verify_with_the_public_key() {
+        let (signer, key) = signer();
+        let now = SystemTime::now();
+        let token = signer.token(now);
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.alg, Algorithm::ES256);
+        assert_eq!(header.kid.as_deref(), Some("KEYID12345"));
+        assert_eq!(header.typ.as_deref(), Some("JWT"));
+        let claims = verify(&token, &[key], Some("com.example.app"), now).unwrap();
+        assert_eq!(claims.aud, "appstoreconnect-v1");
+        assert_eq!(claims.bid, "com.example.app");
+        assert_eq!(claims.iss, "57246542-96fe-1a63-e053-0824d011072a");
+        let iat = claims.iat.unwrap();
+        assert!(claims.exp > iat && claims.exp - iat <= 3600);
+    }
+
+    #[test]
+    fn tokens_are_reused_until_near_expiry() {
+        let (signer, _) = signer();
+        let now = SystemTime::now();
+        let first = signer.token(now);
+        assert_eq!(signer.token(now + Duration::from_secs(60)), first);
+        assert_ne!(signer.token(now + LIFETIME), first);
+    }
+
+    #[test]
+    fn verification_refuses_wrong_bundle_key_and_expiry() {
+        let (signer, key) = signer();
+        let (_, other_public) = generate_key_pair();
+        let other = DecodingKey::from_ec_pem(other_public.as_bytes()).unwrap();
+        let now = SystemTime::now();
+        let token = signer.token(now);
+        assert_eq!(
+            verify(&token, std::slice::from_ref(&key), Some("com.other"), now),
+            Err(TokenRejection::WrongBundle)
+        );
+        assert_eq!(
+            verify(&token, &[other], None, now),
+            Err(TokenRejection::BadSignature)
+        );
+        assert_eq!(
+            verify(&token, &[key], None, now + Duration::from_secs(3600)),
+            Err(TokenRejection::Expired)
+        );
+    }
+}
