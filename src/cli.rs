@@ -98,11 +98,96 @@ pub enum Command {
     Ids { paths: Vec<PathBuf> },
     /// Print the JSON Schema of the manifest.
     Schema,
-    /// Run the local Apple simulator.
-    Sim {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
+    /// Run the local Apple simulator, or review content in a running one.
+    Sim(SimCommand),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SimCommand {
+    #[command(subcommand)]
+    pub action: Option<SimAction>,
+    #[command(flatten)]
+    pub serve: SimServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimAction {
+    /// Approve or reject uploaded messages and images in a running simulator.
+    Review {
+        /// The simulator's address, as printed on its first line.
+        #[arg(long, env = "RETAINCTL_SIM_URL")]
+        url: String,
+        #[command(subcommand)]
+        decision: ReviewDecision,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewDecision {
+    /// Set these messages or images APPROVED.
+    Approve { ids: Vec<String> },
+    /// Set these messages or images REJECTED.
+    Reject { ids: Vec<String> },
+    /// Approve everything PENDING.
+    ApproveAll,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SimServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    pub listen: std::net::SocketAddr,
+    #[arg(long, value_enum, default_value_t = crate::sim::Mode::Sandbox)]
+    pub mode: crate::sim::Mode,
+    /// PEM file of a P-256 public key whose tokens are accepted (repeatable).
+    #[arg(long = "public-key", value_name = "PEM_FILE")]
+    pub public_keys: Vec<PathBuf>,
+    /// Accept only tokens for this bundle id (default: any, each with its own state).
+    #[arg(long)]
+    pub bundle_id: Option<String>,
+    /// Product ids Apple knows; others get InvalidProductId (default: any).
+    #[arg(long, value_delimiter = ',')]
+    pub products: Option<Vec<String>>,
+    /// Keep state in this JSON file (written atomically after every change).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Production mode: approve PENDING uploads automatically after this long (e.g. 10s).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub review_delay: Option<std::time::Duration>,
+    /// Enforce Apple's hourly rate limits per endpoint (sandbox 10%).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub rate_limits: bool,
+    /// Fault injection: latency added to every API request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Fault injection: every Nth API request answers 500 GeneralInternalRetryable.
+    #[arg(long, default_value_t = 0)]
+    pub error_every: u64,
+    /// Fault injection: this fraction of API requests answers 500 GeneralInternalRetryable.
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Fault injection: every Nth API request answers 429 with a Retry-After.
+    #[arg(long, default_value_t = 0)]
+    pub rate_limit_every: u64,
+    /// Fault injection: this fraction of API requests answers 429.
+    #[arg(long, default_value_t = 0.0)]
+    pub rate_limit_rate: f64,
+    /// Fault injection: milliseconds ahead that an injected Retry-After points.
+    #[arg(long, default_value_t = 1000)]
+    pub retry_after_ms: u64,
+    /// Fault injection: every Nth API request is carried out, then answered 500.
+    #[arg(long, default_value_t = 0)]
+    pub commit_then_fail_every: u64,
+    /// Fault injection: every Nth API request has its connection dropped.
+    #[arg(long, default_value_t = 0)]
+    pub drop_every: u64,
+    /// Fault injection: this fraction of API requests has its connection dropped.
+    #[arg(long, default_value_t = 0.0)]
+    pub drop_rate: f64,
+    /// Seed of the fault injection's random choices.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -134,7 +219,7 @@ pub fn main() -> ExitCode {
         Command::Plan { .. } => not_implemented("plan"),
         Command::Apply { .. } => not_implemented("apply"),
         Command::Status { .. } => not_implemented("status"),
-        Command::Sim { .. } => not_implemented("sim"),
+        Command::Sim(sim) => crate::sim::cli::run(sim),
     }
 }
 

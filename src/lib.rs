@@ -13,5 +13,6 @@ pub mod loader;
 pub mod locale;
 pub mod manifest;
 pub mod schema;
+pub mod sim;
 pub mod validate;
 pub mod yaml;

@@ -327,6 +327,7 @@ impl AppleClient {
         };
         let status = response.status();
         tracing::Span::current().record("status", status.as_u16());
+        tracing::debug!(status = status.as_u16(), "answered");
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)

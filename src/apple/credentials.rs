@@ -27,7 +27,9 @@ impl PrivateKeyPem {
         Ok(PrivateKeyPem(pem.trim().to_string()))
     }
 
-    pub(crate) fn expose(&self) -> &str {
+    /// The PEM text, for writing a generated key where a tool must read it (the local
+    /// environment's key file, tests). Never for output or logs.
+    pub fn pem_text(&self) -> &str {
         &self.0
     }
 }
@@ -154,7 +156,7 @@ mod tests {
         let lookup = env(&[
             ("RETAINCTL_KEY_ID", "KEY123"),
             ("RETAINCTL_ISSUER_ID", "issuer"),
-            ("RETAINCTL_PRIVATE_KEY", key.expose()),
+            ("RETAINCTL_PRIVATE_KEY", key.pem_text()),
         ]);
         let c = from_env(None, &lookup).unwrap();
         assert_eq!(c.key_id, "KEY123");

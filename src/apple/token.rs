@@ -51,7 +51,7 @@ fn unix(t: SystemTime) -> u64 {
 
 impl TokenSigner {
     pub fn new(credentials: &Credentials, bundle_id: &str) -> Result<Self, String> {
-        let key = EncodingKey::from_ec_pem(credentials.private_key.expose().as_bytes())
+        let key = EncodingKey::from_ec_pem(credentials.private_key.pem_text().as_bytes())
             .map_err(|_| "the private key cannot sign ES256 tokens".to_string())?;
         Ok(TokenSigner {
             key_id: credentials.key_id.clone(),

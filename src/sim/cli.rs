@@ -1,0 +1,135 @@
+//! `retainctl sim` (serve) and `retainctl sim review` (talk to a running simulator).
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use super::faults::FaultConfig;
+use super::server::{ReviewAnswer, ReviewRequest, SimConfig};
+use crate::cli::{ReviewDecision, SimAction, SimCommand, SimServeArgs};
+
+pub fn run(command: SimCommand) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match command.action {
+        Some(SimAction::Review { url, decision }) => runtime.block_on(review(&url, decision)),
+        None => runtime.block_on(serve(command.serve)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config(args: &SimServeArgs) -> Result<SimConfig, String> {
+    if args.public_keys.is_empty() {
+        return Err(
+            "give the public key whose tokens the simulator accepts: --public-key PEM_FILE".into(),
+        );
+    }
+    let public_keys = args
+        .public_keys
+        .iter()
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .map_err(|e| format!("cannot read public key {}: {e}", p.display()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(SimConfig {
+        mode: args.mode,
+        bundle_id: args.bundle_id.clone(),
+        products: args.products.clone(),
+        public_keys,
+        state_file: args.state.clone(),
+        review_delay: args.review_delay,
+        rate_limits: args.rate_limits,
+        faults: FaultConfig {
+            latency_ms: args.latency_ms,
+            error_every: args.error_every,
+            error_rate: args.error_rate,
+            rate_limit_every: args.rate_limit_every,
+            rate_limit_rate: args.rate_limit_rate,
+            retry_after_ms: args.retry_after_ms,
+            commit_then_fail_every: args.commit_then_fail_every,
+            drop_every: args.drop_every,
+            drop_rate: args.drop_rate,
+            seed: args.seed,
+        },
+    })
+}
+
+async fn serve(args: SimServeArgs) -> Result<(), String> {
+    let config = config(&args)?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on http://{addr}");
+        let _ = out.flush();
+    }
+    eprintln!(
+        "retainctl sim: {} mode, state {}",
+        match config.mode {
+            super::Mode::Sandbox => "sandbox",
+            super::Mode::Production => "production",
+        },
+        config
+            .state_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "in memory".into())
+    );
+    super::server::serve(config, listener).await
+}
+
+async fn review(url: &str, decision: ReviewDecision) -> Result<(), String> {
+    let request = match decision {
+        ReviewDecision::Approve { ids } => ReviewRequest {
+            approve: ids,
+            ..Default::default()
+        },
+        ReviewDecision::Reject { ids } => ReviewRequest {
+            reject: ids,
+            ..Default::default()
+        },
+        ReviewDecision::ApproveAll => ReviewRequest {
+            approve_all: true,
+            ..Default::default()
+        },
+    };
+    let endpoint = format!("{}/_sim/review", url.trim_end_matches('/'));
+    let response = reqwest::Client::new()
+        .post(&endpoint)
+        .json(&request)
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach the simulator at {url}: {e}"))?;
+    if !response.status().is_success() {
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        return Err(format!(
+            "the simulator refused the review ({status}): {text}"
+        ));
+    }
+    let answer: ReviewAnswer = response
+        .json()
+        .await
+        .map_err(|e| format!("unexpected answer from the simulator: {e}"))?;
+    if !answer.missing.is_empty() {
+        return Err(format!(
+            "not found in the simulator: {}",
+            answer.missing.join(", ")
+        ));
+    }
+    println!("reviewed");
+    Ok(())
+}

@@ -1,0 +1,535 @@
+//! The simulator's HTTP side (axum): Apple's paths, token checks, rate limits, fault
+//! injection, the admin routes (`/_sim/...`), and atomic persistence of the state.
+//! The rules themselves live in `state.rs`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use jsonwebtoken::DecodingKey;
+use serde::{Deserialize, Serialize};
+
+use super::faults::{FaultConfig, Faults, Injected};
+use super::state::{Mode, Policy, World};
+use crate::apple::ApiErrorCode;
+use crate::apple::model::{Endpoint, ErrorBody, ReviewState};
+use crate::apple::pacer::Pacer;
+use crate::apple::token;
+
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub mode: Mode,
+    /// When set, tokens must carry this bundle id; otherwise any bundle id is accepted
+    /// and each gets its own state.
+    pub bundle_id: Option<String>,
+    pub products: Option<Vec<String>>,
+    /// SPKI PEM public keys; a token signed by any of them is accepted.
+    pub public_keys: Vec<String>,
+    pub state_file: Option<PathBuf>,
+    /// Production mode: approve PENDING uploads automatically after this long.
+    pub review_delay: Option<Duration>,
+    /// Apple's hourly budgets per endpoint (sandbox 10%).
+    pub rate_limits: bool,
+    pub faults: FaultConfig,
+}
+
+struct Core {
+    world: World,
+    policy: Policy,
+    faults: Faults,
+    limiters: std::collections::HashMap<String, Pacer>,
+    rate_limits: bool,
+    review_delay: Option<Duration>,
+    state_file: Option<PathBuf>,
+}
+
+#[derive(Clone)]
+struct Sim {
+    core: Arc<Mutex<Core>>,
+    keys: Arc<Vec<DecodingKey>>,
+    bundle_id: Option<String>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Core {
+    fn persist(&self) -> Result<(), String> {
+        let Some(path) = &self.state_file else {
+            return Ok(());
+        };
+        let text = serde_json::to_string_pretty(&self.world).map_err(|e| e.to_string())?;
+        write_atomically(path, text.as_bytes())
+    }
+}
+
+/// Writes to a temporary file beside `path`, then renames it over `path`.
+pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("cannot replace {}: {e}", path.display()))
+}
+
+/// Loads the state file if it exists.
+pub fn load_world(path: Option<&std::path::Path>) -> Result<World, String> {
+    match path {
+        Some(p) if p.exists() => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+            serde_json::from_str(&text)
+                .map_err(|e| format!("{} is not a simulator state file: {e}", p.display()))
+        }
+        _ => Ok(World::default()),
+    }
+}
+
+/// Builds the router. Errors: a public key that is not a P-256 SPKI PEM, a bad state file.
+pub fn router(config: SimConfig) -> Result<Router, String> {
+    let keys = config
+        .public_keys
+        .iter()
+        .map(|pem| {
+            DecodingKey::from_ec_pem(pem.as_bytes())
+                .map_err(|_| "the public key is not an EC public key in PEM form".to_string())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if keys.is_empty() {
+        return Err("the simulator needs at least one public key (--public-key)".into());
+    }
+    let world = load_world(config.state_file.as_deref())?;
+    let core = Core {
+        world,
+        policy: Policy {
+            mode: config.mode,
+            products: config.products,
+        },
+        faults: Faults::new(config.faults),
+        limiters: Default::default(),
+        rate_limits: config.rate_limits,
+        review_delay: config.review_delay,
+        state_file: config.state_file,
+    };
+    let sim = Sim {
+        core: Arc::new(Mutex::new(core)),
+        keys: Arc::new(keys),
+        bundle_id: config.bundle_id,
+    };
+    Ok(Router::new()
+        .route("/_sim/state", get(admin_state))
+        .route("/_sim/review", post(admin_review))
+        .route("/_sim/faults", get(admin_get_faults).post(admin_set_faults))
+        .fallback(api)
+        .with_state(sim))
+}
+
+/// Serves on `listener` until the task is dropped.
+pub async fn serve(config: SimConfig, listener: tokio::net::TcpListener) -> Result<(), String> {
+    let app = router(config)?;
+    axum::serve(listener, app).await.map_err(|e| e.to_string())
+}
+
+/// Binds `addr` (port 0 picks a free one) and serves in the background.
+pub async fn spawn(
+    config: SimConfig,
+    addr: SocketAddr,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), String> {
+    let app = router(config)?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let handle = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((local, handle))
+}
+
+fn apple_error(code: ApiErrorCode) -> Response {
+    let body = ErrorBody {
+        error_code: code.number(),
+        error_message: code.default_message().to_string(),
+    };
+    let status =
+        StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json_response(status, &body)
+}
+
+fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    let text = serde_json::to_string(body).expect("serializes");
+    let mut response = (status, text).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn rate_limited(retry_at_ms: u64) -> Response {
+    let mut response = apple_error(ApiErrorCode::RateLimitExceeded);
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_str(&retry_at_ms.to_string()).expect("digits"),
+    );
+    response
+}
+
+fn unauthorized() -> Response {
+    StatusCode::UNAUTHORIZED.into_response()
+}
+
+/// A response whose body fails after the status line: the client sees the connection
+/// break before a complete answer.
+fn dropped_connection() -> Response {
+    let stream = futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::other(
+            "connection dropped by fault injection",
+        ))
+    });
+    Response::new(Body::from_stream(stream))
+}
+
+enum Route {
+    UploadImage(String),
+    DeleteImage(String),
+    ListImages,
+    UploadMessage(String),
+    DeleteMessage(String),
+    ListMessages,
+    ConfigureDefault(String, String),
+    GetDefault(String, String),
+    DeleteDefault(String, String),
+    ConfigureRealtimeUrl,
+    GetRealtimeUrl,
+    DeleteRealtimeUrl,
+    InitiatePerformanceTest,
+    PerformanceTestResult(String),
+}
+
+impl Route {
+    fn parse(method: &Method, path: &str) -> Option<Route> {
+        let rest = path.strip_prefix("/inApps/v1/messaging/")?;
+        let segs: Vec<String> = rest.split('/').map(percent_decode).collect();
+        let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+        let m = method.as_str();
+        Some(match (m, segs.as_slice()) {
+            ("GET", ["image", "list"]) => Route::ListImages,
+            ("PUT", ["image", id]) => Route::UploadImage(id.to_string()),
+            ("DELETE", ["image", id]) => Route::DeleteImage(id.to_string()),
+            ("GET", ["message", "list"]) => Route::ListMessages,
+            ("PUT", ["message", id]) => Route::UploadMessage(id.to_string()),
+            ("DELETE", ["message", id]) => Route::DeleteMessage(id.to_string()),
+            ("PUT", ["default", p, l]) => Route::ConfigureDefault(p.to_string(), l.to_string()),
+            ("GET", ["default", p, l]) => Route::GetDefault(p.to_string(), l.to_string()),
+            ("DELETE", ["default", p, l]) => Route::DeleteDefault(p.to_string(), l.to_string()),
+            ("PUT", ["realtime", "url"]) => Route::ConfigureRealtimeUrl,
+            ("GET", ["realtime", "url"]) => Route::GetRealtimeUrl,
+            ("DELETE", ["realtime", "url"]) => Route::DeleteRealtimeUrl,
+            ("POST", ["performanceTest"]) => Route::InitiatePerformanceTest,
+            ("GET", ["performanceTest", "result", id]) => {
+                Route::PerformanceTestResult(id.to_string())
+            }
+            _ => return None,
+        })
+    }
+
+    fn endpoint(&self) -> Endpoint {
+        match self {
+            Route::UploadImage(_) => Endpoint::UploadImage,
+            Route::DeleteImage(_) => Endpoint::DeleteImage,
+            Route::ListImages => Endpoint::GetImageList,
+            Route::UploadMessage(_) => Endpoint::UploadMessage,
+            Route::DeleteMessage(_) => Endpoint::DeleteMessage,
+            Route::ListMessages => Endpoint::GetMessageList,
+            Route::ConfigureDefault(..) => Endpoint::ConfigureDefaultMessage,
+            Route::GetDefault(..) => Endpoint::GetDefaultMessage,
+            Route::DeleteDefault(..) => Endpoint::DeleteDefaultMessage,
+            Route::ConfigureRealtimeUrl => Endpoint::ConfigureRealtimeUrl,
+            Route::GetRealtimeUrl => Endpoint::GetRealtimeUrl,
+            Route::DeleteRealtimeUrl => Endpoint::DeleteRealtimeUrl,
+            Route::InitiatePerformanceTest => Endpoint::InitiatePerformanceTest,
+            Route::PerformanceTestResult(_) => Endpoint::GetPerformanceTestResult,
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+fn query_param<'a>(uri: &'a Uri, name: &str) -> Option<&'a str> {
+    uri.query()?
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+async fn api(
+    State(sim): State<Sim>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(route) = Route::parse(&method, uri.path()) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let Some(bearer) = bearer else {
+        return unauthorized();
+    };
+    let claims = match token::verify(
+        bearer,
+        &sim.keys,
+        sim.bundle_id.as_deref(),
+        SystemTime::now(),
+    ) {
+        Ok(c) => c,
+        Err(_) => return unauthorized(),
+    };
+    let bundle = claims.bid;
+    let endpoint = route.endpoint();
+
+    let (latency, injected, retry_after_ms) = {
+        let mut core = sim.core.lock().unwrap_or_else(|e| e.into_inner());
+        *core
+            .world
+            .request_counts
+            .entry(endpoint.name().to_string())
+            .or_default() += 1;
+        let injected = core.faults.decide();
+        (
+            core.faults.config.latency_ms,
+            injected,
+            core.faults.config.retry_after_ms,
+        )
+    };
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    match injected {
+        Injected::Drop => return dropped_connection(),
+        Injected::RateLimited => return rate_limited(now_ms() + retry_after_ms),
+        Injected::Error => return apple_error(ApiErrorCode::GeneralInternalRetryable),
+        Injected::None | Injected::CommitThenFail => {}
+    }
+
+    // A performance test probes its target outside the lock.
+    let probe = if let Route::InitiatePerformanceTest = route {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Request {
+            original_transaction_id: String,
+        }
+        let valid = serde_json::from_slice::<Request>(&body)
+            .is_ok_and(|r| !r.original_transaction_id.trim().is_empty());
+        if !valid {
+            return apple_error(ApiErrorCode::InvalidPerformanceTestRequest);
+        }
+        let target = {
+            let mut core = sim.core.lock().unwrap_or_else(|e| e.into_inner());
+            core.world
+                .apps
+                .entry(bundle.clone())
+                .or_default()
+                .performance_test_target()
+        };
+        let Some(target) = target else {
+            return apple_error(ApiErrorCode::InvalidPerformanceTestRequest);
+        };
+        let passed = probe_url(&target).await;
+        Some((target, passed))
+    } else {
+        None
+    };
+
+    let mut core = sim.core.lock().unwrap_or_else(|e| e.into_inner());
+    if core.rate_limits {
+        let sandbox = core.policy.mode == Mode::Sandbox;
+        let limiter = core
+            .limiters
+            .entry(bundle.clone())
+            .or_insert_with(|| Pacer::new(sandbox, true));
+        if let Err(wait) = limiter.reserve(endpoint, Instant::now(), Duration::ZERO) {
+            return rate_limited(now_ms() + wait.as_millis() as u64);
+        }
+    }
+    let now = now_ms();
+    let policy = core.policy.clone();
+    let review_delay = core.review_delay;
+    let app = core.world.apps.entry(bundle).or_default();
+    if let (Mode::Production, Some(delay)) = (policy.mode, review_delay) {
+        app.approve_pending_before(now.saturating_sub(delay.as_millis() as u64));
+    }
+    let ok = || StatusCode::OK.into_response();
+    let (response, mutated) = match route {
+        Route::ListImages => (json_response(StatusCode::OK, &app.image_list()), false),
+        Route::ListMessages => (json_response(StatusCode::OK, &app.message_list()), false),
+        Route::UploadImage(id) => {
+            let size = query_param(&uri, "imageSize");
+            outcome(app.upload_image(&policy, &id, size, &body, now), ok)
+        }
+        Route::DeleteImage(id) => outcome(app.delete_image(&id), ok),
+        Route::UploadMessage(id) => outcome(app.upload_message(&policy, &id, &body, now), ok),
+        Route::DeleteMessage(id) => outcome(app.delete_message(&id), ok),
+        Route::ConfigureDefault(p, l) => outcome(app.configure_default(&policy, &p, &l, &body), ok),
+        Route::GetDefault(p, l) => match app.get_default(&policy, &p, &l) {
+            Ok(d) => (json_response(StatusCode::OK, &d), false),
+            Err(code) => (apple_error(code), false),
+        },
+        Route::DeleteDefault(p, l) => outcome(app.delete_default(&policy, &p, &l), ok),
+        Route::ConfigureRealtimeUrl => {
+            let result = app.configure_realtime_url(&policy, &body);
+            // a refusal still records the refused URL, the next test's target
+            let (response, _) = outcome(result, ok);
+            (response, true)
+        }
+        Route::GetRealtimeUrl => match app.get_realtime_url() {
+            Ok(u) => (json_response(StatusCode::OK, &u), false),
+            Err(code) => (apple_error(code), false),
+        },
+        Route::DeleteRealtimeUrl => outcome(app.delete_realtime_url(), ok),
+        Route::InitiatePerformanceTest => {
+            let (target, passed) = probe.expect("probed above");
+            let request_id = uuid::Uuid::new_v4().to_string();
+            app.record_performance_test(&request_id, &target, passed);
+            let answer = crate::apple::model::PerformanceTestResponse {
+                config: super::state::performance_test_config(),
+                request_id,
+            };
+            (json_response(StatusCode::OK, &answer), true)
+        }
+        Route::PerformanceTestResult(id) => match app.performance_test_result(&id) {
+            Ok(r) => (json_response(StatusCode::OK, &r), false),
+            Err(code) => (apple_error(code), false),
+        },
+    };
+    if mutated && let Err(e) = core.persist() {
+        tracing::error!("simulator state not saved: {e}");
+        return apple_error(ApiErrorCode::GeneralInternal);
+    }
+    if injected == Injected::CommitThenFail {
+        return apple_error(ApiErrorCode::GeneralInternalRetryable);
+    }
+    response
+}
+
+fn outcome(result: Result<(), ApiErrorCode>, ok: impl FnOnce() -> Response) -> (Response, bool) {
+    match result {
+        Ok(()) => (ok(), true),
+        Err(code) => (apple_error(code), false),
+    }
+}
+
+/// A performance test passes when the target's host answers on its port.
+async fn probe_url(target: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(target) else {
+        return false;
+    };
+    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+        return false;
+    };
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    matches!(
+        tokio::time::timeout(
+            Duration::from_secs(2),
+            tokio::net::TcpStream::connect((host.as_str(), port))
+        )
+        .await,
+        Ok(Ok(_))
+    )
+}
+
+async fn admin_state(State(sim): State<Sim>) -> Response {
+    let core = sim.core.lock().unwrap_or_else(|e| e.into_inner());
+    json_response(StatusCode::OK, &core.world)
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReviewRequest {
+    pub approve: Vec<String>,
+    pub reject: Vec<String>,
+    pub approve_all: bool,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct ReviewAnswer {
+    /// Ids found in no app.
+    pub missing: Vec<String>,
+}
+
+async fn admin_review(State(sim): State<Sim>, body: Bytes) -> Response {
+    let request: ReviewRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, format!("bad review request: {e}")).into_response();
+        }
+    };
+    let mut core = sim.core.lock().unwrap_or_else(|e| e.into_inner());
+    let mut missing = vec![];
+    for (ids, state) in [
+        (&request.approve, ReviewState::Approved),
+        (&request.reject, ReviewState::Rejected),
+    ] {
+        for id in ids {
+            let found = core
+                .world
+                .apps
+                .values_mut()
+                .any(|app| app.review(std::slice::from_ref(id), state).is_empty());
+            if !found {
+                missing.push(id.clone());
+            }
+        }
+    }
+    if request.approve_all {
+        for app in core.world.apps.values_mut() {
+            app.approve_pending_before(u64::MAX);
+        }
+    }
+    if let Err(e) = core.persist() {
+        return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response();
+    }
+    json_response(StatusCode::OK, &ReviewAnswer { missing })
+}
+
+async fn admin_get_faults(State(sim): State<Sim>) -> Response {
+    let core = sim.core.lock().unwrap_or_else(|e| e.into_inner());
+    json_response(StatusCode::OK, &core.faults.config)
+}
+
+async fn admin_set_faults(State(sim): State<Sim>, body: Bytes) -> Response {
+    let config: FaultConfig = match serde_json::from_slice(&body) {
+        Ok(c) => c,
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, format!("bad fault config: {e}")).into_response();
+        }
+    };
+    let mut core = sim.core.lock().unwrap_or_else(|e| e.into_inner());
+    core.faults = Faults::new(config);
+    json_response(StatusCode::OK, &core.faults.config)
+}

@@ -1,0 +1,729 @@
+//! What the simulated Apple holds, per app (bundle id), and every rule of every endpoint
+//! as a pure operation on it: `Ok(answer)` or the `ApiErrorCode` Apple would send.
+//! No HTTP, no clock (times are passed in), so the rules are unit-tested directly.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::apple::ApiErrorCode;
+use crate::apple::model::*;
+use crate::image_rules;
+use crate::manifest::ImageSize;
+use crate::validate::{
+    MAX_ALT_TEXT, MAX_BODY, MAX_BULLET_POINTS, MAX_BULLET_TEXT, MAX_HEADER, MAX_IMAGES,
+    MAX_MESSAGES, MAX_REALTIME_URL,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Uploads are APPROVED at once.
+    Sandbox,
+    /// Uploads stay PENDING until reviewed.
+    Production,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimImage {
+    pub state: ReviewState,
+    pub size: ImageSize,
+    pub width: u32,
+    pub height: u32,
+    pub sha256: String,
+    pub uploaded_at_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimMessage {
+    pub state: ReviewState,
+    pub body: Value,
+    pub uploaded_at_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PerformanceTest {
+    pub target: String,
+    pub passed: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppState {
+    pub images: BTreeMap<String, SimImage>,
+    pub messages: BTreeMap<String, SimMessage>,
+    /// product → locale → message id
+    pub defaults: BTreeMap<String, BTreeMap<String, String>>,
+    pub realtime_url: Option<String>,
+    /// URLs that passed a performance test (production needs one before configuring).
+    pub passed_urls: Vec<String>,
+    /// The last URL refused for want of a passing test: the next test's target when no
+    /// URL is configured.
+    pub refused_url: Option<String>,
+    pub performance_tests: BTreeMap<String, PerformanceTest>,
+}
+
+/// All apps the simulator holds, by bundle id, plus request counts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct World {
+    pub apps: BTreeMap<String, AppState>,
+    /// endpoint name → requests answered (any status), across apps.
+    #[serde(default)]
+    pub request_counts: BTreeMap<String, u64>,
+}
+
+/// Rules that depend on how the simulator was started.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub mode: Mode,
+    /// Product ids Apple knows for the app; `None` accepts any.
+    pub products: Option<Vec<String>>,
+}
+
+type Outcome<T> = Result<T, ApiErrorCode>;
+
+fn initial_state(policy: &Policy) -> ReviewState {
+    match policy.mode {
+        Mode::Sandbox => ReviewState::Approved,
+        Mode::Production => ReviewState::Pending,
+    }
+}
+
+fn parse_uuid(id: &str) -> Outcome<Uuid> {
+    Uuid::parse_str(id).map_err(|_| ApiErrorCode::GeneralBadRequest)
+}
+
+fn chars(s: &str) -> usize {
+    s.chars().count()
+}
+
+impl AppState {
+    pub fn upload_image(
+        &mut self,
+        policy: &Policy,
+        id: &str,
+        size: Option<&str>,
+        png: &[u8],
+        now_ms: u64,
+    ) -> Outcome<()> {
+        parse_uuid(id)?;
+        let size = match size {
+            None | Some("FULL_SIZE") => ImageSize::FullSize,
+            Some("BULLET_POINT") => ImageSize::BulletPoint,
+            Some(_) => return Err(ApiErrorCode::BadRequestImageSize),
+        };
+        if self.images.contains_key(id) {
+            return Err(ApiErrorCode::ImageAlreadyExists);
+        }
+        if self.images.len() >= MAX_IMAGES {
+            return Err(ApiErrorCode::MaximumNumberOfImagesReached);
+        }
+        let facts = image_rules::inspect(png).map_err(|_| ApiErrorCode::InvalidImage)?;
+        if facts.has_alpha {
+            return Err(ApiErrorCode::InvalidImage);
+        }
+        image_rules::check_size(size, facts).map_err(|_| ApiErrorCode::BadRequestImageSize)?;
+        self.images.insert(
+            id.to_string(),
+            SimImage {
+                state: initial_state(policy),
+                size,
+                width: facts.width,
+                height: facts.height,
+                sha256: crate::ids::sha256_hex(png),
+                uploaded_at_ms: now_ms,
+            },
+        );
+        Ok(())
+    }
+
+    fn images_used_by(body: &Value) -> Vec<String> {
+        let mut out = vec![];
+        if let Some(id) = body
+            .pointer("/image/imageIdentifier")
+            .and_then(Value::as_str)
+        {
+            out.push(id.to_string());
+        }
+        for b in body
+            .get("bulletPoints")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(id) = b.get("imageIdentifier").and_then(Value::as_str) {
+                out.push(id.to_string());
+            }
+        }
+        out
+    }
+
+    pub fn delete_image(&mut self, id: &str) -> Outcome<()> {
+        if !self.images.contains_key(id) {
+            return Err(ApiErrorCode::ImageNotFound);
+        }
+        if self
+            .messages
+            .values()
+            .any(|m| Self::images_used_by(&m.body).iter().any(|i| i == id))
+        {
+            return Err(ApiErrorCode::ImageInUse);
+        }
+        self.images.remove(id);
+        Ok(())
+    }
+
+    pub fn image_list(&self) -> ImageListResponse {
+        ImageListResponse {
+            image_identifiers: self
+                .images
+                .iter()
+                .map(|(id, i)| ImageListItem {
+                    image_identifier: id.clone(),
+                    image_state: i.state,
+                })
+                .collect(),
+        }
+    }
+
+    /// Checks an Upload Message body as Apple does: known fields only, lengths in code
+    /// points, bullet count, ABOVE_IMAGE, referenced images present.
+    fn check_message_body(&self, body: &Value) -> Outcome<()> {
+        fn text(v: Option<&Value>) -> Option<&str> {
+            v.and_then(Value::as_str)
+        }
+        let bad = ApiErrorCode::GeneralBadRequest;
+        let obj = body.as_object().ok_or(bad)?;
+        for key in obj.keys() {
+            if !["header", "body", "image", "headerPosition", "bulletPoints"]
+                .contains(&key.as_str())
+            {
+                return Err(bad);
+            }
+        }
+        let header = text(obj.get("header")).ok_or(bad)?;
+        let message_body = text(obj.get("body")).ok_or(bad)?;
+        if chars(header) > MAX_HEADER {
+            return Err(ApiErrorCode::HeaderTooLong);
+        }
+        if chars(message_body) > MAX_BODY {
+            return Err(ApiErrorCode::BodyTooLong);
+        }
+        let mut images = vec![];
+        if let Some(image) = obj.get("image") {
+            let image = image.as_object().ok_or(bad)?;
+            if image
+                .keys()
+                .any(|k| k != "imageIdentifier" && k != "altText")
+            {
+                return Err(bad);
+            }
+            let id = text(image.get("imageIdentifier")).ok_or(bad)?;
+            let alt = text(image.get("altText")).ok_or(bad)?;
+            if chars(alt) > MAX_ALT_TEXT {
+                return Err(ApiErrorCode::AltTextTooLong);
+            }
+            images.push(id);
+        }
+        match obj.get("headerPosition").map(|v| v.as_str()) {
+            None | Some(Some("ABOVE_BODY")) => {}
+            Some(Some("ABOVE_IMAGE")) if obj.contains_key("image") => {}
+            Some(Some("ABOVE_IMAGE")) => return Err(ApiErrorCode::AboveImageRequiresAnImage),
+            Some(_) => return Err(bad),
+        }
+        if let Some(bullets) = obj.get("bulletPoints") {
+            let bullets = bullets.as_array().ok_or(bad)?;
+            if bullets.len() > MAX_BULLET_POINTS {
+                return Err(ApiErrorCode::TooManyBulletPoints);
+            }
+            for b in bullets {
+                let b = b.as_object().ok_or(bad)?;
+                if b.keys()
+                    .any(|k| !["text", "imageIdentifier", "altText"].contains(&k.as_str()))
+                {
+                    return Err(bad);
+                }
+                let t = text(b.get("text")).ok_or(bad)?;
+                let id = text(b.get("imageIdentifier")).ok_or(bad)?;
+                let alt = text(b.get("altText")).ok_or(bad)?;
+                if chars(t) > MAX_BULLET_TEXT {
+                    return Err(ApiErrorCode::BulletPointTextTooLong);
+                }
+                if chars(alt) > MAX_ALT_TEXT {
+                    return Err(ApiErrorCode::AltTextTooLong);
+                }
+                images.push(id);
+            }
+        }
+        if images.iter().any(|id| !self.images.contains_key(*id)) {
+            return Err(ApiErrorCode::ImageNotFound);
+        }
+        Ok(())
+    }
+
+    pub fn upload_message(
+        &mut self,
+        policy: &Policy,
+        id: &str,
+        body: &[u8],
+        now_ms: u64,
+    ) -> Outcome<()> {
+        parse_uuid(id)?;
+        let body: Value =
+            serde_json::from_slice(body).map_err(|_| ApiErrorCode::GeneralBadRequest)?;
+        if self.messages.contains_key(id) {
+            return Err(ApiErrorCode::MessageAlreadyExists);
+        }
+        if self.messages.len() >= MAX_MESSAGES {
+            return Err(ApiErrorCode::MaximumNumberOfMessagesReached);
+        }
+        self.check_message_body(&body)?;
+        self.messages.insert(
+            id.to_string(),
+            SimMessage {
+                state: initial_state(policy),
+                body,
+                uploaded_at_ms: now_ms,
+            },
+        );
+        Ok(())
+    }
+
+    /// Deletes a message; pairs whose default it was lose their default.
+    pub fn delete_message(&mut self, id: &str) -> Outcome<()> {
+        if self.messages.remove(id).is_none() {
+            return Err(ApiErrorCode::MessageNotFound);
+        }
+        for by_locale in self.defaults.values_mut() {
+            by_locale.retain(|_, m| m != id);
+        }
+        self.defaults.retain(|_, by_locale| !by_locale.is_empty());
+        Ok(())
+    }
+
+    pub fn message_list(&self) -> MessageListResponse {
+        MessageListResponse {
+            message_identifiers: self
+                .messages
+                .iter()
+                .map(|(id, m)| MessageListItem {
+                    message_identifier: id.clone(),
+                    message_state: m.state,
+                })
+                .collect(),
+        }
+    }
+
+    fn check_pair(policy: &Policy, product: &str, locale: &str) -> Outcome<()> {
+        if crate::locale::check(locale).is_err() {
+            return Err(ApiErrorCode::InvalidLocale);
+        }
+        if product.is_empty()
+            || policy
+                .products
+                .as_ref()
+                .is_some_and(|p| !p.iter().any(|x| x == product))
+        {
+            return Err(ApiErrorCode::InvalidProductId);
+        }
+        Ok(())
+    }
+
+    pub fn configure_default(
+        &mut self,
+        policy: &Policy,
+        product: &str,
+        locale: &str,
+        body: &[u8],
+    ) -> Outcome<()> {
+        Self::check_pair(policy, product, locale)?;
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        struct Request {
+            message_identifier: String,
+        }
+        let request: Request =
+            serde_json::from_slice(body).map_err(|_| ApiErrorCode::GeneralBadRequest)?;
+        let id = request.message_identifier.to_lowercase();
+        let message = self
+            .messages
+            .get(&id)
+            .ok_or(ApiErrorCode::MessageNotFound)?;
+        if message.state != ReviewState::Approved {
+            return Err(ApiErrorCode::MessageNotApproved);
+        }
+        for image in Self::images_used_by(&message.body) {
+            if self.images.get(&image).map(|i| i.state) != Some(ReviewState::Approved) {
+                return Err(ApiErrorCode::ImageNotApproved);
+            }
+        }
+        self.defaults
+            .entry(product.to_string())
+            .or_default()
+            .insert(locale.to_string(), id);
+        Ok(())
+    }
+
+    pub fn get_default(
+        &self,
+        policy: &Policy,
+        product: &str,
+        locale: &str,
+    ) -> Outcome<DefaultConfiguration> {
+        Self::check_pair(policy, product, locale)?;
+        let id = self
+            .defaults
+            .get(product)
+            .and_then(|m| m.get(locale))
+            .ok_or(ApiErrorCode::DefaultMessageNotFound)?;
+        Ok(DefaultConfiguration {
+            message_identifier: Uuid::parse_str(id).map_err(|_| ApiErrorCode::GeneralInternal)?,
+        })
+    }
+
+    pub fn delete_default(&mut self, policy: &Policy, product: &str, locale: &str) -> Outcome<()> {
+        Self::check_pair(policy, product, locale)?;
+        let by_locale = self
+            .defaults
+            .get_mut(product)
+            .ok_or(ApiErrorCode::DefaultMessageNotFound)?;
+        by_locale
+            .remove(locale)
+            .ok_or(ApiErrorCode::DefaultMessageNotFound)?;
+        if by_locale.is_empty() {
+            self.defaults.remove(product);
+        }
+        Ok(())
+    }
+
+    pub fn configure_realtime_url(&mut self, policy: &Policy, body: &[u8]) -> Outcome<()> {
+        let request: RealtimeUrl =
+            serde_json::from_slice(body).map_err(|_| ApiErrorCode::BadRequestRealtimeUrl)?;
+        let url = request.realtime_url;
+        let valid = url.starts_with("https://")
+            && url.len() > "https://".len()
+            && chars(&url) <= MAX_REALTIME_URL
+            && reqwest::Url::parse(&url).is_ok();
+        if !valid {
+            return Err(ApiErrorCode::BadRequestRealtimeUrl);
+        }
+        if policy.mode == Mode::Production && !self.passed_urls.contains(&url) {
+            self.refused_url = Some(url);
+            return Err(ApiErrorCode::ForbiddenNoPassingTest);
+        }
+        self.realtime_url = Some(url);
+        Ok(())
+    }
+
+    pub fn get_realtime_url(&self) -> Outcome<RealtimeUrl> {
+        self.realtime_url
+            .clone()
+            .map(|realtime_url| RealtimeUrl { realtime_url })
+            .ok_or(ApiErrorCode::RealtimeUrlNotFound)
+    }
+
+    pub fn delete_realtime_url(&mut self) -> Outcome<()> {
+        self.realtime_url
+            .take()
+            .map(|_| ())
+            .ok_or(ApiErrorCode::RealtimeUrlNotFound)
+    }
+
+    /// The URL a performance test would target, if any.
+    pub fn performance_test_target(&self) -> Option<String> {
+        self.realtime_url
+            .clone()
+            .or_else(|| self.refused_url.clone())
+    }
+
+    /// Records a finished test run (the server probes the target; see `server.rs`).
+    pub fn record_performance_test(&mut self, request_id: &str, target: &str, passed: bool) {
+        if passed && !self.passed_urls.iter().any(|u| u == target) {
+            self.passed_urls.push(target.to_string());
+        }
+        self.performance_tests.insert(
+            request_id.to_string(),
+            PerformanceTest {
+                target: target.to_string(),
+                passed,
+            },
+        );
+    }
+
+    pub fn performance_test_result(
+        &self,
+        request_id: &str,
+    ) -> Outcome<PerformanceTestResultResponse> {
+        Uuid::parse_str(request_id).map_err(|_| ApiErrorCode::InvalidRequestId)?;
+        let test = self
+            .performance_tests
+            .get(request_id)
+            .ok_or(ApiErrorCode::PerformanceTestRunNotFound)?;
+        let times = PerformanceTestResponseTimes {
+            average: 120,
+            p50: 100,
+            p90: 180,
+            p95: 220,
+            p99: 400,
+        };
+        Ok(PerformanceTestResultResponse {
+            config: performance_test_config(),
+            target: test.target.clone(),
+            result: if test.passed { "PASS" } else { "FAIL" }.to_string(),
+            success_rate: Some(if test.passed { 100 } else { 0 }),
+            num_pending: Some(0),
+            response_times: Some(times),
+            failures: (!test.passed).then(|| {
+                BTreeMap::from([(
+                    "NO_RESPONSE".to_string(),
+                    performance_test_config().total_requests,
+                )])
+            }),
+        })
+    }
+
+    /// Sets review states; returns the ids that were not found.
+    pub fn review(&mut self, ids: &[String], state: ReviewState) -> Vec<String> {
+        let mut missing = vec![];
+        for id in ids {
+            let id = id.to_lowercase();
+            if let Some(m) = self.messages.get_mut(&id) {
+                m.state = state;
+            } else if let Some(i) = self.images.get_mut(&id) {
+                i.state = state;
+            } else {
+                missing.push(id);
+            }
+        }
+        missing
+    }
+
+    /// Approves everything PENDING that was uploaded at or before `cutoff_ms`.
+    pub fn approve_pending_before(&mut self, cutoff_ms: u64) {
+        for m in self.messages.values_mut() {
+            if m.state == ReviewState::Pending && m.uploaded_at_ms <= cutoff_ms {
+                m.state = ReviewState::Approved;
+            }
+        }
+        for i in self.images.values_mut() {
+            if i.state == ReviewState::Pending && i.uploaded_at_ms <= cutoff_ms {
+                i.state = ReviewState::Approved;
+            }
+        }
+    }
+}
+
+pub fn performance_test_config() -> PerformanceTestConfig {
+    PerformanceTestConfig {
+        max_concurrent_requests: 10,
+        total_requests: 100,
+        total_duration: 60_000,
+        response_time_threshold: 700,
+        success_rate_threshold: 95,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image_rules::solid_png;
+
+    fn production() -> Policy {
+        Policy {
+            mode: Mode::Production,
+            products: Some(vec!["premium".into()]),
+        }
+    }
+
+    const IMG: &str = "11111111-1111-4111-8111-111111111111";
+    const MSG: &str = "22222222-2222-4222-8222-222222222222";
+
+    #[test]
+    fn uploads_are_not_idempotent_and_stay_pending_in_production() {
+        let p = production();
+        let mut app = AppState::default();
+        let png = solid_png(3840, 200, [1, 2, 3], false);
+        assert_eq!(
+            app.upload_image(&p, IMG, Some("FULL_SIZE"), &png, 0),
+            Ok(())
+        );
+        assert_eq!(
+            app.upload_image(&p, IMG, Some("FULL_SIZE"), &png, 0),
+            Err(ApiErrorCode::ImageAlreadyExists)
+        );
+        assert_eq!(app.images[IMG].state, ReviewState::Pending);
+        let body = format!(
+            r#"{{"header":"h","body":"b","image":{{"imageIdentifier":"{IMG}","altText":"a"}}}}"#
+        );
+        assert_eq!(app.upload_message(&p, MSG, body.as_bytes(), 0), Ok(()));
+        assert_eq!(
+            app.upload_message(&p, MSG, body.as_bytes(), 0),
+            Err(ApiErrorCode::MessageAlreadyExists)
+        );
+        let set = format!(r#"{{"messageIdentifier":"{MSG}"}}"#);
+        assert_eq!(
+            app.configure_default(&p, "premium", "en-US", set.as_bytes()),
+            Err(ApiErrorCode::MessageNotApproved)
+        );
+        app.review(&[MSG.into()], ReviewState::Approved);
+        assert_eq!(
+            app.configure_default(&p, "premium", "en-US", set.as_bytes()),
+            Err(ApiErrorCode::ImageNotApproved)
+        );
+        app.review(&[IMG.into()], ReviewState::Approved);
+        assert_eq!(
+            app.configure_default(&p, "premium", "en-US", set.as_bytes()),
+            Ok(())
+        );
+        assert_eq!(
+            app.configure_default(&p, "premium", "en_US", set.as_bytes()),
+            Err(ApiErrorCode::InvalidLocale)
+        );
+        assert_eq!(
+            app.configure_default(&p, "other", "en-US", set.as_bytes()),
+            Err(ApiErrorCode::InvalidProductId)
+        );
+        assert_eq!(app.delete_image(IMG), Err(ApiErrorCode::ImageInUse));
+    }
+
+    #[test]
+    fn message_rules_answer_apples_numbers() {
+        let p = production();
+        let mut app = AppState::default();
+        let cases = [
+            (
+                format!(r#"{{"header":"{}","body":"b"}}"#, "h".repeat(67)),
+                ApiErrorCode::HeaderTooLong,
+            ),
+            (
+                format!(r#"{{"header":"h","body":"{}"}}"#, "b".repeat(145)),
+                ApiErrorCode::BodyTooLong,
+            ),
+            (
+                r#"{"header":"h","body":"b","headerPosition":"ABOVE_IMAGE"}"#.to_string(),
+                ApiErrorCode::AboveImageRequiresAnImage,
+            ),
+            (
+                format!(
+                    r#"{{"header":"h","body":"b","image":{{"imageIdentifier":"{IMG}","altText":"a"}}}}"#
+                ),
+                ApiErrorCode::ImageNotFound,
+            ),
+            (
+                r#"{"header":"h","body":"b","extra":1}"#.to_string(),
+                ApiErrorCode::GeneralBadRequest,
+            ),
+            (
+                format!(
+                    r#"{{"header":"h","body":"b","bulletPoints":[{}]}}"#,
+                    vec![format!(r#"{{"text":"t","imageIdentifier":"{IMG}","altText":"a"}}"#); 6]
+                        .join(",")
+                ),
+                ApiErrorCode::TooManyBulletPoints,
+            ),
+            (
+                format!(
+                    r#"{{"header":"h","body":"b","bulletPoints":[{{"text":"{}","imageIdentifier":"{IMG}","altText":"a"}}]}}"#,
+                    "t".repeat(67)
+                ),
+                ApiErrorCode::BulletPointTextTooLong,
+            ),
+        ];
+        for (body, code) in cases {
+            assert_eq!(
+                app.upload_message(&p, MSG, body.as_bytes(), 0),
+                Err(code),
+                "{body}"
+            );
+        }
+        // 66 code points of a two-byte character pass
+        let ok = format!(r#"{{"header":"{}","body":"b"}}"#, "ü".repeat(66));
+        assert_eq!(app.upload_message(&p, MSG, ok.as_bytes(), 0), Ok(()));
+    }
+
+    #[test]
+    fn realtime_url_needs_a_passing_test_in_production() {
+        let p = production();
+        let mut app = AppState::default();
+        let body = br#"{"realtimeURL":"https://example.com/hook"}"#;
+        assert_eq!(
+            app.configure_realtime_url(&p, br#"{"realtimeURL":"http://example.com"}"#),
+            Err(ApiErrorCode::BadRequestRealtimeUrl)
+        );
+        assert_eq!(
+            app.configure_realtime_url(&p, body),
+            Err(ApiErrorCode::ForbiddenNoPassingTest)
+        );
+        assert_eq!(
+            app.performance_test_target().as_deref(),
+            Some("https://example.com/hook")
+        );
+        app.record_performance_test(
+            "33333333-3333-4333-8333-333333333333",
+            "https://example.com/hook",
+            true,
+        );
+        assert_eq!(app.configure_realtime_url(&p, body), Ok(()));
+        assert_eq!(
+            app.get_realtime_url().unwrap().realtime_url,
+            "https://example.com/hook"
+        );
+        assert_eq!(app.delete_realtime_url(), Ok(()));
+        assert_eq!(
+            app.delete_realtime_url(),
+            Err(ApiErrorCode::RealtimeUrlNotFound)
+        );
+    }
+
+    #[test]
+    fn images_are_checked_like_apple() {
+        let p = Policy {
+            mode: Mode::Sandbox,
+            products: None,
+        };
+        let mut app = AppState::default();
+        assert_eq!(
+            app.upload_image(&p, IMG, None, b"nope", 0),
+            Err(ApiErrorCode::InvalidImage)
+        );
+        assert_eq!(
+            app.upload_image(
+                &p,
+                IMG,
+                Some("BULLET_POINT"),
+                &solid_png(1024, 1024, [0, 0, 0], true),
+                0
+            ),
+            Err(ApiErrorCode::InvalidImage)
+        );
+        assert_eq!(
+            app.upload_image(
+                &p,
+                IMG,
+                Some("BULLET_POINT"),
+                &solid_png(512, 512, [0, 0, 0], false),
+                0
+            ),
+            Err(ApiErrorCode::BadRequestImageSize)
+        );
+        assert_eq!(
+            app.upload_image(
+                &p,
+                IMG,
+                Some("BULLET_POINT"),
+                &solid_png(1024, 1024, [0, 0, 0], false),
+                0
+            ),
+            Ok(())
+        );
+        assert_eq!(app.images[IMG].state, ReviewState::Approved);
+        assert_eq!(app.delete_image(IMG), Ok(()));
+        assert_eq!(app.delete_image(IMG), Err(ApiErrorCode::ImageNotFound));
+    }
+}

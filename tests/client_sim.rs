@@ -1,0 +1,644 @@
+//! The Apple client against the simulator (and a capturing test server) over loopback:
+//! every endpoint, every error mapping, 401, retries through injected faults, and no
+//! secret in trace logs.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use retainctl::apple::credentials::{Credentials, PrivateKeyPem, generate_key_pair};
+use retainctl::apple::model::ReviewState;
+use retainctl::apple::token::TokenSigner;
+use retainctl::apple::{ApiError, ApiErrorCode, AppleClient, ClientConfig, RetryPolicy};
+use retainctl::image_rules::solid_png;
+use retainctl::manifest::ImageSize;
+use retainctl::sim::faults::FaultConfig;
+use retainctl::sim::{Mode, SimConfig};
+use uuid::Uuid;
+
+const BUNDLE: &str = "com.example.app";
+
+struct Keys {
+    private: PrivateKeyPem,
+    public: String,
+}
+
+fn keys() -> Keys {
+    let (private, public) = generate_key_pair();
+    Keys { private, public }
+}
+
+fn sim_config(mode: Mode, keys: &Keys) -> SimConfig {
+    SimConfig {
+        mode,
+        bundle_id: Some(BUNDLE.into()),
+        products: Some(vec!["premium".into()]),
+        public_keys: vec![keys.public.clone()],
+        state_file: None,
+        review_delay: None,
+        rate_limits: true,
+        faults: FaultConfig::default(),
+    }
+}
+
+async fn start(config: SimConfig) -> SocketAddr {
+    let (addr, _handle) = retainctl::sim::spawn(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    addr
+}
+
+fn fast_retries() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 8,
+        min_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(100),
+        deadline: Duration::from_secs(30),
+        max_wait: Duration::from_secs(10),
+    }
+}
+
+fn client(addr: SocketAddr, keys: &Keys, bundle: &str) -> AppleClient {
+    let creds = Credentials {
+        key_id: "KEYID12345".into(),
+        issuer_id: "57246542-96fe-1a63-e053-0824d011072a".into(),
+        private_key: keys.private.clone(),
+    };
+    let mut config = ClientConfig::new(format!("http://{addr}"), true);
+    config.retry = fast_retries();
+    config.timeout = Duration::from_secs(5);
+    AppleClient::new(config, TokenSigner::new(&creds, bundle).unwrap(), bundle).unwrap()
+}
+
+fn message_body(header: &str, image: Option<Uuid>) -> String {
+    match image {
+        Some(id) => format!(
+            r#"{{"body":"b","header":"{header}","image":{{"altText":"alt","imageIdentifier":"{id}"}}}}"#
+        ),
+        None => format!(r#"{{"body":"b","header":"{header}"}}"#),
+    }
+}
+
+#[tokio::test]
+async fn every_endpoint_round_trips_in_sandbox() {
+    let keys = keys();
+    let addr = start(sim_config(Mode::Sandbox, &keys)).await;
+    let c = client(addr, &keys, BUNDLE);
+    let image = Uuid::new_v4();
+    let message = Uuid::new_v4();
+
+    c.upload_image(
+        image,
+        ImageSize::FullSize,
+        &solid_png(3840, 160, [9, 9, 9], false),
+    )
+    .await
+    .unwrap();
+    let images = c.list_images().await.unwrap();
+    assert_eq!(images.image_identifiers.len(), 1);
+    assert_eq!(
+        images.image_identifiers[0].image_identifier,
+        image.to_string()
+    );
+    assert_eq!(
+        images.image_identifiers[0].image_state,
+        ReviewState::Approved
+    );
+
+    c.upload_message(message, &message_body("Stay", Some(image)))
+        .await
+        .unwrap();
+    let err = c
+        .upload_message(message, &message_body("Stay", Some(image)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ApiErrorCode::MessageAlreadyExists));
+    let messages = c.list_messages().await.unwrap();
+    assert_eq!(
+        messages.message_identifiers[0].message_state,
+        ReviewState::Approved
+    );
+
+    assert_eq!(c.get_default("premium", "en-US").await.unwrap(), None);
+    c.configure_default("premium", "en-US", message)
+        .await
+        .unwrap();
+    assert_eq!(
+        c.get_default("premium", "en-US").await.unwrap(),
+        Some(message.to_string())
+    );
+    let err = c.delete_image(&image.to_string()).await.unwrap_err();
+    assert_eq!(err.code(), Some(ApiErrorCode::ImageInUse));
+    c.delete_default("premium", "en-US").await.unwrap();
+    let err = c.delete_default("premium", "en-US").await.unwrap_err();
+    assert_eq!(err.code(), Some(ApiErrorCode::DefaultMessageNotFound));
+
+    assert_eq!(c.get_realtime_url().await.unwrap(), None);
+    c.configure_realtime_url("https://example.com/retention")
+        .await
+        .unwrap();
+    assert_eq!(
+        c.get_realtime_url().await.unwrap().as_deref(),
+        Some("https://example.com/retention")
+    );
+    c.delete_realtime_url().await.unwrap();
+    let err = c.delete_realtime_url().await.unwrap_err();
+    assert_eq!(err.code(), Some(ApiErrorCode::RealtimeUrlNotFound));
+
+    c.delete_message(&message.to_string()).await.unwrap();
+    let err = c.delete_message(&message.to_string()).await.unwrap_err();
+    assert_eq!(err.code(), Some(ApiErrorCode::MessageNotFound));
+    c.delete_image(&image.to_string()).await.unwrap();
+    let err = c.delete_image(&image.to_string()).await.unwrap_err();
+    assert_eq!(err.code(), Some(ApiErrorCode::ImageNotFound));
+}
+
+#[tokio::test]
+async fn production_keeps_uploads_pending_and_gates_defaults() {
+    let keys = keys();
+    let addr = start(sim_config(Mode::Production, &keys)).await;
+    let c = client(addr, &keys, BUNDLE);
+    let image = Uuid::new_v4();
+    let message = Uuid::new_v4();
+    c.upload_image(
+        image,
+        ImageSize::FullSize,
+        &solid_png(3840, 160, [9, 9, 9], false),
+    )
+    .await
+    .unwrap();
+    c.upload_message(message, &message_body("Stay", Some(image)))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.list_messages().await.unwrap().message_identifiers[0].message_state,
+        ReviewState::Pending
+    );
+    let err = c
+        .configure_default("premium", "en-US", message)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ApiErrorCode::MessageNotApproved));
+    assert!(
+        err.to_string().contains("MessageNotApproved (4030017)"),
+        "{err}"
+    );
+
+    let admin = reqwest::Client::new();
+    let review = |body: serde_json::Value| {
+        admin
+            .post(format!("http://{addr}/_sim/review"))
+            .json(&body)
+            .send()
+    };
+    review(serde_json::json!({"approve": [message.to_string()]}))
+        .await
+        .unwrap();
+    let err = c
+        .configure_default("premium", "en-US", message)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ApiErrorCode::ImageNotApproved));
+    review(serde_json::json!({"approve": [image.to_string()]}))
+        .await
+        .unwrap();
+    c.configure_default("premium", "en-US", message)
+        .await
+        .unwrap();
+
+    let err = c
+        .configure_default("premium", "en_US", message)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ApiErrorCode::InvalidLocale));
+    let err = c
+        .configure_default("unknown.product", "en-US", message)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ApiErrorCode::InvalidProductId));
+
+    // realtime URL: production needs a passing performance test of a URL that answers
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "https://127.0.0.1:{}/apple",
+        listener.local_addr().unwrap().port()
+    );
+    let err = c.configure_realtime_url(&url).await.unwrap_err();
+    assert_eq!(err.code(), Some(ApiErrorCode::ForbiddenNoPassingTest));
+    let test = c
+        .initiate_performance_test("2000000123456789")
+        .await
+        .unwrap();
+    let result = c
+        .get_performance_test_result(&test.request_id)
+        .await
+        .unwrap();
+    assert_eq!(result.result, "PASS");
+    assert_eq!(result.target, url);
+    c.configure_realtime_url(&url).await.unwrap();
+    let err = c
+        .get_performance_test_result(&Uuid::new_v4().to_string())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ApiErrorCode::PerformanceTestRunNotFound));
+    let err = c
+        .get_performance_test_result("not-a-uuid")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ApiErrorCode::InvalidRequestId));
+}
+
+#[tokio::test]
+async fn a_wrong_key_or_bundle_is_a_401_with_a_checklist() {
+    let keys = keys();
+    let addr = start(sim_config(Mode::Sandbox, &keys)).await;
+    let stranger = self::keys();
+    let err = client(addr, &stranger, BUNDLE)
+        .list_images()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApiError::Unauthorized { .. }));
+    let text = err.to_string();
+    for needle in [
+        "key id",
+        "issuer id",
+        "bundle id `com.example.app`",
+        "In-App Purchase key",
+        "same team",
+        "clock",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from: {text}");
+    }
+    let err = client(addr, &keys, "com.other.app")
+        .list_images()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApiError::Unauthorized { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn retries_through_500s_429s_and_dropped_connections() {
+    let keys = keys();
+    for faults in [
+        FaultConfig {
+            error_every: 2,
+            ..Default::default()
+        },
+        FaultConfig {
+            rate_limit_every: 2,
+            retry_after_ms: 300,
+            ..Default::default()
+        },
+        FaultConfig {
+            drop_every: 2,
+            ..Default::default()
+        },
+        FaultConfig {
+            commit_then_fail_every: 2,
+            ..Default::default()
+        },
+    ] {
+        let mut config = sim_config(Mode::Sandbox, &keys);
+        config.faults = faults.clone();
+        let addr = start(config).await;
+        let c = client(addr, &keys, BUNDLE);
+        for _ in 0..3 {
+            let started = Instant::now();
+            c.list_images()
+                .await
+                .unwrap_or_else(|e| panic!("{faults:?}: {e}"));
+            if faults.rate_limit_every > 0 && started.elapsed() >= Duration::from_millis(250) {
+                // waited for the epoch-ms Retry-After instead of the short backoff
+                return;
+            }
+        }
+        if faults.rate_limit_every > 0 {
+            panic!("no request waited for Retry-After");
+        }
+        // a write retried after "commit then fail" finds its own success
+        if faults.commit_then_fail_every > 0 {
+            let id = Uuid::new_v4();
+            let first = c.upload_message(id, &message_body("x", None)).await;
+            let second = c.upload_message(id, &message_body("x", None)).await;
+            let codes = [
+                first.err().and_then(|e| e.code()),
+                second.err().and_then(|e| e.code()),
+            ];
+            assert!(
+                codes.contains(&Some(ApiErrorCode::MessageAlreadyExists)),
+                "{codes:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_the_maximum_fails_saying_when() {
+    let keys = keys();
+    let mut config = sim_config(Mode::Sandbox, &keys);
+    config.faults = FaultConfig {
+        rate_limit_every: 1,
+        retry_after_ms: 3_600_000,
+        ..Default::default()
+    };
+    let addr = start(config).await;
+    let err = client(addr, &keys, BUNDLE).list_images().await.unwrap_err();
+    assert!(matches!(err, ApiError::RateBudgetExhausted { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("hourly request budget is used up; it frees up at unix time"),
+        "{err}"
+    );
+}
+
+/// A server that records every request and answers from a script.
+#[derive(Clone, Default)]
+struct Capture {
+    seen: Arc<Mutex<Vec<Seen>>>,
+    answer: Arc<Mutex<(u16, String)>>,
+}
+
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    query: Option<String>,
+    content_type: Option<String>,
+    accept: Option<String>,
+    authorization: Option<String>,
+    body: Vec<u8>,
+}
+
+async fn capture_server() -> (SocketAddr, Capture) {
+    let capture = Capture::default();
+    *capture.answer.lock().unwrap() = (200, "{}".into());
+    let c2 = capture.clone();
+    let app = axum::Router::new().fallback(
+        move |method: axum::http::Method,
+              uri: axum::http::Uri,
+              headers: axum::http::HeaderMap,
+              body: axum::body::Bytes| {
+            let c = c2.clone();
+            async move {
+                let h = |name: &str| {
+                    headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string)
+                };
+                c.seen.lock().unwrap().push(Seen {
+                    method: method.to_string(),
+                    path: uri.path().to_string(),
+                    query: uri.query().map(str::to_string),
+                    content_type: h("content-type"),
+                    accept: h("accept"),
+                    authorization: h("authorization"),
+                    body: body.to_vec(),
+                });
+                let (status, text) = c.answer.lock().unwrap().clone();
+                axum::response::Response::builder()
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .body(axum::body::Body::from(text))
+                    .unwrap()
+            }
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, capture)
+}
+
+#[tokio::test]
+async fn requests_have_apples_paths_methods_headers_and_bodies() {
+    let keys = keys();
+    let (addr, capture) = capture_server().await;
+    let c = client(addr, &keys, BUNDLE);
+    let id = Uuid::parse_str("0b6f1d1e-1111-4222-8333-444455556666").unwrap();
+    let png = solid_png(1024, 1024, [1, 2, 3], false);
+    c.upload_image(id, ImageSize::BulletPoint, &png)
+        .await
+        .unwrap();
+    c.delete_image(&id.to_string()).await.unwrap();
+    c.upload_message(id, r#"{"body":"b","header":"h"}"#)
+        .await
+        .unwrap();
+    c.delete_message(&id.to_string()).await.unwrap();
+    c.configure_default("premium.yearly", "de-DE", id)
+        .await
+        .unwrap();
+    c.delete_default("premium.yearly", "de-DE").await.unwrap();
+    c.configure_realtime_url("https://example.com/r")
+        .await
+        .unwrap();
+    c.delete_realtime_url().await.unwrap();
+    *capture.answer.lock().unwrap() = (200, r#"{"imageIdentifiers":[]}"#.into());
+    c.list_images().await.unwrap();
+    *capture.answer.lock().unwrap() = (200, r#"{"messageIdentifiers":[]}"#.into());
+    c.list_messages().await.unwrap();
+    *capture.answer.lock().unwrap() = (200, format!(r#"{{"messageIdentifier":"{id}"}}"#));
+    c.get_default("premium.yearly", "de-DE").await.unwrap();
+    *capture.answer.lock().unwrap() = (200, r#"{"realtimeURL":"https://example.com/r"}"#.into());
+    c.get_realtime_url().await.unwrap();
+    *capture.answer.lock().unwrap() = (200, r#"{"config":{"maxConcurrentRequests":1,"totalRequests":1,"totalDuration":1,"responseTimeThreshold":1,"successRateThreshold":1},"requestId":"r1"}"#.into());
+    c.initiate_performance_test("2000000000000001")
+        .await
+        .unwrap();
+    *capture.answer.lock().unwrap() = (200, r#"{"config":{"maxConcurrentRequests":1,"totalRequests":1,"totalDuration":1,"responseTimeThreshold":1,"successRateThreshold":1},"target":"https://example.com/r","result":"PASS"}"#.into());
+    c.get_performance_test_result("r1").await.unwrap();
+
+    let seen = capture.seen.lock().unwrap().clone();
+    type Expected<'a> = (&'a str, String, Option<&'a str>, Option<&'a str>, &'a [u8]);
+    let expect: [Expected; 14] = [
+        (
+            "PUT",
+            format!("/inApps/v1/messaging/image/{id}"),
+            Some("imageSize=BULLET_POINT"),
+            Some("image/png"),
+            &png,
+        ),
+        (
+            "DELETE",
+            format!("/inApps/v1/messaging/image/{id}"),
+            None,
+            None,
+            b"",
+        ),
+        (
+            "PUT",
+            format!("/inApps/v1/messaging/message/{id}"),
+            None,
+            Some("application/json"),
+            br#"{"body":"b","header":"h"}"#,
+        ),
+        (
+            "DELETE",
+            format!("/inApps/v1/messaging/message/{id}"),
+            None,
+            None,
+            b"",
+        ),
+        (
+            "PUT",
+            "/inApps/v1/messaging/default/premium.yearly/de-DE".into(),
+            None,
+            Some("application/json"),
+            br#"{"messageIdentifier":"0b6f1d1e-1111-4222-8333-444455556666"}"#,
+        ),
+        (
+            "DELETE",
+            "/inApps/v1/messaging/default/premium.yearly/de-DE".into(),
+            None,
+            None,
+            b"",
+        ),
+        (
+            "PUT",
+            "/inApps/v1/messaging/realtime/url".into(),
+            None,
+            Some("application/json"),
+            br#"{"realtimeURL":"https://example.com/r"}"#,
+        ),
+        (
+            "DELETE",
+            "/inApps/v1/messaging/realtime/url".into(),
+            None,
+            None,
+            b"",
+        ),
+        (
+            "GET",
+            "/inApps/v1/messaging/image/list".into(),
+            None,
+            None,
+            b"",
+        ),
+        (
+            "GET",
+            "/inApps/v1/messaging/message/list".into(),
+            None,
+            None,
+            b"",
+        ),
+        (
+            "GET",
+            "/inApps/v1/messaging/default/premium.yearly/de-DE".into(),
+            None,
+            None,
+            b"",
+        ),
+        (
+            "GET",
+            "/inApps/v1/messaging/realtime/url".into(),
+            None,
+            None,
+            b"",
+        ),
+        (
+            "POST",
+            "/inApps/v1/messaging/performanceTest".into(),
+            None,
+            Some("application/json"),
+            br#"{"originalTransactionId":"2000000000000001"}"#,
+        ),
+        (
+            "GET",
+            "/inApps/v1/messaging/performanceTest/result/r1".into(),
+            None,
+            None,
+            b"",
+        ),
+    ];
+    assert_eq!(seen.len(), expect.len());
+    let verify_key = jsonwebtoken::DecodingKey::from_ec_pem(keys.public.as_bytes()).unwrap();
+    for (s, (method, path, query, content_type, body)) in seen.iter().zip(expect.iter()) {
+        assert_eq!(s.method, *method, "{s:?}");
+        assert_eq!(&s.path, path);
+        assert_eq!(s.query.as_deref(), *query, "{path}");
+        assert_eq!(s.content_type.as_deref(), *content_type, "{method} {path}");
+        assert_eq!(s.accept.as_deref(), Some("application/json"));
+        assert_eq!(&s.body[..], *body, "{method} {path}");
+        let token = s
+            .authorization
+            .as_deref()
+            .unwrap()
+            .strip_prefix("Bearer ")
+            .unwrap();
+        let claims = retainctl::apple::token::verify(
+            token,
+            std::slice::from_ref(&verify_key),
+            Some(BUNDLE),
+            SystemTime::now(),
+        )
+        .unwrap();
+        assert_eq!(claims.aud, "appstoreconnect-v1");
+    }
+}
+
+#[tokio::test]
+async fn every_error_number_maps_to_its_name() {
+    let keys = keys();
+    let (addr, capture) = capture_server().await;
+    let c = client(addr, &keys, BUNDLE);
+    let table = [
+        (4090001, "MessageAlreadyExists"),
+        (4090000, "ImageAlreadyExists"),
+        (4040015, "MessageNotFound"),
+        (4040014, "ImageNotFound"),
+        (4040020, "DefaultMessageNotFound"),
+        (4040021, "RealtimeUrlNotFound"),
+        (4030017, "MessageNotApproved"),
+        (4030018, "ImageNotApproved"),
+        (4030019, "ImageInUse"),
+        (4030026, "ForbiddenNoPassingTest"),
+        (4030016, "MaximumNumberOfMessagesReached"),
+        (4030014, "MaximumNumberOfImagesReached"),
+        (4000164, "InvalidLocale"),
+        (4000162, "HeaderTooLong"),
+        (4000163, "BodyTooLong"),
+        (4000175, "AltTextTooLong"),
+        (4000161, "InvalidImage"),
+        (4000216, "BadRequestImageSize"),
+        (4000218, "TooManyBulletPoints"),
+        (4000219, "BulletPointTextTooLong"),
+        (4000224, "AboveImageRequiresAnImage"),
+        (4000023, "InvalidProductId"),
+        (4000000, "GeneralBadRequest"),
+        (4001234, "UnknownError"),
+    ];
+    for (number, name) in table {
+        let status = number / 10_000;
+        *capture.answer.lock().unwrap() = (
+            status as u16,
+            format!(r#"{{"errorCode":{number},"errorMessage":"m"}}"#),
+        );
+        let err = c.delete_message("x").await.unwrap_err();
+        let code = err.code().unwrap();
+        assert_eq!((code.number(), code.name()), (number, name));
+        assert!(
+            err.to_string()
+                .contains(&format!("{name} ({number}) (HTTP {status})")),
+            "{err}"
+        );
+    }
+    // retryable ones are retried, then reported with their number
+    for (number, name) in [
+        (4290000, "RateLimitExceeded"),
+        (5000000, "GeneralInternal"),
+        (5000001, "GeneralInternalRetryable"),
+    ] {
+        *capture.answer.lock().unwrap() = (
+            (number / 10_000) as u16,
+            format!(r#"{{"errorCode":{number},"errorMessage":"m"}}"#),
+        );
+        let before = capture.seen.lock().unwrap().len();
+        let err = c.delete_message("x").await.unwrap_err();
+        assert_eq!(err.code().unwrap().name(), name);
+        assert_eq!(
+            capture.seen.lock().unwrap().len() - before,
+            8,
+            "{name} retried up to max_attempts"
+        );
+    }
+}

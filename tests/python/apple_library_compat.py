@@ -1,0 +1,154 @@
+"""Apple's own client library (app-store-server-library) against `retainctl sim`.
+
+Run by tests/apple_library.rs with: SIM_URL, SIM_MODE (sandbox|production), KEY_FILE
+(PKCS#8 P-256 PEM), BUNDLE_ID. The client is used unchanged except for its base URL.
+Prints one line per check and "N passed, 0 failed" at the end; exits 1 on a failure.
+"""
+import json
+import os
+import struct
+import sys
+import urllib.request
+import uuid
+import zlib
+
+from appstoreserverlibrary.api_client import APIError, APIException, AppStoreServerAPIClient
+from appstoreserverlibrary.models.BulletPoint import BulletPoint
+from appstoreserverlibrary.models.DefaultConfigurationRequest import DefaultConfigurationRequest
+from appstoreserverlibrary.models.Environment import Environment
+from appstoreserverlibrary.models.ImageSize import ImageSize
+from appstoreserverlibrary.models.ImageState import ImageState
+from appstoreserverlibrary.models.MessageState import MessageState
+from appstoreserverlibrary.models.PerformanceTestRequest import PerformanceTestRequest
+from appstoreserverlibrary.models.RealtimeUrlRequest import RealtimeUrlRequest
+from appstoreserverlibrary.models.UploadMessageImage import UploadMessageImage
+from appstoreserverlibrary.models.UploadMessageRequestBody import UploadMessageRequestBody
+
+SIM_URL = os.environ["SIM_URL"]
+MODE = os.environ["SIM_MODE"]
+BUNDLE_ID = os.environ["BUNDLE_ID"]
+with open(os.environ["KEY_FILE"], "rb") as f:
+    KEY = f.read()
+
+client = AppStoreServerAPIClient(KEY, "KEYID12345", "57246542-96fe-1a63-e053-0824d011072a", BUNDLE_ID, Environment.SANDBOX)
+client._base_url = SIM_URL  # the only change: where the requests go
+
+passed = 0
+failed = 0
+
+
+def check(name, condition, detail=""):
+    global passed, failed
+    if condition:
+        passed += 1
+        print(f"ok   {name}")
+    else:
+        failed += 1
+        print(f"FAIL {name} {detail}")
+
+
+def expect_error(name, error, call):
+    try:
+        call()
+    except APIException as e:
+        check(name, e.api_error == error, f"got {e.http_status_code} {e.raw_api_error} {e.error_message}")
+        return
+    check(name, False, "no error raised")
+
+
+def png(width, height):
+    raw = b"".join(b"\x00" + b"\x30\x60\x90" * width for _ in range(height))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+
+
+def review(ids):
+    request = urllib.request.Request(
+        SIM_URL + "/_sim/review",
+        data=json.dumps({"approve": [str(i) for i in ids]}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    urllib.request.urlopen(request).read()
+
+
+pending = MessageState.PENDING if MODE == "production" else MessageState.APPROVED
+image_pending = ImageState.PENDING if MODE == "production" else ImageState.APPROVED
+
+hero = uuid.uuid4()
+icon = uuid.uuid4()
+client.upload_image(hero, png(3840, 160), ImageSize.FULL_SIZE)
+client.upload_image(icon, png(1024, 1024), ImageSize.BULLET_POINT)
+images = {str(i.imageIdentifier): i.imageState for i in client.get_image_list().imageIdentifiers}
+check("upload_image + get_image_list", images.get(str(hero)) == image_pending and str(icon) in images, images)
+expect_error("ImageAlreadyExists", APIError.IMAGE_ALREADY_EXISTS, lambda: client.upload_image(hero, png(3840, 160), ImageSize.FULL_SIZE))
+expect_error("InvalidImage", APIError.INVALID_IMAGE, lambda: client.upload_image(uuid.uuid4(), b"not a png"))
+expect_error("BadRequestImageSize", APIError.BAD_REQUEST_IMAGE_SIZE, lambda: client.upload_image(uuid.uuid4(), png(100, 100), ImageSize.BULLET_POINT))
+
+message = uuid.uuid4()
+body = UploadMessageRequestBody(
+    header="Stay with Premium",
+    body="Keep your plan.",
+    image=UploadMessageImage(imageIdentifier=hero, altText="a person"),
+    bulletPoints=[BulletPoint(text="Unlimited projects", imageIdentifier=icon, altText="check")],
+)
+client.upload_message(message, body)
+messages = {str(m.messageIdentifier): m.messageState for m in client.get_message_list().messageIdentifiers}
+check("upload_message + get_message_list", messages.get(str(message)) == pending, messages)
+expect_error("MessageAlreadyExists", APIError.MESSAGE_ALREADY_EXISTS, lambda: client.upload_message(message, body))
+too_long = UploadMessageRequestBody(header="h", body="b")
+object.__setattr__(too_long, "header", "h" * 67)  # past the library's own validator, to reach the server's check
+expect_error("HeaderTooLong", APIError.HEADER_TOO_LONG, lambda: client.upload_message(uuid.uuid4(), too_long))
+expect_error(
+    "ImageNotFound (message refers to a missing image)",
+    APIError.IMAGE_NOT_FOUND,
+    lambda: client.upload_message(uuid.uuid4(), UploadMessageRequestBody(header="h", body="b", image=UploadMessageImage(imageIdentifier=uuid.uuid4(), altText="x"))),
+)
+
+expect_error("DefaultMessageNotFound", APIError.DEFAULT_MESSAGE_NOT_FOUND, lambda: client.get_default_message("premium", "en-US"))
+expect_error("InvalidLocale", APIError.INVALID_LOCALE, lambda: client.configure_default_message("premium", "en_US", DefaultConfigurationRequest(messageIdentifier=message)))
+if MODE == "production":
+    expect_error("MessageNotApproved", APIError.MESSAGE_NOT_APPROVED, lambda: client.configure_default_message("premium", "en-US", DefaultConfigurationRequest(messageIdentifier=message)))
+    review([message])
+    expect_error("ImageNotApproved", APIError.IMAGE_NOT_APPROVED, lambda: client.configure_default_message("premium", "en-US", DefaultConfigurationRequest(messageIdentifier=message)))
+    review([hero, icon])
+client.configure_default_message("premium", "en-US", DefaultConfigurationRequest(messageIdentifier=message))
+got = client.get_default_message("premium", "en-US")
+check("configure + get default", str(got.messageIdentifier) == str(message), got)
+expect_error("ImageInUse", APIError.IMAGE_IN_USE, lambda: client.delete_image(hero))
+client.delete_default_message("premium", "en-US")
+expect_error("DefaultMessageNotFound after delete", APIError.DEFAULT_MESSAGE_NOT_FOUND, lambda: client.delete_default_message("premium", "en-US"))
+
+expect_error("RealtimeUrlNotFound", APIError.REALTIME_URL_NOT_FOUND, lambda: client.get_realtime_url())
+expect_error("BadRequestRealtimeUrl", APIError.BAD_REQUEST_REALTIME_URL, lambda: client.configure_realtime_url(RealtimeUrlRequest(realtimeURL="http://insecure.example.com")))
+url = os.environ["REALTIME_URL"]
+if MODE == "production":
+    expect_error("ForbiddenNoPassingTest", APIError.FORBIDDEN_NO_PASSING_TEST, lambda: client.configure_realtime_url(RealtimeUrlRequest(realtimeURL=url)))
+    test = client.initiate_performance_test(PerformanceTestRequest(originalTransactionId="2000000123456789"))
+    result = client.get_performance_test_results(test.requestId)
+    check("performance test passes against an answering URL", result.result.value == "PASS" and result.target == url, result)
+client.configure_realtime_url(RealtimeUrlRequest(realtimeURL=url))
+check("configure + get realtime URL", client.get_realtime_url().realtimeURL == url)
+client.delete_realtime_url()
+expect_error("RealtimeUrlNotFound after delete", APIError.REALTIME_URL_NOT_FOUND, lambda: client.delete_realtime_url())
+
+client.delete_message(message)
+expect_error("MessageNotFound", APIError.MESSAGE_NOT_FOUND, lambda: client.delete_message(message))
+client.delete_image(hero)
+expect_error("ImageNotFound", APIError.IMAGE_NOT_FOUND, lambda: client.delete_image(hero))
+check("lists after deletes", str(message) not in {str(m.messageIdentifier) for m in client.get_message_list().messageIdentifiers})
+
+wrong = AppStoreServerAPIClient(KEY, "KEYID12345", "issuer", "com.wrong.bundle", Environment.SANDBOX)
+wrong._base_url = SIM_URL
+try:
+    wrong.get_image_list()
+    check("401 for a wrong bundle id", False)
+except APIException as e:
+    check("401 for a wrong bundle id", e.http_status_code == 401 and e.raw_api_error is None, e)
+
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
