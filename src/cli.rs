@@ -22,6 +22,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "RETAINCTL_BASE_URL", value_name = "URL")]
     pub base_url: Option<String>,
 
+    /// How `--env local` behaves: sandbox approves at once, production waits for
+    /// `retainctl sim review` (state in .retainctl/local/).
+    #[arg(long, global = true, value_enum, default_value_t = crate::sim::Mode::Sandbox)]
+    pub local_mode: crate::sim::Mode,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -208,7 +213,12 @@ impl From<EnvArg> for EnvironmentName {
 }
 
 pub fn main() -> ExitCode {
+    init_logging();
     let cli = Cli::parse();
+    let reach = crate::commands::Reach {
+        base_url: cli.base_url.clone(),
+        local_mode: cli.local_mode,
+    };
     match cli.command {
         Command::Validate { paths, format } => validate(&default_paths(paths), format),
         Command::Ids { paths } => ids(&default_paths(paths)),
@@ -216,11 +226,87 @@ pub fn main() -> ExitCode {
             print!("{}", crate::schema::json_schema());
             ExitCode::SUCCESS
         }
-        Command::Plan { .. } => not_implemented("plan"),
-        Command::Apply { .. } => not_implemented("apply"),
-        Command::Status { .. } => not_implemented("status"),
+        Command::Plan {
+            paths,
+            envs,
+            format,
+            out,
+            base,
+            detailed_exitcode,
+        } => {
+            if base.is_some() {
+                return not_implemented("plan --base");
+            }
+            let envs: Vec<EnvironmentName> = dedup_envs(&envs);
+            crate::commands::plan_command(
+                &default_paths(paths),
+                &envs,
+                format,
+                out.as_deref(),
+                detailed_exitcode,
+                &reach,
+            )
+        }
+        Command::Apply {
+            paths,
+            env,
+            plan,
+            prune,
+            wait,
+            detailed_exitcode,
+        } => {
+            let wait = match wait.as_deref().map(humantime::parse_duration) {
+                None => None,
+                Some(Ok(d)) => Some(d),
+                Some(Err(e)) => {
+                    eprintln!("error: --wait: {e} (write e.g. 30m or 90s)");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let args = crate::commands::ApplyArgs {
+                env: env.into(),
+                saved_plan: plan.as_deref(),
+                prune,
+                wait,
+                detailed: detailed_exitcode,
+            };
+            crate::commands::apply_command(&default_paths(paths), args, &reach)
+        }
+        Command::Status {
+            paths,
+            envs,
+            format,
+        } => crate::commands::status_command(
+            &default_paths(paths),
+            &dedup_envs(&envs),
+            format,
+            &reach,
+        ),
         Command::Sim(sim) => crate::sim::cli::run(sim),
     }
+}
+
+fn dedup_envs(envs: &[EnvArg]) -> Vec<EnvironmentName> {
+    let mut out: Vec<EnvironmentName> = vec![];
+    for e in envs {
+        let e = EnvironmentName::from(*e);
+        if !out.contains(&e) {
+            out.push(e);
+        }
+    }
+    out
+}
+
+/// Logs go to stderr, filtered by RUST_LOG (default: warnings). They never carry tokens
+/// or keys: the client records method, path, status and attempt only.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
 }
 
 fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {

@@ -42,6 +42,9 @@ pub struct DesiredApp {
     /// The desired default message id of the pairs the manifest sets.
     pub defaults: BTreeMap<(String, String), Uuid>,
     pub realtime_urls: BTreeMap<EnvironmentName, String>,
+    /// Environments whose realtime URL retainctl manages: those the manifest lists under
+    /// `environments` (listed without `realtimeUrl`: the URL is to be deleted).
+    pub realtime_managed: std::collections::BTreeSet<EnvironmentName>,
 }
 
 impl DesiredApp {
@@ -170,7 +173,9 @@ pub fn expand(
         .iter()
         .filter_map(|(env, s)| s.realtime_url.clone().map(|u| (*env, u)))
         .collect();
+    let realtime_managed = manifest.environments.keys().copied().collect();
     Ok(DesiredApp {
+        realtime_managed,
         bundle_id: bundle_id.clone(),
         images,
         messages,

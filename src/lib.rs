@@ -5,6 +5,7 @@
 
 pub mod apple;
 pub mod cli;
+pub mod commands;
 pub mod desired;
 pub mod diagnostics;
 pub mod ids;
@@ -12,6 +13,8 @@ pub mod image_rules;
 pub mod loader;
 pub mod locale;
 pub mod manifest;
+pub mod reconcile;
+pub mod render;
 pub mod schema;
 pub mod sim;
 pub mod validate;

@@ -1,0 +1,97 @@
+//! Where an environment's requests go and with which credentials: Apple's hosts with the
+//! app's credentials, a `--base-url` override, or the simulator embedded in this process
+//! for `--env local` (state under `.retainctl/local/`, a generated key, no account).
+
+use std::path::{Path, PathBuf};
+
+use crate::apple::client::{PRODUCTION_URL, SANDBOX_URL};
+use crate::apple::credentials::{self, Credentials, PrivateKeyPem, generate_key_pair};
+use crate::apple::token::TokenSigner;
+use crate::apple::{AppleClient, ClientConfig};
+use crate::loader::LoadedApp;
+use crate::manifest::EnvironmentName;
+use crate::sim::{self, Mode, SimConfig};
+
+/// The folder of the local environment's state, relative to the working folder.
+pub const LOCAL_STATE_DIR: &str = ".retainctl/local";
+
+/// The simulator running inside this process for `--env local`.
+pub struct LocalApple {
+    pub base_url: String,
+    pub state_file: PathBuf,
+    key: PrivateKeyPem,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+pub async fn start_local(mode: Mode, state_dir: &Path) -> Result<LocalApple, String> {
+    let (key, public) = generate_key_pair();
+    let state_file = state_dir.join(match mode {
+        Mode::Sandbox => "sandbox.json",
+        Mode::Production => "production.json",
+    });
+    let config = SimConfig {
+        mode,
+        bundle_id: None,
+        products: None,
+        public_keys: vec![public],
+        state_file: Some(state_file.clone()),
+        review_delay: None,
+        // Local rehearsals are not rate limited; `retainctl sim` enforces Apple's limits.
+        rate_limits: false,
+        faults: Default::default(),
+    };
+    let (addr, server) = sim::spawn(config, "127.0.0.1:0".parse().expect("loopback"))
+        .await
+        .map_err(|e| format!("cannot start the local simulator: {e}"))?;
+    Ok(LocalApple {
+        base_url: format!("http://{addr}"),
+        state_file,
+        key,
+        _server: server,
+    })
+}
+
+/// The client of one app in one environment.
+pub fn client_for(
+    app: &LoadedApp,
+    env: EnvironmentName,
+    base_url: Option<&str>,
+    local: Option<&LocalApple>,
+) -> Result<AppleClient, String> {
+    let bundle = &app.manifest.app.bundle_id;
+    let (credentials, url, sandbox, pacing) = match (env, local) {
+        (EnvironmentName::Local, Some(local)) => (
+            Credentials {
+                key_id: "LOCAL00000".into(),
+                issuer_id: "retainctl-local".into(),
+                private_key: local.key.clone(),
+            },
+            local.base_url.clone(),
+            true,
+            false,
+        ),
+        (EnvironmentName::Local, None) => return Err("the local simulator is not running".into()),
+        (env, _) => {
+            let credentials =
+                credentials::from_env(app.manifest.app.credentials.as_ref(), &|name| {
+                    std::env::var(name).ok()
+                })
+                .map_err(|e| format!("{bundle} ({}): {e}", app.file.display()))?;
+            let default_url = if env == EnvironmentName::Production {
+                PRODUCTION_URL
+            } else {
+                SANDBOX_URL
+            };
+            (
+                credentials,
+                base_url.unwrap_or(default_url).to_string(),
+                env == EnvironmentName::Sandbox,
+                true,
+            )
+        }
+    };
+    let signer = TokenSigner::new(&credentials, bundle).map_err(|e| format!("{bundle}: {e}"))?;
+    let mut config = ClientConfig::new(url, sandbox);
+    config.pacing = pacing;
+    AppleClient::new(config, signer, bundle)
+}
