@@ -449,3 +449,7 @@ fn gate(parts: &[(String, Option<ReviewState>)]) -> (Status, String) {
         )
     }
 }
+
+#[cfg(test)]
+#[path = "planner_tests.rs"]
+mod tests;
