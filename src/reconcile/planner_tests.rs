@@ -25,10 +25,29 @@ fn u(s: &str) -> Uuid {
 pub(crate) fn desired() -> DesiredApp {
     DesiredApp {
         bundle_id: "com.example.app".into(),
-        images: vec![DesiredImage { key: "hero".into(), size: ImageSize::FullSize, id: u(I1), png: Arc::new(vec![]) }],
+        images: vec![DesiredImage {
+            key: "hero".into(),
+            size: ImageSize::FullSize,
+            id: u(I1),
+            png: Arc::new(vec![]),
+        }],
         messages: vec![
-            DesiredMessage { key: "stay".into(), locale: "en-US".into(), kind: MessageKind::Text, id: u(M1), body: "{}".into(), image_ids: vec![u(I1)] },
-            DesiredMessage { key: "stay".into(), locale: "de-DE".into(), kind: MessageKind::Text, id: u(M2), body: "{}".into(), image_ids: vec![] },
+            DesiredMessage {
+                key: "stay".into(),
+                locale: "en-US".into(),
+                kind: MessageKind::Text,
+                id: u(M1),
+                body: "{}".into(),
+                image_ids: vec![u(I1)],
+            },
+            DesiredMessage {
+                key: "stay".into(),
+                locale: "de-DE".into(),
+                kind: MessageKind::Text,
+                id: u(M2),
+                body: "{}".into(),
+                image_ids: vec![],
+            },
         ],
         owned_pairs: vec![
             ("basic".into(), "en-US".into()),
@@ -39,18 +58,29 @@ pub(crate) fn desired() -> DesiredApp {
             (("premium".into(), "en-US".into()), u(M1)),
             (("premium".into(), "de-DE".into()), u(M2)),
         ]),
-        realtime_urls: BTreeMap::from([(EnvironmentName::Production, "https://example.com/r".into())]),
+        realtime_urls: BTreeMap::from([(
+            EnvironmentName::Production,
+            "https://example.com/r".into(),
+        )]),
         realtime_managed: BTreeSet::from([EnvironmentName::Production]),
     }
 }
 
-pub(crate) fn observed(images: &[(&str, ReviewState)], messages: &[(&str, ReviewState)], defaults: &[(&str, &str, &str)]) -> Observed {
+pub(crate) fn observed(
+    images: &[(&str, ReviewState)],
+    messages: &[(&str, ReviewState)],
+    defaults: &[(&str, &str, &str)],
+) -> Observed {
     let mut o = Observed {
         images: images.iter().map(|(i, s)| (i.to_string(), *s)).collect(),
         messages: messages.iter().map(|(i, s)| (i.to_string(), *s)).collect(),
         ..Default::default()
     };
-    for (p, l) in [("basic", "en-US"), ("premium", "de-DE"), ("premium", "en-US")] {
+    for (p, l) in [
+        ("basic", "en-US"),
+        ("premium", "de-DE"),
+        ("premium", "en-US"),
+    ] {
         o.set_default(p, l, None);
     }
     for (p, l, m) in defaults {
@@ -60,11 +90,20 @@ pub(crate) fn observed(images: &[(&str, ReviewState)], messages: &[(&str, Review
 }
 
 fn run(o: &Observed, prune: bool) -> AppPlan {
-    plan(&desired(), EnvironmentName::Sandbox, "app.yaml", o, PlanOptions { prune })
+    plan(
+        &desired(),
+        EnvironmentName::Sandbox,
+        "app.yaml",
+        o,
+        PlanOptions { prune },
+    )
 }
 
 fn ops(p: &AppPlan) -> Vec<(String, Status)> {
-    p.actions.iter().map(|a| (crate::render::describe(&a.op), a.status)).collect()
+    p.actions
+        .iter()
+        .map(|a| (crate::render::describe(&a.op), a.status))
+        .collect()
 }
 
 #[test]
@@ -76,48 +115,85 @@ fn empty_apple_uploads_everything_and_defaults_wait() {
             (format!("upload image hero (FULL_SIZE) {I1}"), Status::Ready),
             (format!("upload message stay [de-DE] {M2}"), Status::Ready),
             (format!("upload message stay [en-US] {M1}"), Status::Ready),
-            (format!("set default premium [de-DE] → stay {M2}"), Status::Waiting),
-            (format!("set default premium [en-US] → stay {M1}"), Status::Waiting),
+            (
+                format!("set default premium [de-DE] → stay {M2}"),
+                Status::Waiting
+            ),
+            (
+                format!("set default premium [en-US] → stay {M1}"),
+                Status::Waiting
+            ),
         ]
     );
-    assert_eq!(p.actions[4].reason, "waiting for review: message stay not uploaded yet, image hero not uploaded yet");
-    let uncovered: Vec<_> = p.uncovered().map(|d| (d.product.as_str(), d.locale.as_str())).collect();
+    assert_eq!(
+        p.actions[4].reason,
+        "waiting for review: message stay not uploaded yet, image hero not uploaded yet"
+    );
+    let uncovered: Vec<_> = p
+        .uncovered()
+        .map(|d| (d.product.as_str(), d.locale.as_str()))
+        .collect();
     assert_eq!(uncovered, [("basic", "en-US")]);
     assert!(p.content.iter().all(|c| c.state.is_none()));
 }
 
 #[test]
 fn approved_content_makes_defaults_ready() {
-    let p = run(&observed(&[(I1, Approved)], &[(M1, Approved), (M2, Approved)], &[]), false);
+    let p = run(
+        &observed(&[(I1, Approved)], &[(M1, Approved), (M2, Approved)], &[]),
+        false,
+    );
     assert_eq!(
         ops(&p),
         vec![
-            (format!("set default premium [de-DE] → stay {M2}"), Status::Ready),
-            (format!("set default premium [en-US] → stay {M1}"), Status::Ready),
+            (
+                format!("set default premium [de-DE] → stay {M2}"),
+                Status::Ready
+            ),
+            (
+                format!("set default premium [en-US] → stay {M1}"),
+                Status::Ready
+            ),
         ]
     );
 }
 
 #[test]
 fn a_pending_image_keeps_its_messages_default_waiting() {
-    let p = run(&observed(&[(I1, Pending)], &[(M1, Approved), (M2, Approved)], &[]), false);
+    let p = run(
+        &observed(&[(I1, Pending)], &[(M1, Approved), (M2, Approved)], &[]),
+        false,
+    );
     assert_eq!(p.actions[0].status, Status::Ready, "de-DE uses no image");
     assert_eq!(p.actions[1].status, Status::Waiting);
-    assert_eq!(p.actions[1].reason, "waiting for review: image hero PENDING");
+    assert_eq!(
+        p.actions[1].reason,
+        "waiting for review: image hero PENDING"
+    );
 }
 
 #[test]
 fn rejected_content_blocks_and_is_reported() {
-    let p = run(&observed(&[(I1, Rejected)], &[(M1, Approved), (M2, Rejected)], &[]), false);
+    let p = run(
+        &observed(&[(I1, Rejected)], &[(M1, Approved), (M2, Rejected)], &[]),
+        false,
+    );
     assert!(p.actions.iter().all(|a| a.status == Status::Blocked));
-    assert_eq!(p.actions[1].reason, "image hero REJECTED: change the content to get a new id");
+    assert_eq!(
+        p.actions[1].reason,
+        "image hero REJECTED: change the content to get a new id"
+    );
     let rejected: Vec<&str> = p.rejected().map(|c| c.id.as_str()).collect();
     assert_eq!(rejected, [I1, M2]);
 }
 
 #[test]
 fn converged_state_plans_nothing() {
-    let o = observed(&[(I1, Approved)], &[(M1, Approved), (M2, Approved)], &[("premium", "en-US", M1), ("premium", "de-DE", M2)]);
+    let o = observed(
+        &[(I1, Approved)],
+        &[(M1, Approved), (M2, Approved)],
+        &[("premium", "en-US", M1), ("premium", "de-DE", M2)],
+    );
     let p = run(&o, true);
     assert!(p.actions.is_empty(), "{:?}", ops(&p));
     assert!(p.drift.is_empty());
@@ -125,13 +201,31 @@ fn converged_state_plans_nothing() {
 
 #[test]
 fn owned_pairs_without_a_desired_default_are_deleted() {
-    let o = observed(&[(I1, Approved)], &[(M1, Approved), (M2, Approved)], &[("premium", "en-US", M1), ("premium", "de-DE", M2), ("basic", "en-US", M2)]);
-    assert_eq!(ops(&run(&o, false)), vec![(format!("delete default basic [en-US] (was {M2})"), Status::Ready)]);
+    let o = observed(
+        &[(I1, Approved)],
+        &[(M1, Approved), (M2, Approved)],
+        &[
+            ("premium", "en-US", M1),
+            ("premium", "de-DE", M2),
+            ("basic", "en-US", M2),
+        ],
+    );
+    assert_eq!(
+        ops(&run(&o, false)),
+        vec![(
+            format!("delete default basic [en-US] (was {M2})"),
+            Status::Ready
+        )]
+    );
 }
 
 #[test]
 fn drift_is_listed_and_pruned_only_with_prune() {
-    let o = observed(&[(I1, Approved), (DRIFT_IMG, Approved)], &[(M1, Approved), (M2, Approved), (OLD, Approved)], &[("premium", "en-US", M1), ("premium", "de-DE", M2)]);
+    let o = observed(
+        &[(I1, Approved), (DRIFT_IMG, Approved)],
+        &[(M1, Approved), (M2, Approved), (OLD, Approved)],
+        &[("premium", "en-US", M1), ("premium", "de-DE", M2)],
+    );
     let p = run(&o, false);
     assert!(p.actions.is_empty());
     assert_eq!(p.drift.len(), 2);
@@ -139,26 +233,55 @@ fn drift_is_listed_and_pruned_only_with_prune() {
     assert_eq!(
         ops(&p),
         vec![
-            (format!("delete message {OLD} (not in the manifest)"), Status::Ready),
-            (format!("delete image {DRIFT_IMG} (not in the manifest)"), Status::Ready),
+            (
+                format!("delete message {OLD} (not in the manifest)"),
+                Status::Ready
+            ),
+            (
+                format!("delete image {DRIFT_IMG} (not in the manifest)"),
+                Status::Ready
+            ),
         ]
     );
 }
 
 #[test]
 fn the_old_default_stays_until_the_new_one_is_approved() {
-    let pending = observed(&[(I1, Approved)], &[(M1, Pending), (M2, Approved), (OLD, Approved)], &[("premium", "en-US", OLD), ("premium", "de-DE", M2)]);
+    let pending = observed(
+        &[(I1, Approved)],
+        &[(M1, Pending), (M2, Approved), (OLD, Approved)],
+        &[("premium", "en-US", OLD), ("premium", "de-DE", M2)],
+    );
     let p = run(&pending, true);
-    assert_eq!(ops(&p), vec![(format!("set default premium [en-US] → stay {M1} (replaces {OLD})"), Status::Waiting)]);
-    assert_eq!(p.drift[0].kept_because.as_deref(), Some("it is a current default; it can go once the new default is set"));
+    assert_eq!(
+        ops(&p),
+        vec![(
+            format!("set default premium [en-US] → stay {M1} (replaces {OLD})"),
+            Status::Waiting
+        )]
+    );
+    assert_eq!(
+        p.drift[0].kept_because.as_deref(),
+        Some("it is a current default; it can go once the new default is set")
+    );
 
-    let approved = observed(&[(I1, Approved)], &[(M1, Approved), (M2, Approved), (OLD, Approved)], &[("premium", "en-US", OLD), ("premium", "de-DE", M2)]);
+    let approved = observed(
+        &[(I1, Approved)],
+        &[(M1, Approved), (M2, Approved), (OLD, Approved)],
+        &[("premium", "en-US", OLD), ("premium", "de-DE", M2)],
+    );
     let p = run(&approved, true);
     assert_eq!(
         ops(&p),
         vec![
-            (format!("set default premium [en-US] → stay {M1} (replaces {OLD})"), Status::Ready),
-            (format!("delete message {OLD} (not in the manifest)"), Status::Ready),
+            (
+                format!("set default premium [en-US] → stay {M1} (replaces {OLD})"),
+                Status::Ready
+            ),
+            (
+                format!("delete message {OLD} (not in the manifest)"),
+                Status::Ready
+            ),
         ]
     );
     // without --prune the old message is only drift
@@ -168,25 +291,75 @@ fn the_old_default_stays_until_the_new_one_is_approved() {
 #[test]
 fn realtime_url_is_managed_only_where_the_manifest_lists_the_environment() {
     let mut d = desired();
-    let o = observed(&[(I1, Approved)], &[(M1, Approved), (M2, Approved)], &[("premium", "en-US", M1), ("premium", "de-DE", M2)]);
-    let p = plan(&d, EnvironmentName::Production, "app.yaml", &o, PlanOptions::default());
-    assert_eq!(ops(&p), vec![("configure realtime URL https://example.com/r".to_string(), Status::Ready)]);
+    let o = observed(
+        &[(I1, Approved)],
+        &[(M1, Approved), (M2, Approved)],
+        &[("premium", "en-US", M1), ("premium", "de-DE", M2)],
+    );
+    let p = plan(
+        &d,
+        EnvironmentName::Production,
+        "app.yaml",
+        &o,
+        PlanOptions::default(),
+    );
+    assert_eq!(
+        ops(&p),
+        vec![(
+            "configure realtime URL https://example.com/r".to_string(),
+            Status::Ready
+        )]
+    );
     let mut with_url = o.clone();
     with_url.realtime_url = Some("https://old.example.com".into());
-    assert!(plan(&d, EnvironmentName::Sandbox, "app.yaml", &with_url, PlanOptions::default()).actions.is_empty());
+    assert!(
+        plan(
+            &d,
+            EnvironmentName::Sandbox,
+            "app.yaml",
+            &with_url,
+            PlanOptions::default()
+        )
+        .actions
+        .is_empty()
+    );
     d.realtime_urls.clear();
-    let p = plan(&d, EnvironmentName::Production, "app.yaml", &with_url, PlanOptions::default());
-    assert_eq!(ops(&p), vec![("delete realtime URL https://old.example.com".to_string(), Status::Ready)]);
+    let p = plan(
+        &d,
+        EnvironmentName::Production,
+        "app.yaml",
+        &with_url,
+        PlanOptions::default(),
+    );
+    assert_eq!(
+        ops(&p),
+        vec![(
+            "delete realtime URL https://old.example.com".to_string(),
+            Status::Ready
+        )]
+    );
 }
 
 #[test]
 fn fingerprint_follows_observed_and_digest_follows_desired() {
     let a = observed(&[(I1, Pending)], &[], &[]);
     let b = observed(&[(I1, Approved)], &[], &[]);
-    assert_ne!(run(&a, false).observed_fingerprint, run(&b, false).observed_fingerprint);
-    assert_eq!(run(&a, false).observed_fingerprint, run(&a, false).observed_fingerprint);
-    assert_eq!(run(&a, false).manifest_digest, run(&b, false).manifest_digest);
+    assert_ne!(
+        run(&a, false).observed_fingerprint,
+        run(&b, false).observed_fingerprint
+    );
+    assert_eq!(
+        run(&a, false).observed_fingerprint,
+        run(&a, false).observed_fingerprint
+    );
+    assert_eq!(
+        run(&a, false).manifest_digest,
+        run(&b, false).manifest_digest
+    );
     let mut d = desired();
     d.messages[0].id = u(OLD);
-    assert_ne!(manifest_digest(&d, EnvironmentName::Sandbox), run(&a, false).manifest_digest);
+    assert_ne!(
+        manifest_digest(&d, EnvironmentName::Sandbox),
+        run(&a, false).manifest_digest
+    );
 }

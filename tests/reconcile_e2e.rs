@@ -1,0 +1,580 @@
+//! The real binary against the real simulator over loopback: converge, review-gated
+//! production flow, content edits, rejection, drift, stale saved plans, `--env local`.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+use retainctl::apple::credentials::{Credentials, PrivateKeyPem, generate_key_pair};
+use retainctl::apple::token::TokenSigner;
+use retainctl::apple::{AppleClient, ClientConfig};
+use retainctl::image_rules::solid_png;
+use serde_json::Value;
+
+const MANIFEST: &str = "\
+apiVersion: retainctl/v1
+app:
+  bundleId: com.example.app
+  locales: [en-US, de-DE]
+  products: [premium]
+images:
+  hero: { file: hero.png, size: FULL_SIZE }
+  check: { file: check.png, size: BULLET_POINT }
+messages:
+  stay:
+    localizations:
+      en-US:
+        header: Stay with Premium
+        body: Keep your plan.
+        image: { ref: hero, altText: A person }
+        bulletPoints:
+          - { text: Unlimited projects, image: check, altText: check mark }
+      de-DE:
+        header: Bleib bei Premium
+        body: Behalte deinen Plan.
+defaults:
+  premium: stay
+";
+
+struct World {
+    dir: tempfile::TempDir,
+    sim: Child,
+    url: String,
+    key: PrivateKeyPem,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let _ = self.sim.kill();
+        let _ = self.sim.wait();
+    }
+}
+
+impl World {
+    fn new(mode: &str) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let (key, public) = generate_key_pair();
+        std::fs::write(dir.path().join("public.pem"), public).unwrap();
+        std::fs::write(dir.path().join("app.yaml"), MANIFEST).unwrap();
+        std::fs::write(
+            dir.path().join("hero.png"),
+            solid_png(3840, 160, [200, 10, 10], false),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("check.png"),
+            solid_png(1024, 1024, [10, 200, 10], false),
+        )
+        .unwrap();
+        let mut sim = Command::new(env!("CARGO_BIN_EXE_retainctl"))
+            .args([
+                "sim",
+                "--listen",
+                "127.0.0.1:0",
+                "--mode",
+                mode,
+                "--products",
+                "premium",
+                "--public-key",
+            ])
+            .arg(dir.path().join("public.pem"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(sim.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let url = first
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap()
+            .to_string();
+        World { dir, sim, url, key }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_retainctl"))
+            .args(args)
+            .args(["--base-url", &self.url])
+            .current_dir(self.dir.path())
+            .env("RETAINCTL_KEY_ID", "KEYID12345")
+            .env(
+                "RETAINCTL_ISSUER_ID",
+                "57246542-96fe-1a63-e053-0824d011072a",
+            )
+            .env("RETAINCTL_PRIVATE_KEY", self.key.pem_text())
+            .env_remove("RETAINCTL_PRIVATE_KEY_FILE")
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    }
+
+    fn state(&self) -> Value {
+        block_on(async {
+            reqwest::get(format!("{}/_sim/state", self.url))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        })
+    }
+
+    fn writes(&self) -> u64 {
+        let state = self.state();
+        state["requestCounts"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter(|(k, _)| !k.starts_with("Get"))
+                    .map(|(_, v)| v.as_u64().unwrap())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    fn count(&self, endpoint: &str) -> u64 {
+        self.state()["requestCounts"][endpoint]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    fn review(&self, decision: &str, ids: &[String]) {
+        let out = Command::new(env!("CARGO_BIN_EXE_retainctl"))
+            .args(["sim", "review", "--url", &self.url, decision])
+            .args(ids)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// (kind, key, locale-or-size) → id, from `retainctl ids`.
+    fn ids(&self) -> Vec<(String, String, String, String)> {
+        let out = self.run(&["ids", "app.yaml"]);
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                (
+                    f[1].to_string(),
+                    f[2].to_string(),
+                    f[3].to_string(),
+                    f[4].to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn ids_of(&self, kind: &str) -> Vec<String> {
+        self.ids()
+            .into_iter()
+            .filter(|i| i.0 == kind)
+            .map(|i| i.3)
+            .collect()
+    }
+
+    fn id_of(&self, key: &str, locale: &str) -> String {
+        self.ids()
+            .into_iter()
+            .find(|i| i.1 == key && i.2 == locale)
+            .unwrap()
+            .3
+    }
+
+    fn default_of(&self, locale: &str) -> Option<String> {
+        self.state()["apps"]["com.example.app"]["defaults"]["premium"][locale]
+            .as_str()
+            .map(str::to_string)
+    }
+
+    fn client(&self) -> AppleClient {
+        let creds = Credentials {
+            key_id: "K".into(),
+            issuer_id: "I".into(),
+            private_key: self.key.clone(),
+        };
+        AppleClient::new(
+            ClientConfig::new(self.url.clone(), true),
+            TokenSigner::new(&creds, "com.example.app").unwrap(),
+            "com.example.app",
+        )
+        .unwrap()
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn sandbox_converges_in_one_run_and_a_second_run_writes_nothing() {
+    let w = World::new("sandbox");
+    let out = w.run(&[
+        "apply",
+        "--env",
+        "sandbox",
+        "--detailed-exitcode",
+        "app.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains(
+            "com.example.app · sandbox: 6 done, 0 waiting on review, 0 blocked, 0 failed"
+        ),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        w.default_of("en-US").as_deref(),
+        Some(w.id_of("stay", "en-US").as_str())
+    );
+
+    let out = w.run(&[
+        "plan",
+        "--env",
+        "sandbox",
+        "--detailed-exitcode",
+        "app.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("No changes. Apple matches the manifests."));
+
+    let writes = w.writes();
+    let out = w.run(&["apply", "--env", "sandbox", "app.yaml"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(w.writes(), writes, "a converged apply writes nothing");
+    // requests per plan: 2 lists + 2 owned pairs + 1 realtime URL
+    let reads_before = w.count("GetImageList")
+        + w.count("GetMessageList")
+        + w.count("GetDefaultMessage")
+        + w.count("GetRealtimeUrl");
+    w.run(&["plan", "--env", "sandbox", "app.yaml"]);
+    let reads_after = w.count("GetImageList")
+        + w.count("GetMessageList")
+        + w.count("GetDefaultMessage")
+        + w.count("GetRealtimeUrl");
+    assert_eq!(reads_after - reads_before, 5);
+}
+
+#[test]
+fn production_waits_for_review_then_converges() {
+    let w = World::new("production");
+    let out = w.run(&[
+        "apply",
+        "--env",
+        "production",
+        "--detailed-exitcode",
+        "app.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(
+        w.count("ConfigureDefaultMessage"),
+        0,
+        "no default attempted while content is PENDING"
+    );
+    let state = w.state();
+    assert!(
+        state["apps"]["com.example.app"]["messages"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|m| m["state"] == "PENDING")
+    );
+
+    w.review("approve", &w.ids_of("message"));
+    let out = w.run(&[
+        "apply",
+        "--env",
+        "production",
+        "--detailed-exitcode",
+        "app.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("waiting: set default premium [en-US]"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("image check PENDING"), "{}", text(&out));
+    assert_eq!(
+        w.default_of("de-DE").as_deref(),
+        Some(w.id_of("stay", "de-DE").as_str()),
+        "de-DE uses no image"
+    );
+    assert_eq!(w.default_of("en-US"), None, "en-US waits for its images");
+
+    w.review("approve", &w.ids_of("image"));
+    let out = w.run(&[
+        "apply",
+        "--env",
+        "production",
+        "--detailed-exitcode",
+        "app.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        w.default_of("en-US").as_deref(),
+        Some(w.id_of("stay", "en-US").as_str())
+    );
+    let out = w.run(&[
+        "plan",
+        "--env",
+        "production",
+        "--detailed-exitcode",
+        "app.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn a_content_edit_uploads_a_new_id_and_keeps_the_old_default_until_approved() {
+    let w = World::new("production");
+    w.run(&["apply", "--env", "production", "app.yaml"]);
+    w.review("approve-all", &[]);
+    w.run(&["apply", "--env", "production", "app.yaml"]);
+    let old = w.id_of("stay", "en-US");
+    assert_eq!(w.default_of("en-US").as_deref(), Some(old.as_str()));
+
+    std::fs::write(
+        w.path().join("app.yaml"),
+        MANIFEST.replace("Stay with Premium", "Stay with Premium today"),
+    )
+    .unwrap();
+    let new = w.id_of("stay", "en-US");
+    assert_ne!(new, old);
+    let out = w.run(&[
+        "apply",
+        "--env",
+        "production",
+        "--detailed-exitcode",
+        "app.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("done     upload message stay [en-US] {new}")),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        w.default_of("en-US").as_deref(),
+        Some(old.as_str()),
+        "old default kept while the new content is PENDING"
+    );
+
+    w.review("approve", std::slice::from_ref(&new));
+    let out = w.run(&["apply", "--env", "production", "app.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(w.default_of("en-US").as_deref(), Some(new.as_str()));
+    let messages = w.state()["apps"]["com.example.app"]["messages"].clone();
+    assert!(
+        messages.get(&old).is_some(),
+        "the old message stays without --prune"
+    );
+    let plan = w.run(&["plan", "--env", "production", "app.yaml"]);
+    assert!(
+        text(&plan).contains(&format!(
+            "drift: message {old} APPROVED is not in the manifest (deleted only with --prune)"
+        )),
+        "{}",
+        text(&plan)
+    );
+
+    let out = w.run(&["apply", "--env", "production", "--prune", "app.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains(&format!(
+        "done     delete message {old} (not in the manifest)"
+    )));
+    assert!(
+        w.state()["apps"]["com.example.app"]["messages"]
+            .get(&old)
+            .is_none()
+    );
+}
+
+#[test]
+fn rejected_content_is_reported() {
+    let w = World::new("production");
+    w.run(&["apply", "--env", "production", "app.yaml"]);
+    let de = w.id_of("stay", "de-DE");
+    w.review("reject", std::slice::from_ref(&de));
+    let out = w.run(&["plan", "--env", "production", "app.yaml"]);
+    let t = text(&out);
+    assert!(
+        t.contains(&format!(
+            "rejected: message stay [de-DE] {de} was REJECTED: change the content to get a new id"
+        )),
+        "{t}"
+    );
+    assert!(
+        t.contains("[blocked: message stay REJECTED: change the content to get a new id]"),
+        "{t}"
+    );
+    let out = w.run(&[
+        "apply",
+        "--env",
+        "production",
+        "--detailed-exitcode",
+        "app.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("blocked: set default premium [de-DE]"),
+        "{}",
+        text(&out)
+    );
+}
+
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+#[test]
+fn a_message_uploaded_by_hand_is_drift() {
+    let w = World::new("sandbox");
+    let hand = uuid::Uuid::new_v4();
+    block_on(
+        w.client()
+            .upload_message(hand, r#"{"body":"b","header":"by hand"}"#),
+    )
+    .unwrap();
+    let out = w.run(&["plan", "--env", "sandbox", "app.yaml"]);
+    assert!(
+        text(&out).contains(&format!(
+            "drift: message {hand} APPROVED is not in the manifest (deleted only with --prune)"
+        )),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_stale_saved_plan_is_refused_and_a_fresh_one_applies() {
+    let w = World::new("sandbox");
+    let out = w.run(&["plan", "--env", "sandbox", "--out", "plan.json", "app.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let saved = std::fs::read_to_string(w.path().join("plan.json")).unwrap();
+    assert!(!saved.contains("PRIVATE KEY"));
+    assert!(saved.contains("\"format_version\": 1"));
+
+    // Apple changes behind the plan's back
+    block_on(
+        w.client()
+            .upload_message(uuid::Uuid::new_v4(), r#"{"body":"b","header":"h"}"#),
+    )
+    .unwrap();
+    let out = w.run(&[
+        "apply",
+        "--env",
+        "sandbox",
+        "--plan",
+        "plan.json",
+        "app.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("stale plan: Apple's state has changed since the plan was made"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(w.count("UploadImage"), 0, "nothing done from a stale plan");
+
+    let out = w.run(&["plan", "--env", "sandbox", "--out", "plan.json", "app.yaml"]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = w.run(&[
+        "apply",
+        "--env",
+        "sandbox",
+        "--plan",
+        "plan.json",
+        "app.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        w.default_of("en-US").as_deref(),
+        Some(w.id_of("stay", "en-US").as_str())
+    );
+}
+
+#[test]
+fn plan_exit_codes_follow_the_contract() {
+    let w = World::new("sandbox");
+    let out = w.run(&["plan", "--env", "sandbox", "app.yaml"]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = w.run(&[
+        "plan",
+        "--env",
+        "sandbox",
+        "--detailed-exitcode",
+        "app.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = w.run(&[
+        "plan", "--env", "sandbox", "--format", "markdown", "app.yaml",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("<!-- retainctl:plan -->\n"));
+    let out = w.run(&["plan", "--env", "sandbox", "--format", "json", "app.yaml"]);
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["format_version"], 1);
+    assert_eq!(json["apps"][0]["actions"][0]["type"], "upload_image");
+    // missing credentials: a clear error, exit 1
+    let out = Command::new(env!("CARGO_BIN_EXE_retainctl"))
+        .args(["plan", "--env", "sandbox", "--base-url", &w.url, "app.yaml"])
+        .current_dir(w.path())
+        .env_remove("RETAINCTL_KEY_ID")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("environment variable RETAINCTL_KEY_ID is not set"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn the_readme_command_applies_the_examples_locally() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_retainctl"))
+            .args(args)
+            .arg(&examples)
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["apply", "--env", "local"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(dir.path().join(".retainctl/local/sandbox.json").exists());
+    let out = run(&["plan", "--env", "local", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = run(&["status", "--env", "local"]);
+    assert!(
+        text(&out).contains("com.example.fitness · local"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("in sync"));
+}
