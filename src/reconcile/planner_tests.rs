@@ -363,3 +363,94 @@ fn fingerprint_follows_observed_and_digest_follows_desired() {
         run(&a, false).manifest_digest
     );
 }
+
+/// One plan with every kind of line: uploads, waiting and blocked defaults, a deletion,
+/// drift, a rejected message, an uncovered pair.
+fn showcase() -> crate::reconcile::Plan {
+    let o = observed(
+        &[(I1, Pending), (DRIFT_IMG, Approved)],
+        &[(M2, Rejected), (OLD, Approved)],
+        &[("premium", "en-US", OLD), ("basic", "en-US", OLD)],
+    );
+    let mut d = desired();
+    d.realtime_urls.clear();
+    let app = plan(
+        &d,
+        EnvironmentName::Production,
+        "retention/app.yaml",
+        &o,
+        PlanOptions { prune: true },
+    );
+    let converged = plan(
+        &d,
+        EnvironmentName::Sandbox,
+        "retention/app.yaml",
+        &observed(
+            &[(I1, Approved)],
+            &[(M1, Approved), (M2, Approved)],
+            &[("premium", "en-US", M1), ("premium", "de-DE", M2)],
+        ),
+        PlanOptions::default(),
+    );
+    crate::reconcile::Plan {
+        format_version: crate::reconcile::FORMAT_VERSION,
+        apps: vec![converged, app],
+    }
+}
+
+#[test]
+fn text_rendering() {
+    insta::assert_snapshot!("plan_text", crate::render::plan_text(&showcase(), false));
+}
+
+#[test]
+fn json_rendering() {
+    insta::assert_snapshot!("plan_json", crate::render::plan_json(&showcase()));
+}
+
+#[test]
+fn markdown_rendering() {
+    insta::assert_snapshot!("plan_markdown", crate::render::plan_markdown(&showcase()));
+}
+
+#[test]
+fn status_rendering() {
+    insta::assert_snapshot!("status_text", crate::render::status_text(&showcase()));
+}
+
+#[test]
+fn markdown_is_capped_below_githubs_limit() {
+    let mut d = desired();
+    for i in 0..3000 {
+        d.messages.push(DesiredMessage {
+            key: format!("message-{i}"),
+            locale: "en-US".into(),
+            kind: MessageKind::Text,
+            id: Uuid::from_u128(i as u128 + 1000),
+            body: "{}".into(),
+            image_ids: vec![],
+        });
+    }
+    let p = plan(
+        &d,
+        EnvironmentName::Sandbox,
+        "app.yaml",
+        &observed(&[], &[], &[]),
+        PlanOptions::default(),
+    );
+    let text = crate::render::plan_markdown(&crate::reconcile::Plan {
+        format_version: 1,
+        apps: vec![p],
+    });
+    assert!(text.starts_with("<!-- retainctl:plan -->\n"));
+    assert!(
+        text.chars().count() <= crate::render::MARKDOWN_LIMIT,
+        "{}",
+        text.len()
+    );
+    assert!(text.contains("> **Truncated:**"));
+    assert_eq!(
+        text.matches("<details>").count(),
+        text.matches("</details>").count()
+    );
+}
