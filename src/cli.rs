@@ -120,9 +120,18 @@ pub struct SimCommand {
 pub enum SimAction {
     /// Approve or reject uploaded messages and images in a running simulator.
     Review {
-        /// The simulator's address, as printed on its first line.
-        #[arg(long, env = "RETAINCTL_SIM_URL")]
-        url: String,
+        /// A running simulator's address, as printed on its first line.
+        #[arg(
+            long,
+            env = "RETAINCTL_SIM_URL",
+            required_unless_present = "state",
+            conflicts_with = "state"
+        )]
+        url: Option<String>,
+        /// Or a state file to edit directly, e.g. `.retainctl/local/production.json` of
+        /// `--env local --local-mode production`.
+        #[arg(long, value_name = "FILE")]
+        state: Option<PathBuf>,
         #[command(subcommand)]
         decision: ReviewDecision,
     },

@@ -642,3 +642,46 @@ async fn every_error_number_maps_to_its_name() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_simulator_enforces_apples_hourly_budget_with_an_epoch_ms_retry_after() {
+    let keys = keys();
+    let addr = start(sim_config(Mode::Sandbox, &keys)).await;
+    let creds = Credentials {
+        key_id: "K".into(),
+        issuer_id: "I".into(),
+        private_key: keys.private.clone(),
+    };
+    let token = TokenSigner::new(&creds, BUNDLE)
+        .unwrap()
+        .token(SystemTime::now());
+    let http = reqwest::Client::new();
+    let url = format!("http://{addr}/inApps/v1/messaging/image/list");
+    for i in 0..360 {
+        let r = http.get(&url).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(
+            r.status().as_u16(),
+            200,
+            "request {i} is within sandbox's 360 an hour"
+        );
+    }
+    let r = http.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    let retry_at: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let now_ms = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    assert!(
+        retry_at > now_ms + 3_000_000,
+        "about an hour ahead, in epoch milliseconds"
+    );
+    assert_eq!(
+        r.text().await.unwrap(),
+        r#"{"errorCode":4290000,"errorMessage":"Rate limit exceeded."}"#
+    );
+}

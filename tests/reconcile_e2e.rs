@@ -578,3 +578,94 @@ fn the_readme_command_applies_the_examples_locally() {
     );
     assert!(text(&out).contains("in sync"));
 }
+
+#[test]
+fn local_production_mode_rehearses_review_through_the_state_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let simple = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/simple");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_retainctl"))
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let apply = [
+        "apply",
+        "--env",
+        "local",
+        "--local-mode",
+        "production",
+        "--detailed-exitcode",
+        simple.to_str().unwrap(),
+    ];
+    let out = run(&apply);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("waiting: set default notes.pro.monthly [en-US]"),
+        "{}",
+        text(&out)
+    );
+    let out = run(&[
+        "sim",
+        "review",
+        "--state",
+        ".retainctl/local/production.json",
+        "approve-all",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(&apply);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn no_key_or_token_in_any_output_at_trace_level() {
+    let w = World::new("sandbox");
+    let mut outputs = vec![];
+    for args in [
+        &["plan", "--env", "sandbox", "app.yaml"][..],
+        &[
+            "plan",
+            "--env",
+            "sandbox",
+            "--format",
+            "json",
+            "--out",
+            "plan.json",
+            "app.yaml",
+        ],
+        &[
+            "plan", "--env", "sandbox", "--format", "markdown", "app.yaml",
+        ],
+        &["apply", "--env", "sandbox", "app.yaml"],
+        &["status", "--env", "sandbox", "app.yaml"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_retainctl"))
+            .args(args)
+            .args(["--base-url", &w.url])
+            .current_dir(w.path())
+            .env("RETAINCTL_KEY_ID", "KEYID12345")
+            .env(
+                "RETAINCTL_ISSUER_ID",
+                "57246542-96fe-1a63-e053-0824d011072a",
+            )
+            .env("RETAINCTL_PRIVATE_KEY", w.key.pem_text())
+            .env("RUST_LOG", "trace")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        outputs.push(text(&out));
+    }
+    outputs.push(std::fs::read_to_string(w.path().join("plan.json")).unwrap());
+    let all = outputs.join("\n");
+    assert!(all.contains("apple_request"), "trace logs are on");
+    let key_body: String = w
+        .key
+        .pem_text()
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    for secret in ["PRIVATE KEY", "Bearer", "eyJ", &key_body[..20]] {
+        assert!(!all.contains(secret), "`{secret}` leaked");
+    }
+}

@@ -16,7 +16,17 @@ pub fn run(command: SimCommand) -> ExitCode {
         }
     };
     let result = match command.action {
-        Some(SimAction::Review { url, decision }) => runtime.block_on(review(&url, decision)),
+        Some(SimAction::Review {
+            url,
+            state,
+            decision,
+        }) => match (url, state) {
+            (Some(url), _) => runtime.block_on(review(&url, decision)),
+            (None, Some(state)) => review_file(&state, decision),
+            (None, None) => {
+                Err("give --url of a running simulator or --state of a state file".into())
+            }
+        },
         None => runtime.block_on(serve(command.serve)),
     };
     match result {
@@ -91,8 +101,8 @@ async fn serve(args: SimServeArgs) -> Result<(), String> {
     super::server::serve(config, listener).await
 }
 
-async fn review(url: &str, decision: ReviewDecision) -> Result<(), String> {
-    let request = match decision {
+fn review_request(decision: ReviewDecision) -> ReviewRequest {
+    match decision {
         ReviewDecision::Approve { ids } => ReviewRequest {
             approve: ids,
             ..Default::default()
@@ -105,7 +115,30 @@ async fn review(url: &str, decision: ReviewDecision) -> Result<(), String> {
             approve_all: true,
             ..Default::default()
         },
-    };
+    }
+}
+
+/// Reviews content in a state file of a simulator that is not running.
+fn review_file(path: &std::path::Path, decision: ReviewDecision) -> Result<(), String> {
+    if !path.exists() {
+        return Err(format!("no simulator state at {}", path.display()));
+    }
+    let mut world = super::server::load_world(Some(path))?;
+    let missing = super::server::apply_review(&mut world, &review_request(decision));
+    let text = serde_json::to_string_pretty(&world).map_err(|e| e.to_string())?;
+    super::server::write_atomically(path, text.as_bytes())?;
+    if !missing.is_empty() {
+        return Err(format!(
+            "not found in the simulator: {}",
+            missing.join(", ")
+        ));
+    }
+    println!("reviewed");
+    Ok(())
+}
+
+async fn review(url: &str, decision: ReviewDecision) -> Result<(), String> {
+    let request = review_request(decision);
     let endpoint = format!("{}/_sim/review", url.trim_end_matches('/'));
     let response = reqwest::Client::new()
         .post(&endpoint)

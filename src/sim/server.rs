@@ -490,14 +490,22 @@ async fn admin_review(State(sim): State<Sim>, body: Bytes) -> Response {
         }
     };
     let mut core = sim.core.lock().unwrap_or_else(|e| e.into_inner());
+    let missing = apply_review(&mut core.world, &request);
+    if let Err(e) = core.persist() {
+        return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response();
+    }
+    json_response(StatusCode::OK, &ReviewAnswer { missing })
+}
+
+/// Sets review states across all apps; returns the ids found nowhere.
+pub fn apply_review(world: &mut World, request: &ReviewRequest) -> Vec<String> {
     let mut missing = vec![];
     for (ids, state) in [
         (&request.approve, ReviewState::Approved),
         (&request.reject, ReviewState::Rejected),
     ] {
         for id in ids {
-            let found = core
-                .world
+            let found = world
                 .apps
                 .values_mut()
                 .any(|app| app.review(std::slice::from_ref(id), state).is_empty());
@@ -507,14 +515,11 @@ async fn admin_review(State(sim): State<Sim>, body: Bytes) -> Response {
         }
     }
     if request.approve_all {
-        for app in core.world.apps.values_mut() {
+        for app in world.apps.values_mut() {
             app.approve_pending_before(u64::MAX);
         }
     }
-    if let Err(e) = core.persist() {
-        return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response();
-    }
-    json_response(StatusCode::OK, &ReviewAnswer { missing })
+    missing
 }
 
 async fn admin_get_faults(State(sim): State<Sim>) -> Response {
