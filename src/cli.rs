@@ -104,7 +104,7 @@ pub enum Command {
     /// Print the JSON Schema of the manifest.
     Schema,
     /// Run the local Apple simulator, or review content in a running one.
-    Sim(SimCommand),
+    Sim(Box<SimCommand>),
 }
 
 #[derive(Debug, clap::Args)]
@@ -291,7 +291,7 @@ pub fn main() -> ExitCode {
             format,
             &reach,
         ),
-        Command::Sim(sim) => crate::sim::cli::run(sim),
+        Command::Sim(sim) => crate::sim::cli::run(*sim),
     }
 }
 
