@@ -243,18 +243,15 @@ pub fn main() -> ExitCode {
             base,
             detailed_exitcode,
         } => {
-            if base.is_some() {
-                return not_implemented("plan --base");
-            }
             let envs: Vec<EnvironmentName> = dedup_envs(&envs);
-            crate::commands::plan_command(
-                &default_paths(paths),
-                &envs,
+            let args = crate::commands::PlanArgs {
+                envs: &envs,
                 format,
-                out.as_deref(),
-                detailed_exitcode,
-                &reach,
-            )
+                out: out.as_deref(),
+                base: base.as_deref(),
+                detailed: detailed_exitcode,
+            };
+            crate::commands::plan_command(&default_paths(paths), args, &reach)
         }
         Command::Apply {
             paths,
@@ -324,11 +321,6 @@ fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
     } else {
         paths
     }
-}
-
-fn not_implemented(command: &str) -> ExitCode {
-    eprintln!("retainctl {command}: not implemented yet");
-    ExitCode::FAILURE
 }
 
 fn validate(paths: &[PathBuf], format: DiagnosticFormat) -> ExitCode {

@@ -115,27 +115,134 @@ async fn make_plan(
     )
 }
 
-pub fn plan_command(
-    paths: &[PathBuf],
-    envs: &[EnvironmentName],
-    format: PlanFormat,
-    out: Option<&Path>,
-    detailed: bool,
-    reach: &Reach,
-) -> ExitCode {
+pub struct PlanArgs<'a> {
+    pub envs: &'a [EnvironmentName],
+    pub format: PlanFormat,
+    pub out: Option<&'a Path>,
+    pub base: Option<&'a str>,
+    pub detailed: bool,
+}
+
+/// Attaches the diffs of changed copy against the base manifests to every app's plan.
+fn attach_diffs(plan: &mut Plan, apps: &[LoadedApp], base: &crate::base::Base) {
+    for app_plan in &mut plan.apps {
+        let Some(head) = apps
+            .iter()
+            .find(|a| a.desired.bundle_id == app_plan.bundle_id)
+        else {
+            continue;
+        };
+        let empty = crate::manifest::Manifest {
+            messages: Default::default(),
+            ..head.manifest.clone()
+        };
+        let before = base.manifests.get(&app_plan.bundle_id).unwrap_or(&empty);
+        app_plan.diffs = crate::diff::localization_diffs(before, &head.manifest);
+    }
+}
+
+/// GitHub annotations for a plan: REJECTED content as errors, owned pairs without a
+/// default as warnings, each at its place in the manifest.
+fn plan_annotations(plan: &Plan, apps: &[LoadedApp]) -> Vec<crate::diagnostics::Diagnostic> {
+    use crate::diagnostics::{Diagnostic, Severity};
+    use crate::reconcile::planner::ContentKind;
+    let mut out = vec![];
+    for app_plan in &plan.apps {
+        let Some(app) = apps
+            .iter()
+            .find(|a| a.desired.bundle_id == app_plan.bundle_id)
+        else {
+            continue;
+        };
+        for c in app_plan.rejected() {
+            let span = match (c.kind, &c.locale) {
+                (ContentKind::Message, Some(locale)) => {
+                    app.locations
+                        .key(&["messages", &c.key, "localizations", locale])
+                }
+                _ => app.locations.key(&["images", &c.key]),
+            };
+            out.push(Diagnostic {
+                file: app.file.clone(),
+                span,
+                severity: Severity::Error,
+                message: format!(
+                    "Apple REJECTED {} {} in {} ({})",
+                    if c.kind == ContentKind::Image {
+                        "image"
+                    } else {
+                        "message"
+                    },
+                    c.key,
+                    app_plan.environment,
+                    c.id
+                ),
+                hint: Some(
+                    "change the content; a change gets a new id and goes to review again".into(),
+                ),
+            });
+        }
+        for d in app_plan.uncovered() {
+            out.push(Diagnostic {
+                file: app.file.clone(),
+                span: app.locations.key(&["defaults", &d.product]),
+                severity: Severity::Warning,
+                message: format!(
+                    "{} [{}] has no default message in {}",
+                    d.product, d.locale, app_plan.environment
+                ),
+                hint: None,
+            });
+        }
+    }
+    out.dedup();
+    out
+}
+
+pub fn plan_command(paths: &[PathBuf], args: PlanArgs, reach: &Reach) -> ExitCode {
     let apps = match load_or_report(paths) {
         Ok(a) => a,
         Err(code) => return code,
     };
-    let (plan, errors) = runtime().block_on(make_plan(&apps, envs, reach, PlanOptions::default()));
+    let (mut plan, mut errors) =
+        runtime().block_on(make_plan(&apps, args.envs, reach, PlanOptions::default()));
+    if let Some(spec) = args.base {
+        match crate::base::load_base(spec, paths) {
+            Ok(base) => {
+                for note in &base.notes {
+                    eprintln!("note: {note}");
+                }
+                attach_diffs(&mut plan, &apps, &base);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let text = match format {
+    let text = match args.format {
         PlanFormat::Text => render::plan_text(&plan, color),
         PlanFormat::Json => render::plan_json(&plan),
         PlanFormat::Markdown => render::plan_markdown(&plan),
-        PlanFormat::Github => render::plan_markdown(&plan),
+        PlanFormat::Github => {
+            let mut text: String = plan_annotations(&plan, &apps)
+                .iter()
+                .map(|d| d.render_github() + "\n")
+                .collect();
+            text.push_str(&render::plan_text(&plan, false));
+            if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+                let appended = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&summary)
+                    .and_then(|mut f| f.write_all(render::plan_markdown(&plan).as_bytes()));
+                if let Err(e) = appended {
+                    errors.push(format!("cannot append to GITHUB_STEP_SUMMARY: {e}"));
+                }
+            }
+            text
+        }
     };
     print!("{text}");
+    let (out, detailed) = (args.out, args.detailed);
     if let Some(path) = out
         && let Err(e) =
             crate::sim::server::write_atomically(path, render::plan_json(&plan).as_bytes())

@@ -4,10 +4,12 @@
 //! I/O (loader, CLI), so it is tested with plain unit tests.
 
 pub mod apple;
+pub mod base;
 pub mod cli;
 pub mod commands;
 pub mod desired;
 pub mod diagnostics;
+pub mod diff;
 pub mod ids;
 pub mod image_rules;
 pub mod loader;

@@ -60,6 +60,14 @@ fn status_word(status: Status) -> &'static str {
     }
 }
 
+fn change_word(change: crate::diff::Change) -> &'static str {
+    match change {
+        crate::diff::Change::Added => "added",
+        crate::diff::Change::Changed => "changed",
+        crate::diff::Change::Removed => "removed",
+    }
+}
+
 fn state_word(state: Option<ReviewState>) -> &'static str {
     state.map(ReviewState::as_str).unwrap_or("not uploaded")
 }
@@ -160,6 +168,23 @@ pub fn plan_text(plan: &Plan, color: bool) -> String {
             .collect();
         if !uncovered.is_empty() {
             let _ = writeln!(out, "  no default: {}", uncovered.join(", "));
+        }
+        for d in &app.diffs {
+            let _ = writeln!(
+                out,
+                "  copy {} — {} [{}]:",
+                change_word(d.change),
+                d.message_key,
+                d.locale
+            );
+            for line in d.unified.lines() {
+                let painted = match line.chars().next() {
+                    Some('+') if !line.starts_with("+++") => paint.code("32", line),
+                    Some('-') if !line.starts_with("---") => paint.code("31", line),
+                    _ => line.to_string(),
+                };
+                let _ = writeln!(out, "    {painted}");
+            }
         }
         out.push('\n');
     }
@@ -328,6 +353,24 @@ pub fn plan_markdown(plan: &Plan) -> String {
             );
         }
         let _ = writeln!(out, "\n</details>\n");
+        if !app.diffs.is_empty() {
+            let _ = writeln!(
+                out,
+                "<details><summary>Changed copy ({} localizations)</summary>\n",
+                app.diffs.len()
+            );
+            for d in &app.diffs {
+                let _ = writeln!(
+                    out,
+                    "{} — {} {}\n",
+                    change_word(d.change),
+                    code(&d.message_key),
+                    d.locale
+                );
+                let _ = writeln!(out, "```diff\n{}```\n", d.unified.replace("```", "'''"));
+            }
+            let _ = writeln!(out, "</details>\n");
+        }
         if !app.drift.is_empty() {
             let _ = writeln!(
                 out,

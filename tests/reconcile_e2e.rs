@@ -669,3 +669,67 @@ fn no_key_or_token_in_any_output_at_trace_level() {
         assert!(!all.contains(secret), "`{secret}` leaked");
     }
 }
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn plan_against_a_base_revision_shows_the_changed_copy() {
+    let w = World::new("sandbox");
+    git(w.path(), &["init", "-q"]);
+    git(w.path(), &["add", "app.yaml", "hero.png", "check.png"]);
+    git(w.path(), &["commit", "-q", "-m", "first"]);
+    std::fs::write(w.path().join("app.yaml"), MANIFEST.replace("body: Keep your plan.", "body: Keep your plan and save 50%.")).unwrap();
+    git(w.path(), &["commit", "-q", "-am", "second"]);
+
+    let out = w.run(&["plan", "--env", "sandbox", "--format", "markdown", "--base", "HEAD~1", "app.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.starts_with("<!-- retainctl:plan -->\n"));
+    assert!(md.contains("<details><summary>Changed copy (1 localizations)</summary>"), "{md}");
+    assert!(md.contains("changed — `stay` en-US"), "{md}");
+    assert!(md.contains("-body: Keep your plan. (15/144)\n+body: Keep your plan and save 50%. (28/144)\n"), "{md}");
+
+    let out = w.run(&["plan", "--env", "sandbox", "--format", "json", "--base", "HEAD~1", "app.yaml"]);
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let diff = &json["apps"][0]["diffs"][0];
+    assert_eq!(diff["change"], "changed");
+    let lines = diff["hunks"][0]["lines"].as_array().unwrap();
+    assert!(lines.iter().any(|l| l["tag"] == "insert" && l["text"] == "body: Keep your plan and save 50%. (28/144)"));
+
+    let out = w.run(&["plan", "--env", "sandbox", "--base", "no-such-rev", "app.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("--base no-such-rev is neither a folder nor a git revision"), "{}", text(&out));
+}
+
+#[test]
+fn github_format_annotates_rejected_content_and_writes_the_step_summary() {
+    let w = World::new("production");
+    w.run(&["apply", "--env", "production", "app.yaml"]);
+    let de = w.id_of("stay", "de-DE");
+    w.review("reject", std::slice::from_ref(&de));
+    let summary = w.path().join("summary.md");
+    let out = Command::new(env!("CARGO_BIN_EXE_retainctl"))
+        .args(["plan", "--env", "production", "--format", "github", "--base-url", &w.url, "app.yaml"])
+        .current_dir(w.path())
+        .env("RETAINCTL_KEY_ID", "K")
+        .env("RETAINCTL_ISSUER_ID", "I")
+        .env("RETAINCTL_PRIVATE_KEY", w.key.pem_text())
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("::error file=app.yaml,line=18,col=7::Apple REJECTED message stay in production ({de})")),
+        "{stdout}"
+    );
+    assert!(std::fs::read_to_string(&summary).unwrap().starts_with("<!-- retainctl:plan -->"));
+}

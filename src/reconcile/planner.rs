@@ -153,6 +153,9 @@ pub struct AppPlan {
     pub defaults: Vec<DefaultState>,
     pub drift: Vec<Drift>,
     pub realtime_url: RealtimeUrlState,
+    /// With `plan --base`: the localizations whose copy changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diffs: Vec<crate::diff::LocalizationDiff>,
 }
 
 impl AppPlan {
@@ -416,6 +419,7 @@ pub fn plan(
             current: observed.realtime_url.clone(),
             desired: want_url,
         },
+        diffs: vec![],
     }
 }
 
