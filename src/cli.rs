@@ -27,6 +27,10 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = crate::sim::Mode::Sandbox)]
     pub local_mode: crate::sim::Mode,
 
+    /// Give up on one request to Apple after this long (it is retried), e.g. 30s.
+    #[arg(long, global = true, value_parser = humantime::parse_duration, default_value = "30s")]
+    pub request_timeout: std::time::Duration,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -175,6 +179,11 @@ pub struct SimServeArgs {
     /// Fault injection: latency added to every API request, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
+    /// Fault injection: every Nth API request is delayed by --slow-ms more.
+    #[arg(long, default_value_t = 0)]
+    pub slow_every: u64,
+    #[arg(long, default_value_t = 0)]
+    pub slow_ms: u64,
     /// Fault injection: every Nth API request answers 500 GeneralInternalRetryable.
     #[arg(long, default_value_t = 0)]
     pub error_every: u64,
@@ -227,6 +236,7 @@ pub fn main() -> ExitCode {
     let reach = crate::commands::Reach {
         base_url: cli.base_url.clone(),
         local_mode: cli.local_mode,
+        request_timeout: cli.request_timeout,
     };
     match cli.command {
         Command::Validate { paths, format } => validate(&default_paths(paths), format),

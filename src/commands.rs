@@ -17,11 +17,7 @@ use crate::reconcile::{FORMAT_VERSION, Plan};
 use crate::render;
 use crate::sim::Mode;
 
-/// Settings shared by the commands that talk to Apple.
-pub struct Reach {
-    pub base_url: Option<String>,
-    pub local_mode: Mode,
-}
+pub use crate::reconcile::target::Reach;
 
 const EXIT_CHANGES: u8 = 2;
 
@@ -87,7 +83,7 @@ async fn make_plan(
     };
     for env in envs {
         for app in apps {
-            let client = match client_for(app, *env, reach.base_url.as_deref(), local.as_ref()) {
+            let client = match client_for(app, *env, reach, local.as_ref()) {
                 Ok(c) => c,
                 Err(e) => {
                     errors.push(e);
@@ -398,7 +394,7 @@ pub fn apply_command(paths: &[PathBuf], args: ApplyArgs, reach: &Reach) -> ExitC
             },
             None => None,
         };
-        let client = match client_for(app, env, reach.base_url.as_deref(), local.as_ref()) {
+        let client = match client_for(app, env, reach, local.as_ref()) {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("error: {e}");

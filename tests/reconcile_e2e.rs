@@ -3,225 +3,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 
-use retainctl::apple::credentials::{Credentials, PrivateKeyPem, generate_key_pair};
-use retainctl::apple::token::TokenSigner;
-use retainctl::apple::{AppleClient, ClientConfig};
-use retainctl::image_rules::solid_png;
+use common::world::{MANIFEST, World, block_on, text};
 use serde_json::Value;
-
-const MANIFEST: &str = "\
-apiVersion: retainctl/v1
-app:
-  bundleId: com.example.app
-  locales: [en-US, de-DE]
-  products: [premium]
-images:
-  hero: { file: hero.png, size: FULL_SIZE }
-  check: { file: check.png, size: BULLET_POINT }
-messages:
-  stay:
-    localizations:
-      en-US:
-        header: Stay with Premium
-        body: Keep your plan.
-        image: { ref: hero, altText: A person }
-        bulletPoints:
-          - { text: Unlimited projects, image: check, altText: check mark }
-      de-DE:
-        header: Bleib bei Premium
-        body: Behalte deinen Plan.
-defaults:
-  premium: stay
-";
-
-struct World {
-    dir: tempfile::TempDir,
-    sim: Child,
-    url: String,
-    key: PrivateKeyPem,
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        let _ = self.sim.kill();
-        let _ = self.sim.wait();
-    }
-}
-
-impl World {
-    fn new(mode: &str) -> World {
-        let dir = tempfile::tempdir().unwrap();
-        let (key, public) = generate_key_pair();
-        std::fs::write(dir.path().join("public.pem"), public).unwrap();
-        std::fs::write(dir.path().join("app.yaml"), MANIFEST).unwrap();
-        std::fs::write(
-            dir.path().join("hero.png"),
-            solid_png(3840, 160, [200, 10, 10], false),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join("check.png"),
-            solid_png(1024, 1024, [10, 200, 10], false),
-        )
-        .unwrap();
-        let mut sim = Command::new(env!("CARGO_BIN_EXE_retainctl"))
-            .args([
-                "sim",
-                "--listen",
-                "127.0.0.1:0",
-                "--mode",
-                mode,
-                "--products",
-                "premium",
-                "--public-key",
-            ])
-            .arg(dir.path().join("public.pem"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(sim.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let url = first
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap()
-            .to_string();
-        World { dir, sim, url, key }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_retainctl"))
-            .args(args)
-            .args(["--base-url", &self.url])
-            .current_dir(self.dir.path())
-            .env("RETAINCTL_KEY_ID", "KEYID12345")
-            .env(
-                "RETAINCTL_ISSUER_ID",
-                "57246542-96fe-1a63-e053-0824d011072a",
-            )
-            .env("RETAINCTL_PRIVATE_KEY", self.key.pem_text())
-            .env_remove("RETAINCTL_PRIVATE_KEY_FILE")
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap()
-    }
-
-    fn state(&self) -> Value {
-        block_on(async {
-            reqwest::get(format!("{}/_sim/state", self.url))
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap()
-        })
-    }
-
-    fn writes(&self) -> u64 {
-        let state = self.state();
-        state["requestCounts"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .filter(|(k, _)| !k.starts_with("Get"))
-                    .map(|(_, v)| v.as_u64().unwrap())
-                    .sum()
-            })
-            .unwrap_or(0)
-    }
-
-    fn count(&self, endpoint: &str) -> u64 {
-        self.state()["requestCounts"][endpoint]
-            .as_u64()
-            .unwrap_or(0)
-    }
-
-    fn review(&self, decision: &str, ids: &[String]) {
-        let out = Command::new(env!("CARGO_BIN_EXE_retainctl"))
-            .args(["sim", "review", "--url", &self.url, decision])
-            .args(ids)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// (kind, key, locale-or-size) → id, from `retainctl ids`.
-    fn ids(&self) -> Vec<(String, String, String, String)> {
-        let out = self.run(&["ids", "app.yaml"]);
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| {
-                let f: Vec<&str> = l.split('\t').collect();
-                (
-                    f[1].to_string(),
-                    f[2].to_string(),
-                    f[3].to_string(),
-                    f[4].to_string(),
-                )
-            })
-            .collect()
-    }
-
-    fn ids_of(&self, kind: &str) -> Vec<String> {
-        self.ids()
-            .into_iter()
-            .filter(|i| i.0 == kind)
-            .map(|i| i.3)
-            .collect()
-    }
-
-    fn id_of(&self, key: &str, locale: &str) -> String {
-        self.ids()
-            .into_iter()
-            .find(|i| i.1 == key && i.2 == locale)
-            .unwrap()
-            .3
-    }
-
-    fn default_of(&self, locale: &str) -> Option<String> {
-        self.state()["apps"]["com.example.app"]["defaults"]["premium"][locale]
-            .as_str()
-            .map(str::to_string)
-    }
-
-    fn client(&self) -> AppleClient {
-        let creds = Credentials {
-            key_id: "K".into(),
-            issuer_id: "I".into(),
-            private_key: self.key.clone(),
-        };
-        AppleClient::new(
-            ClientConfig::new(self.url.clone(), true),
-            TokenSigner::new(&creds, "com.example.app").unwrap(),
-            "com.example.app",
-        )
-        .unwrap()
-    }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 #[test]
 fn sandbox_converges_in_one_run_and_a_second_run_writes_nothing() {
@@ -439,14 +225,6 @@ fn rejected_content_is_reported() {
         "{}",
         text(&out)
     );
-}
-
-fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
 }
 
 #[test]
@@ -672,12 +450,23 @@ fn no_key_or_token_in_any_output_at_trace_level() {
 
 fn git(dir: &Path, args: &[&str]) {
     let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"])
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "commit.gpgsign=false",
+        ])
         .args(args)
         .current_dir(dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -686,27 +475,59 @@ fn plan_against_a_base_revision_shows_the_changed_copy() {
     git(w.path(), &["init", "-q"]);
     git(w.path(), &["add", "app.yaml", "hero.png", "check.png"]);
     git(w.path(), &["commit", "-q", "-m", "first"]);
-    std::fs::write(w.path().join("app.yaml"), MANIFEST.replace("body: Keep your plan.", "body: Keep your plan and save 50%.")).unwrap();
+    std::fs::write(
+        w.path().join("app.yaml"),
+        MANIFEST.replace(
+            "body: Keep your plan.",
+            "body: Keep your plan and save 50%.",
+        ),
+    )
+    .unwrap();
     git(w.path(), &["commit", "-q", "-am", "second"]);
 
-    let out = w.run(&["plan", "--env", "sandbox", "--format", "markdown", "--base", "HEAD~1", "app.yaml"]);
+    let out = w.run(&[
+        "plan", "--env", "sandbox", "--format", "markdown", "--base", "HEAD~1", "app.yaml",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let md = String::from_utf8_lossy(&out.stdout);
     assert!(md.starts_with("<!-- retainctl:plan -->\n"));
-    assert!(md.contains("<details><summary>Changed copy (1 localizations)</summary>"), "{md}");
+    assert!(
+        md.contains("<details><summary>Changed copy (1 localizations)</summary>"),
+        "{md}"
+    );
     assert!(md.contains("changed — `stay` en-US"), "{md}");
-    assert!(md.contains("-body: Keep your plan. (15/144)\n+body: Keep your plan and save 50%. (28/144)\n"), "{md}");
+    assert!(
+        md.contains(
+            "-body: Keep your plan. (15/144)\n+body: Keep your plan and save 50%. (28/144)\n"
+        ),
+        "{md}"
+    );
 
-    let out = w.run(&["plan", "--env", "sandbox", "--format", "json", "--base", "HEAD~1", "app.yaml"]);
+    let out = w.run(&[
+        "plan", "--env", "sandbox", "--format", "json", "--base", "HEAD~1", "app.yaml",
+    ]);
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     let diff = &json["apps"][0]["diffs"][0];
     assert_eq!(diff["change"], "changed");
     let lines = diff["hunks"][0]["lines"].as_array().unwrap();
-    assert!(lines.iter().any(|l| l["tag"] == "insert" && l["text"] == "body: Keep your plan and save 50%. (28/144)"));
+    assert!(lines.iter().any(
+        |l| l["tag"] == "insert" && l["text"] == "body: Keep your plan and save 50%. (28/144)"
+    ));
 
-    let out = w.run(&["plan", "--env", "sandbox", "--base", "no-such-rev", "app.yaml"]);
+    let out = w.run(&[
+        "plan",
+        "--env",
+        "sandbox",
+        "--base",
+        "no-such-rev",
+        "app.yaml",
+    ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).contains("--base no-such-rev is neither a folder nor a git revision"), "{}", text(&out));
+    assert!(
+        text(&out).contains("--base no-such-rev is neither a folder nor a git revision"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -717,7 +538,16 @@ fn github_format_annotates_rejected_content_and_writes_the_step_summary() {
     w.review("reject", std::slice::from_ref(&de));
     let summary = w.path().join("summary.md");
     let out = Command::new(env!("CARGO_BIN_EXE_retainctl"))
-        .args(["plan", "--env", "production", "--format", "github", "--base-url", &w.url, "app.yaml"])
+        .args([
+            "plan",
+            "--env",
+            "production",
+            "--format",
+            "github",
+            "--base-url",
+            &w.url,
+            "app.yaml",
+        ])
         .current_dir(w.path())
         .env("RETAINCTL_KEY_ID", "K")
         .env("RETAINCTL_ISSUER_ID", "I")
@@ -728,8 +558,14 @@ fn github_format_annotates_rejected_content_and_writes_the_step_summary() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains(&format!("::error file=app.yaml,line=18,col=7::Apple REJECTED message stay in production ({de})")),
+        stdout.contains(&format!(
+            "::error file=app.yaml,line=18,col=7::Apple REJECTED message stay in production ({de})"
+        )),
         "{stdout}"
     );
-    assert!(std::fs::read_to_string(&summary).unwrap().starts_with("<!-- retainctl:plan -->"));
+    assert!(
+        std::fs::read_to_string(&summary)
+            .unwrap()
+            .starts_with("<!-- retainctl:plan -->")
+    );
 }

@@ -23,7 +23,10 @@ fn runs(value: &serde_yaml::Value, out: &mut Vec<String>) {
 }
 
 fn help(sub: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_retainctl")).args([sub, "--help"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_retainctl"))
+        .args([sub, "--help"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "retainctl {sub} --help");
     String::from_utf8(out.stdout).unwrap()
 }
@@ -39,7 +42,8 @@ fn workflows_parse_and_call_only_existing_commands() {
     let mut calls = 0;
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap();
-        let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let doc: serde_yaml::Value =
+            serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         assert!(doc.get("jobs").is_some(), "{} has jobs", file.display());
         let mut scripts = vec![];
         runs(&doc, &mut scripts);
@@ -47,7 +51,10 @@ fn workflows_parse_and_call_only_existing_commands() {
             for line in script.lines() {
                 let words: Vec<&str> = line.split_whitespace().collect();
                 for (i, w) in words.iter().enumerate() {
-                    if *w != "retainctl" || i + 1 >= words.len() || words.get(i.wrapping_sub(1)) == Some(&"--git") {
+                    if *w != "retainctl"
+                        || i + 1 >= words.len()
+                        || words.get(i.wrapping_sub(1)) == Some(&"--git")
+                    {
                         continue;
                     }
                     let previous = if i == 0 { "" } else { words[i - 1] };
@@ -57,7 +64,11 @@ fn workflows_parse_and_call_only_existing_commands() {
                     let sub = words[i + 1];
                     let help = help(sub);
                     for flag in words[i + 2..].iter().filter(|w| w.starts_with("--")) {
-                        assert!(help.contains(flag), "{}: `retainctl {sub}` has no {flag}", file.display());
+                        assert!(
+                            help.contains(flag),
+                            "{}: `retainctl {sub}` has no {flag}",
+                            file.display()
+                        );
                     }
                     calls += 1;
                 }

@@ -12,6 +12,15 @@ use crate::loader::LoadedApp;
 use crate::manifest::EnvironmentName;
 use crate::sim::{self, Mode, SimConfig};
 
+/// How the commands that talk to Apple reach it.
+pub struct Reach {
+    /// `--base-url`: every environment's requests go there.
+    pub base_url: Option<String>,
+    /// How `--env local` behaves.
+    pub local_mode: Mode,
+    pub request_timeout: std::time::Duration,
+}
+
 /// The folder of the local environment's state, relative to the working folder.
 pub const LOCAL_STATE_DIR: &str = ".retainctl/local";
 
@@ -55,9 +64,10 @@ pub async fn start_local(mode: Mode, state_dir: &Path) -> Result<LocalApple, Str
 pub fn client_for(
     app: &LoadedApp,
     env: EnvironmentName,
-    base_url: Option<&str>,
+    reach: &Reach,
     local: Option<&LocalApple>,
 ) -> Result<AppleClient, String> {
+    let base_url = reach.base_url.as_deref();
     let bundle = &app.manifest.app.bundle_id;
     let (credentials, url, sandbox, pacing) = match (env, local) {
         (EnvironmentName::Local, Some(local)) => (
@@ -93,5 +103,6 @@ pub fn client_for(
     let signer = TokenSigner::new(&credentials, bundle).map_err(|e| format!("{bundle}: {e}"))?;
     let mut config = ClientConfig::new(url, sandbox);
     config.pacing = pacing;
+    config.timeout = reach.request_timeout;
     AppleClient::new(config, signer, bundle)
 }

@@ -62,6 +62,8 @@ fn config(args: &SimServeArgs) -> Result<SimConfig, String> {
         rate_limits: args.rate_limits,
         faults: FaultConfig {
             latency_ms: args.latency_ms,
+            slow_every: args.slow_every,
+            slow_ms: args.slow_ms,
             error_every: args.error_every,
             error_rate: args.error_rate,
             rate_limit_every: args.rate_limit_every,

@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 pub struct FaultConfig {
     /// Added to every API request.
     pub latency_ms: u64,
+    /// Every Nth API request is delayed by `slow_ms` more (then carried out as usual:
+    /// a client that gave up may find its change made).
+    pub slow_every: u64,
+    pub slow_ms: u64,
     /// Every Nth API request is answered 500 GeneralInternalRetryable (0: never).
     pub error_every: u64,
     /// This fraction of API requests is answered 500 GeneralInternalRetryable.
@@ -32,6 +36,8 @@ impl Default for FaultConfig {
     fn default() -> Self {
         FaultConfig {
             latency_ms: 0,
+            slow_every: 0,
+            slow_ms: 0,
             error_every: 0,
             error_rate: 0.0,
             rate_limit_every: 0,
@@ -47,6 +53,7 @@ impl Default for FaultConfig {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Injected {
+    Slow,
     None,
     Drop,
     RateLimited,
@@ -93,6 +100,8 @@ impl Faults {
             Injected::Error
         } else if commit_every {
             Injected::CommitThenFail
+        } else if c.slow_every > 0 && n.is_multiple_of(c.slow_every) {
+            Injected::Slow
         } else {
             Injected::None
         }

@@ -331,7 +331,7 @@ async fn api(
         Injected::Drop => return dropped_connection(),
         Injected::RateLimited => return rate_limited(now_ms() + retry_after_ms),
         Injected::Error => return apple_error(ApiErrorCode::GeneralInternalRetryable),
-        Injected::None | Injected::CommitThenFail => {}
+        Injected::None | Injected::Slow | Injected::CommitThenFail => {}
     }
 
     // A performance test probes its target outside the lock.

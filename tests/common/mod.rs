@@ -2,6 +2,8 @@
 //! running the real binary.
 #![allow(dead_code)]
 
+pub mod world;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,0 +1,155 @@
+//! Whatever happens, a re-run converges and nothing is lost, duplicated or leaked:
+//! injected faults, a SIGKILL in the middle of an apply, three applies at once.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::world::{World, text};
+
+/// Apple holds exactly what the manifest says: no stray or missing content, defaults set.
+fn assert_exact(w: &World) {
+    let state = w.state();
+    let app = &state["apps"]["com.example.app"];
+    let on_apple = |kind: &str| -> BTreeSet<String> {
+        app[kind]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let wanted = |kind: &str| -> BTreeSet<String> { w.ids_of(kind).into_iter().collect() };
+    assert_eq!(on_apple("images"), wanted("image"), "images");
+    assert_eq!(on_apple("messages"), wanted("message"), "messages");
+    assert_eq!(
+        w.default_of("en-US").as_deref(),
+        Some(w.id_of("stay", "en-US").as_str())
+    );
+    assert_eq!(
+        w.default_of("de-DE").as_deref(),
+        Some(w.id_of("stay", "de-DE").as_str())
+    );
+}
+
+fn converges_in_one_apply(faults: &[&str]) {
+    let mut sim_args = vec!["--rate-limits", "false"];
+    sim_args.extend_from_slice(faults);
+    let w = World::start("sandbox", &sim_args);
+    let out = w.run(&[
+        "apply",
+        "--env",
+        "sandbox",
+        "--request-timeout",
+        "1s",
+        "app.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{faults:?}\n{}", text(&out));
+    assert_exact(&w);
+    let out = w.run(&[
+        "plan",
+        "--env",
+        "sandbox",
+        "--request-timeout",
+        "1s",
+        "--detailed-exitcode",
+        "app.yaml",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{faults:?}: converged\n{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn every_third_request_answers_500() {
+    converges_in_one_apply(&["--error-every", "3"]);
+}
+
+#[test]
+fn every_third_request_answers_429_with_an_epoch_ms_retry_after() {
+    converges_in_one_apply(&["--rate-limit-every", "3", "--retry-after-ms", "300"]);
+}
+
+#[test]
+fn every_third_request_is_carried_out_then_answers_500() {
+    converges_in_one_apply(&["--commit-then-fail-every", "3"]);
+}
+
+#[test]
+fn every_third_connection_drops() {
+    converges_in_one_apply(&["--drop-every", "3"]);
+}
+
+#[test]
+fn every_third_answer_comes_after_the_client_timeout() {
+    converges_in_one_apply(&["--slow-every", "3", "--slow-ms", "1500"]);
+}
+
+#[test]
+fn a_killed_apply_is_finished_by_the_next_run() {
+    let w = World::start(
+        "sandbox",
+        &["--rate-limits", "false", "--latency-ms", "150"],
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_retainctl"))
+        .args([
+            "apply",
+            "--env",
+            "sandbox",
+            "app.yaml",
+            "--base-url",
+            &w.url,
+        ])
+        .current_dir(w.path())
+        .env("RETAINCTL_KEY_ID", "K")
+        .env("RETAINCTL_ISSUER_ID", "I")
+        .env("RETAINCTL_PRIVATE_KEY", w.key.pem_text())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // lists and the first uploads take ~150 ms each: kill in the middle of the uploads
+    std::thread::sleep(Duration::from_millis(1200));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let uploaded = w.count("UploadImage") + w.count("UploadMessage");
+    assert!(uploaded > 0, "the kill came after some uploads");
+    assert!(w.default_of("en-US").is_none(), "and before the defaults");
+    let out = w.run(&["apply", "--env", "sandbox", "app.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_exact(&w);
+}
+
+#[test]
+fn three_applies_at_once_all_succeed() {
+    let w = World::start("sandbox", &["--rate-limits", "false", "--latency-ms", "20"]);
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_retainctl"))
+                .args([
+                    "apply",
+                    "--env",
+                    "sandbox",
+                    "app.yaml",
+                    "--base-url",
+                    &w.url,
+                ])
+                .current_dir(w.path())
+                .env("RETAINCTL_KEY_ID", "K")
+                .env("RETAINCTL_ISSUER_ID", "I")
+                .env("RETAINCTL_PRIVATE_KEY", w.key.pem_text())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+    assert_exact(&w);
+}
