@@ -113,18 +113,34 @@ enum Frame {
     Mapping(Span, usize, Vec<(Node, Node)>, Option<Node>),
 }
 
+/// More nodes than any real manifest has (2,000 messages with all their fields stay far
+/// below): a guard against alias expansion bombs.
+pub const MAX_NODES: usize = 2_000_000;
+
 #[derive(Default)]
 struct TreeBuilder {
     stack: Vec<Frame>,
     documents: Vec<Node>,
-    anchors: std::collections::HashMap<usize, Node>,
+    /// Anchored nodes with their sizes in nodes.
+    anchors: std::collections::HashMap<usize, (Node, usize)>,
     errors: Vec<YamlError>,
+    nodes: usize,
+    too_large: bool,
+}
+
+fn size(node: &Node) -> usize {
+    1 + match &node.kind {
+        NodeKind::Scalar { .. } => 0,
+        NodeKind::Sequence(items) => items.iter().map(size).sum(),
+        NodeKind::Mapping(entries) => entries.iter().map(|(k, v)| size(k) + size(v)).sum(),
+    }
 }
 
 impl TreeBuilder {
     fn push_node(&mut self, node: Node, anchor: usize) {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            let n = size(&node);
+            self.anchors.insert(anchor, (node.clone(), n));
         }
         match self.stack.last_mut() {
             None => self.documents.push(node),
@@ -156,6 +172,10 @@ impl TreeBuilder {
 impl MarkedEventReceiver for TreeBuilder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let span = Span::from_marker(mark);
+        if self.too_large {
+            return;
+        }
+        self.nodes += 1;
         match ev {
             Event::Scalar(text, style, anchor, _tag) => {
                 let plain = matches!(style, TScalarStyle::Plain);
@@ -193,8 +213,21 @@ impl MarkedEventReceiver for TreeBuilder {
                 };
                 self.push_node(node, anchor);
             }
-            Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(mut node) => {
+            Event::Alias(id) => match self.anchors.get(&id) {
+                Some((node, n)) => {
+                    self.nodes += n;
+                    if self.nodes > MAX_NODES {
+                        if !self.too_large {
+                            self.too_large = true;
+                            self.errors.push(YamlError {
+                                span,
+                                message: format!("the document expands to more than {MAX_NODES} nodes through aliases"),
+                                hint: Some("write the content out instead of nesting aliases".into()),
+                            });
+                        }
+                        return;
+                    }
+                    let mut node = node.clone();
                     node.span = span;
                     self.push_node(node, 0);
                 }
@@ -254,6 +287,21 @@ mod tests {
         let errs = parse("a: [1, 2\nb: 3\n").unwrap_err();
         assert!(errs[0].message.starts_with("YAML syntax error"));
         assert!(errs[0].span.line >= 2);
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let prev = format!("*a{}", i - 1);
+            doc.push_str(&format!("a{i}: &a{i} [{}]\n", vec![prev; 10].join(", ")));
+        }
+        let errs = parse(&doc).unwrap_err();
+        assert!(
+            errs[0].message.contains("expands to more than"),
+            "{:?}",
+            errs[0]
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ impl PrivateKeyPem {
     /// Checks that `pem` is a PKCS#8 P-256 private key (an In-App Purchase `.p8`).
     pub fn parse(pem: &str) -> Result<Self, String> {
         p256::SecretKey::from_pkcs8_pem(pem.trim()).map_err(|_| {
-            "is not a PKCS#8 P-256 private key in PEM form (an In-App Purchase key's .p8 file, starting with -----BEGIN PRIVATE KEY-----)".to_string()
+            "is not a PKCS#8 P-256 private key in PEM form (the In-App Purchase key's .p8 file as downloaded from App Store Connect)".to_string()
         })?;
         Ok(PrivateKeyPem(pem.trim().to_string()))
     }
@@ -190,7 +190,10 @@ mod tests {
             ("RETAINCTL_ISSUER_ID", "I"),
             (
                 "RETAINCTL_PRIVATE_KEY",
-                "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----",
+                &format!(
+                    "-----BEGIN {0}-----\nnot a key\n-----END {0}-----",
+                    "PRIVATE KEY"
+                ),
             ),
         ]);
         let err = from_env(None, &lookup).unwrap_err().to_string();
