@@ -103,7 +103,8 @@ fn check_does_not_panic(text: &str) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, .. ProptestConfig::default() })]
+    // PROPTEST_CASES=100000 for a longer local run (recorded in BENCHMARKS.md).
+    #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(400), .. ProptestConfig::default() })]
 
     #[test]
     fn arbitrary_text_never_panics(text in ".{0,400}") {
