@@ -51,7 +51,16 @@ fn bench(c: &mut Criterion) {
                 .iter()
                 .step_by(2)
                 .enumerate()
-                .map(|(i, m)| (m.id.to_string(), if i % 2 == 0 { ReviewState::Approved } else { ReviewState::Pending }))
+                .map(|(i, m)| {
+                    (
+                        m.id.to_string(),
+                        if i % 2 == 0 {
+                            ReviewState::Approved
+                        } else {
+                            ReviewState::Pending
+                        },
+                    )
+                })
                 .collect(),
             defaults: BTreeMap::new(),
             ..Default::default()
@@ -60,7 +69,13 @@ fn bench(c: &mut Criterion) {
     group.bench_function("plan", |b| {
         b.iter(|| {
             for (app, o) in loaded.apps.iter().zip(&observed) {
-                let p = plan(&app.desired, EnvironmentName::Production, "bench", o, PlanOptions { prune: true });
+                let p = plan(
+                    &app.desired,
+                    EnvironmentName::Production,
+                    "bench",
+                    o,
+                    PlanOptions { prune: true },
+                );
                 assert!(!p.actions.is_empty());
             }
         })

@@ -101,12 +101,8 @@ fn an_unreadable_folder_is_reported() {
 }
 
 fn plan_with_key_env(w: &World, vars: &[(&str, &str)]) -> std::process::Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_retainctl"));
-    cmd.args(["plan", "--env", "sandbox", "--base-url", &w.url, "app.yaml"])
-        .current_dir(w.path())
-        .env("RETAINCTL_KEY_ID", "K")
-        .env("RETAINCTL_ISSUER_ID", "I")
-        .env_remove("RETAINCTL_PRIVATE_KEY")
+    let mut cmd = w.command(&["plan", "--env", "sandbox", "app.yaml"]);
+    cmd.env_remove("RETAINCTL_PRIVATE_KEY")
         .env_remove("RETAINCTL_PRIVATE_KEY_FILE");
     for (k, v) in vars {
         cmd.env(k, v);

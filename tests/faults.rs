@@ -4,7 +4,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use common::world::{World, text};
@@ -94,19 +94,8 @@ fn a_killed_apply_is_finished_by_the_next_run() {
         "sandbox",
         &["--rate-limits", "false", "--latency-ms", "150"],
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_retainctl"))
-        .args([
-            "apply",
-            "--env",
-            "sandbox",
-            "app.yaml",
-            "--base-url",
-            &w.url,
-        ])
-        .current_dir(w.path())
-        .env("RETAINCTL_KEY_ID", "K")
-        .env("RETAINCTL_ISSUER_ID", "I")
-        .env("RETAINCTL_PRIVATE_KEY", w.key.pem_text())
+    let mut child = w
+        .command(&["apply", "--env", "sandbox", "app.yaml"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -128,19 +117,7 @@ fn three_applies_at_once_all_succeed() {
     let w = World::start("sandbox", &["--rate-limits", "false", "--latency-ms", "20"]);
     let children: Vec<_> = (0..3)
         .map(|_| {
-            Command::new(env!("CARGO_BIN_EXE_retainctl"))
-                .args([
-                    "apply",
-                    "--env",
-                    "sandbox",
-                    "app.yaml",
-                    "--base-url",
-                    &w.url,
-                ])
-                .current_dir(w.path())
-                .env("RETAINCTL_KEY_ID", "K")
-                .env("RETAINCTL_ISSUER_ID", "I")
-                .env("RETAINCTL_PRIVATE_KEY", w.key.pem_text())
+            w.command(&["apply", "--env", "sandbox", "app.yaml"])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()

@@ -316,9 +316,8 @@ fn plan_exit_codes_follow_the_contract() {
     assert_eq!(json["format_version"], 1);
     assert_eq!(json["apps"][0]["actions"][0]["type"], "upload_image");
     // missing credentials: a clear error, exit 1
-    let out = Command::new(env!("CARGO_BIN_EXE_retainctl"))
-        .args(["plan", "--env", "sandbox", "--base-url", &w.url, "app.yaml"])
-        .current_dir(w.path())
+    let out = w
+        .command(&["plan", "--env", "sandbox", "app.yaml"])
         .env_remove("RETAINCTL_KEY_ID")
         .output()
         .unwrap();
@@ -418,19 +417,7 @@ fn no_key_or_token_in_any_output_at_trace_level() {
         &["apply", "--env", "sandbox", "app.yaml"],
         &["status", "--env", "sandbox", "app.yaml"],
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_retainctl"))
-            .args(args)
-            .args(["--base-url", &w.url])
-            .current_dir(w.path())
-            .env("RETAINCTL_KEY_ID", "KEYID12345")
-            .env(
-                "RETAINCTL_ISSUER_ID",
-                "57246542-96fe-1a63-e053-0824d011072a",
-            )
-            .env("RETAINCTL_PRIVATE_KEY", w.key.pem_text())
-            .env("RUST_LOG", "trace")
-            .output()
-            .unwrap();
+        let out = w.command(args).env("RUST_LOG", "trace").output().unwrap();
         assert!(out.status.success(), "{}", text(&out));
         outputs.push(text(&out));
     }
@@ -537,21 +524,15 @@ fn github_format_annotates_rejected_content_and_writes_the_step_summary() {
     let de = w.id_of("stay", "de-DE");
     w.review("reject", std::slice::from_ref(&de));
     let summary = w.path().join("summary.md");
-    let out = Command::new(env!("CARGO_BIN_EXE_retainctl"))
-        .args([
+    let out = w
+        .command(&[
             "plan",
             "--env",
             "production",
             "--format",
             "github",
-            "--base-url",
-            &w.url,
             "app.yaml",
         ])
-        .current_dir(w.path())
-        .env("RETAINCTL_KEY_ID", "K")
-        .env("RETAINCTL_ISSUER_ID", "I")
-        .env("RETAINCTL_PRIVATE_KEY", w.key.pem_text())
         .env("GITHUB_STEP_SUMMARY", &summary)
         .output()
         .unwrap();

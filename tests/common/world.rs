@@ -104,8 +104,10 @@ impl World {
         self.dir.path()
     }
 
-    pub fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_retainctl"))
+    /// `retainctl ARGS --base-url <simulator>` in the world's folder, with credentials.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_retainctl"));
+        command
             .args(args)
             .args(["--base-url", &self.url])
             .current_dir(self.dir.path())
@@ -116,9 +118,12 @@ impl World {
             )
             .env("RETAINCTL_PRIVATE_KEY", self.key.pem_text())
             .env_remove("RETAINCTL_PRIVATE_KEY_FILE")
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap()
+            .env("NO_COLOR", "1");
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
     }
 
     pub fn state(&self) -> Value {
