@@ -312,18 +312,18 @@ impl AppleClient {
                 .header(reqwest::header::CONTENT_TYPE, "image/png")
                 .body(bytes.clone()),
         };
+        // A broken connection, before or during the answer, is retried.
+        let broken = |e: reqwest::Error| Attempt::Retry {
+            error: ApiError::Transport {
+                endpoint: name,
+                message: describe_transport(&e),
+                attempts: 0,
+            },
+            after: None,
+        };
         let response = match request.send().await {
             Ok(r) => r,
-            Err(e) => {
-                return Attempt::Retry {
-                    error: ApiError::Transport {
-                        endpoint: name,
-                        message: describe_transport(&e),
-                        attempts: 0,
-                    },
-                    after: None,
-                };
-            }
+            Err(e) => return broken(e),
         };
         let status = response.status();
         tracing::Span::current().record("status", status.as_u16());
@@ -335,16 +335,7 @@ impl AppleClient {
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
         let bytes = match response.bytes().await {
             Ok(b) => b,
-            Err(e) => {
-                return Attempt::Retry {
-                    error: ApiError::Transport {
-                        endpoint: name,
-                        message: describe_transport(&e),
-                        attempts: 0,
-                    },
-                    after: None,
-                };
-            }
+            Err(e) => return broken(e),
         };
         if status.is_success() {
             return Attempt::Done(status, bytes);
