@@ -27,6 +27,11 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = crate::sim::Mode::Sandbox)]
     pub local_mode: crate::sim::Mode,
 
+    /// The longest wait for Apple's hourly budget (pacing or a 429's Retry-After) before
+    /// failing with the time the budget frees up.
+    #[arg(long, global = true, value_parser = humantime::parse_duration, default_value = "2m")]
+    pub max_rate_wait: std::time::Duration,
+
     /// Give up on one request to Apple after this long (it is retried), e.g. 30s.
     #[arg(long, global = true, value_parser = humantime::parse_duration, default_value = "30s")]
     pub request_timeout: std::time::Duration,
@@ -237,6 +242,7 @@ pub fn main() -> ExitCode {
         base_url: cli.base_url.clone(),
         local_mode: cli.local_mode,
         request_timeout: cli.request_timeout,
+        max_rate_wait: cli.max_rate_wait,
     };
     match cli.command {
         Command::Validate { paths, format } => validate(&default_paths(paths), format),

@@ -285,7 +285,7 @@ pub fn status_command(
     }
 }
 
-/// One line per finished action; a spinner on a terminal.
+/// One line per finished action; on a terminal, a progress bar of the planned actions.
 struct LineProgress {
     bar: Option<indicatif::ProgressBar>,
 }
@@ -293,8 +293,11 @@ struct LineProgress {
 impl LineProgress {
     fn new() -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = indicatif::ProgressBar::new_spinner();
-            bar.enable_steady_tick(Duration::from_millis(120));
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} actions {elapsed}")
+                    .expect("a valid template"),
+            );
             bar
         });
         LineProgress { bar }
@@ -319,6 +322,12 @@ impl LineProgress {
 }
 
 impl Progress for LineProgress {
+    fn planned(&self, actions: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(bar.length().unwrap_or(0) + actions as u64);
+        }
+    }
+
     fn finished(&self, op: &Op, result: &Result<String, String>) {
         let line = match result {
             Ok(note) if note == "done" => format!("  done     {}", render::describe(op)),
@@ -328,7 +337,6 @@ impl Progress for LineProgress {
         self.println(&line);
         if let Some(bar) = &self.bar {
             bar.inc(1);
-            bar.set_message(format!("{} actions", bar.position()));
         }
     }
 }

@@ -56,6 +56,8 @@ impl ApplyOutcome {
 
 /// Receives each finished action, for progress and logs.
 pub trait Progress {
+    /// The first plan of an app has this many actions that apply may carry out.
+    fn planned(&self, _actions: usize) {}
     fn finished(&self, op: &Op, result: &Result<String, String>);
 }
 
@@ -186,6 +188,14 @@ pub async fn apply_app(
     };
     let permitted = |op: &Op| allowed.as_ref().is_none_or(|a| a.contains(op));
 
+    let first = plan(desired, env, file, &observed, plan_options);
+    progress.planned(
+        first
+            .actions
+            .iter()
+            .filter(|a| a.status != Status::Blocked && permitted(&a.op))
+            .count(),
+    );
     let mut outcome = ApplyOutcome::default();
     let mut settled: BTreeSet<Op> = BTreeSet::new();
     let mut extra_blocked: Vec<Action> = vec![];

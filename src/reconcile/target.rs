@@ -19,6 +19,7 @@ pub struct Reach {
     /// How `--env local` behaves.
     pub local_mode: Mode,
     pub request_timeout: std::time::Duration,
+    pub max_rate_wait: std::time::Duration,
 }
 
 /// The folder of the local environment's state, relative to the working folder.
@@ -104,5 +105,6 @@ pub fn client_for(
     let mut config = ClientConfig::new(url, sandbox);
     config.pacing = pacing;
     config.timeout = reach.request_timeout;
+    config.retry.max_wait = reach.max_rate_wait;
     AppleClient::new(config, signer, bundle)
 }
