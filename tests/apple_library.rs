@@ -4,19 +4,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+
+use common::SimProcess;
 
 use retainctl::apple::credentials::generate_key_pair;
-
-struct Sim(Child);
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn python() -> Option<String> {
     match std::env::var("RETAINCTL_PYTHON") {
@@ -43,34 +35,18 @@ fn run_compat(mode: &str) {
     std::fs::write(&key_file, private.pem_text()).unwrap();
     std::fs::write(&public_file, &public).unwrap();
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_retainctl"))
-        .args([
-            "sim",
-            "--listen",
-            "127.0.0.1:0",
+    let sim = SimProcess::spawn(
+        &public_file,
+        &[
             "--mode",
             mode,
             "--bundle-id",
             "com.example.app",
             "--products",
             "premium",
-        ])
-        .arg("--public-key")
-        .arg(&public_file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let _sim = Sim(child);
-    let url = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("first line: {first}"))
-        .to_string();
+        ],
+    );
+    let url = sim.url.clone();
 
     // something that answers, for the performance test of the realtime URL
     let target = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

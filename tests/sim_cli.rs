@@ -1,10 +1,13 @@
 //! The `retainctl sim` binary: first line, review CLI, state kept across a restart,
 //! runtime fault settings, automatic review after a delay.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
+
+use common::SimProcess;
 
 use retainctl::apple::credentials::{Credentials, generate_key_pair};
 use retainctl::apple::model::ReviewState;
@@ -12,37 +15,10 @@ use retainctl::apple::token::TokenSigner;
 use retainctl::apple::{AppleClient, ClientConfig};
 use uuid::Uuid;
 
-struct Sim {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(public: &Path, extra: &[&str]) -> Sim {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_retainctl"))
-        .args(["sim", "--listen", "127.0.0.1:0", "--public-key"])
-        .arg(public)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let url = first
-        .trim()
-        .strip_prefix("listening on http://127.0.0.1:")
-        .map(|port| format!("http://127.0.0.1:{port}"))
-        .unwrap_or_else(|| panic!("first line was {first:?}"));
-    Sim { child, url }
+fn start(public: &Path, extra: &[&str]) -> SimProcess {
+    let sim = SimProcess::spawn(public, extra);
+    assert!(sim.url.starts_with("http://127.0.0.1:"), "{}", sim.url);
+    sim
 }
 
 fn client(url: &str, creds: &Credentials) -> AppleClient {

@@ -4,8 +4,9 @@
 
 pub mod world;
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 use retainctl::image_rules::solid_png;
 
@@ -80,4 +81,42 @@ pub fn stdout(o: &Output) -> String {
 
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A `retainctl sim` process on a free loopback port, killed when dropped.
+pub struct SimProcess {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`, from the simulator's first line.
+    pub url: String,
+}
+
+impl SimProcess {
+    /// Runs `retainctl sim --listen 127.0.0.1:0 --public-key PUBLIC ARGS...`.
+    pub fn spawn(public_key: &Path, args: &[&str]) -> SimProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_retainctl"))
+            .args(["sim", "--listen", "127.0.0.1:0", "--public-key"])
+            .arg(public_key)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start retainctl sim");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().expect("piped"))
+            .read_line(&mut first)
+            .expect("read the first line");
+        let url = first
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("first line was {first:?}"))
+            .to_string();
+        SimProcess { child, url }
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

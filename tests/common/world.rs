@@ -1,9 +1,8 @@
 //! A temporary folder with a manifest and its images, and a `retainctl sim` process.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use retainctl::apple::credentials::{Credentials, PrivateKeyPem, generate_key_pair};
 use retainctl::apple::token::TokenSigner;
@@ -38,16 +37,9 @@ defaults:
 
 pub struct World {
     pub dir: tempfile::TempDir,
-    pub sim: Child,
+    pub sim: super::SimProcess,
     pub url: String,
     pub key: PrivateKeyPem,
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        let _ = self.sim.kill();
-        let _ = self.sim.wait();
-    }
 }
 
 impl World {
@@ -71,32 +63,10 @@ impl World {
             solid_png(1024, 1024, [10, 200, 10], false),
         )
         .unwrap();
-        let mut sim = Command::new(env!("CARGO_BIN_EXE_retainctl"))
-            .args([
-                "sim",
-                "--listen",
-                "127.0.0.1:0",
-                "--mode",
-                mode,
-                "--products",
-                "premium",
-                "--public-key",
-            ])
-            .arg(dir.path().join("public.pem"))
-            .args(sim_args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(sim.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let url = first
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap()
-            .to_string();
+        let mut args = vec!["--mode", mode, "--products", "premium"];
+        args.extend_from_slice(sim_args);
+        let sim = super::SimProcess::spawn(&dir.path().join("public.pem"), &args);
+        let url = sim.url.clone();
         World { dir, sim, url, key }
     }
 
