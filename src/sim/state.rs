@@ -200,13 +200,18 @@ impl AppState {
         }
         let bad = ApiErrorCode::GeneralBadRequest;
         let obj = body.as_object().ok_or(bad)?;
-        for key in obj.keys() {
-            if !["header", "body", "image", "headerPosition", "bulletPoints"]
-                .contains(&key.as_str())
-            {
-                return Err(bad);
+        // Unknown fields are refused, at every level.
+        let only = |o: &serde_json::Map<String, Value>, allowed: &[&str]| {
+            if o.keys().all(|k| allowed.contains(&k.as_str())) {
+                Ok(())
+            } else {
+                Err(bad)
             }
-        }
+        };
+        only(
+            obj,
+            &["header", "body", "image", "headerPosition", "bulletPoints"],
+        )?;
         let header = text(obj.get("header")).ok_or(bad)?;
         let message_body = text(obj.get("body")).ok_or(bad)?;
         if chars(header) > MAX_HEADER {
@@ -218,12 +223,7 @@ impl AppState {
         let mut images = vec![];
         if let Some(image) = obj.get("image") {
             let image = image.as_object().ok_or(bad)?;
-            if image
-                .keys()
-                .any(|k| k != "imageIdentifier" && k != "altText")
-            {
-                return Err(bad);
-            }
+            only(image, &["imageIdentifier", "altText"])?;
             let id = text(image.get("imageIdentifier")).ok_or(bad)?;
             let alt = text(image.get("altText")).ok_or(bad)?;
             if chars(alt) > MAX_ALT_TEXT {
@@ -244,11 +244,7 @@ impl AppState {
             }
             for b in bullets {
                 let b = b.as_object().ok_or(bad)?;
-                if b.keys()
-                    .any(|k| !["text", "imageIdentifier", "altText"].contains(&k.as_str()))
-                {
-                    return Err(bad);
-                }
+                only(b, &["text", "imageIdentifier", "altText"])?;
                 let t = text(b.get("text")).ok_or(bad)?;
                 let id = text(b.get("imageIdentifier")).ok_or(bad)?;
                 let alt = text(b.get("altText")).ok_or(bad)?;
