@@ -415,7 +415,7 @@ pub fn apply_command(paths: &[PathBuf], args: ApplyArgs, reach: &Reach) -> ExitC
             prune: args.prune,
             wait: args.wait,
             saved: saved_app,
-            poll_interval: Duration::from_secs(5),
+            poll_interval: Duration::from_secs(2),
         };
         let file = app.file.display().to_string();
         match runtime.block_on(apply_app(

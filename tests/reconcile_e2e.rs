@@ -550,3 +550,49 @@ fn github_format_annotates_rejected_content_and_writes_the_step_summary() {
             .starts_with("<!-- retainctl:plan -->")
     );
 }
+
+#[test]
+fn wait_polls_until_review_lets_the_defaults_through() {
+    let w = World::start("production", &["--review-delay", "1s"]);
+    let out = w.run(&[
+        "apply",
+        "--env",
+        "production",
+        "--wait",
+        "30s",
+        "--detailed-exitcode",
+        "app.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("6 done, 0 waiting on review"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        w.default_of("en-US").as_deref(),
+        Some(w.id_of("stay", "en-US").as_str())
+    );
+
+    let w = World::start("production", &["--review-delay", "1h"]);
+    let out = w.run(&[
+        "apply",
+        "--env",
+        "production",
+        "--wait",
+        "1s",
+        "--detailed-exitcode",
+        "app.yaml",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "time is up: still waiting\n{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("4 done, 2 waiting on review"),
+        "{}",
+        text(&out)
+    );
+}
