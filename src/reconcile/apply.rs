@@ -167,16 +167,16 @@ pub async fn apply_app(
         prune: options.prune,
     };
     let mut observed = observe(client, desired).await.map_err(|e| e.to_string())?;
+    let first = plan(desired, env, file, &observed, plan_options);
     let allowed: Option<BTreeSet<Op>> = match &options.saved {
         Some(saved) => {
-            let now = plan(desired, env, file, &observed, plan_options);
-            if saved.manifest_digest != now.manifest_digest {
+            if saved.manifest_digest != first.manifest_digest {
                 return Err(format!(
                     "{}: the saved plan was made from other manifests; run `retainctl plan --out` again",
                     desired.bundle_id
                 ));
             }
-            if saved.observed_fingerprint != now.observed_fingerprint {
+            if saved.observed_fingerprint != first.observed_fingerprint {
                 return Err(format!(
                     "{}: stale plan: Apple's state has changed since the plan was made; run `retainctl plan --out` again",
                     desired.bundle_id
@@ -188,7 +188,6 @@ pub async fn apply_app(
     };
     let permitted = |op: &Op| allowed.as_ref().is_none_or(|a| a.contains(op));
 
-    let first = plan(desired, env, file, &observed, plan_options);
     progress.planned(
         first
             .actions
