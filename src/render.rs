@@ -405,10 +405,12 @@ pub fn cap_markdown(text: String, limit: usize) -> String {
     }
     let reserve = 400;
     let mut kept = String::new();
+    let mut kept_chars = 0;
     let mut open = 0i32;
     let mut dropped = 0usize;
     for line in text.lines() {
-        if dropped > 0 || kept.chars().count() + line.chars().count() + 1 > limit - reserve {
+        let line_chars = line.chars().count() + 1;
+        if dropped > 0 || kept_chars + line_chars > limit - reserve {
             dropped += 1;
             continue;
         }
@@ -416,6 +418,7 @@ pub fn cap_markdown(text: String, limit: usize) -> String {
         open -= line.matches("</details>").count() as i32;
         kept.push_str(line);
         kept.push('\n');
+        kept_chars += line_chars;
     }
     for _ in 0..open.max(0) {
         kept.push_str("\n</details>\n");
