@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::diagnostics::FileDiagnostics;
 use crate::image_rules;
 use crate::locale;
-use crate::manifest::decode::closest;
+use crate::manifest::decode::{closest, pointer};
 use crate::manifest::{DefaultTarget, HeaderPosition, ImageSize, Locations, Manifest, MessageKind};
 
 pub const MAX_HEADER: usize = 66;
@@ -297,17 +297,11 @@ fn check_messages(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
             );
         }
         for (locale, l) in &msg.localizations {
-            let p = |rest: &[&str]| -> Vec<String> {
-                ["messages", key, "localizations", locale]
-                    .iter()
-                    .chain(rest)
-                    .map(|s| s.to_string())
-                    .collect()
-            };
-            let span =
-                |rest: &[&str]| at.value(&p(rest).iter().map(String::as_str).collect::<Vec<_>>());
-            let key_span =
-                |rest: &[&str]| at.key(&p(rest).iter().map(String::as_str).collect::<Vec<_>>());
+            // Positions under this localization: its pointer, then the rest of the path.
+            let base = pointer(&["messages", key, "localizations", locale]);
+            let loc = |rest: &[&str]| at.get(&format!("{base}{}", pointer(rest)));
+            let span = |rest: &[&str]| loc(rest).value;
+            let key_span = |rest: &[&str]| loc(rest).key;
 
             if check_locale(locale, key_span(&[]), d) && !app_locales.contains(locale.as_str()) {
                 d.warning(
