@@ -191,14 +191,21 @@ pub fn check_source(
     if !decoded.complete {
         return None;
     }
+    // Image keys may share a file: read each file once and share its bytes.
+    let mut by_path: BTreeMap<PathBuf, ImageFile> = BTreeMap::new();
     let images: BTreeMap<String, ImageFile> = manifest
         .images
         .iter()
         .map(|(key, image)| {
             let path = base.join(&image.file);
-            let bytes = std::fs::read(&path)
-                .map(Arc::new)
-                .map_err(|e| format!("{} ({})", io_reason(&e), path.display()));
+            let bytes = by_path
+                .entry(path.clone())
+                .or_insert_with(|| {
+                    std::fs::read(&path)
+                        .map(Arc::new)
+                        .map_err(|e| format!("{} ({})", io_reason(&e), path.display()))
+                })
+                .clone();
             (key.clone(), bytes)
         })
         .collect();
