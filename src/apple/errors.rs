@@ -129,6 +129,19 @@ impl fmt::Display for ApiErrorCode {
     }
 }
 
+/// On the wire of our own documents (plans, reports), an error code is Apple's number.
+impl serde::Serialize for ApiErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i64(self.number())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ApiErrorCode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        i64::deserialize(deserializer).map(ApiErrorCode::from_number)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::ApiErrorCode;

@@ -4,21 +4,52 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
+/// Apple's review state of a message or image. Open, as Apple's libraries type it: a state
+/// this version does not know is kept as Apple sent it, shown, and treated as not approved.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
 pub enum ReviewState {
     Pending,
     Approved,
     Rejected,
+    /// A state Apple added after this version, exactly as sent (e.g. `IN_REVIEW`).
+    Other(String),
 }
 
 impl ReviewState {
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &str {
         match self {
             Self::Pending => "PENDING",
             Self::Approved => "APPROVED",
             Self::Rejected => "REJECTED",
+            Self::Other(raw) => raw,
         }
+    }
+}
+
+impl From<String> for ReviewState {
+    fn from(raw: String) -> Self {
+        match raw.as_str() {
+            "PENDING" => Self::Pending,
+            "APPROVED" => Self::Approved,
+            "REJECTED" => Self::Rejected,
+            _ => Self::Other(raw),
+        }
+    }
+}
+
+impl From<ReviewState> for String {
+    fn from(state: ReviewState) -> Self {
+        match state {
+            ReviewState::Other(raw) => raw,
+            known => known.as_str().to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for ReviewState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -182,6 +213,22 @@ impl Endpoint {
 mod tests {
     use super::*;
 
+    #[test]
+    fn an_unknown_review_state_is_kept_as_apple_sent_it() {
+        let list: MessageListResponse = serde_json::from_str(
+            r#"{"messageIdentifiers":[{"messageIdentifier":"a","messageState":"IN_REVIEW"}]}"#,
+        )
+        .unwrap();
+        let state = &list.message_identifiers[0].message_state;
+        assert_eq!(state, &ReviewState::Other("IN_REVIEW".into()));
+        assert_eq!(state.as_str(), "IN_REVIEW");
+        assert_eq!(serde_json::to_string(state).unwrap(), r#""IN_REVIEW""#);
+        assert_eq!(
+            serde_json::to_string(&ReviewState::Approved).unwrap(),
+            r#""APPROVED""#
+        );
+    }
+
     /// Apple's fixtures from app-store-server-library-python
     /// (tests/resources/models/getRetention{Image,Message}ListResponse.json).
     #[test]
@@ -193,7 +240,7 @@ mod tests {
         let states: Vec<ReviewState> = images
             .image_identifiers
             .iter()
-            .map(|i| i.image_state)
+            .map(|i| i.image_state.clone())
             .collect();
         assert_eq!(
             states,

@@ -505,10 +505,10 @@ pub fn apply_review(world: &mut World, request: &ReviewRequest) -> Vec<String> {
         (&request.reject, ReviewState::Rejected),
     ] {
         for id in ids {
-            let found = world
-                .apps
-                .values_mut()
-                .any(|app| app.review(std::slice::from_ref(id), state).is_empty());
+            let found = world.apps.values_mut().any(|app| {
+                app.review(std::slice::from_ref(id), state.clone())
+                    .is_empty()
+            });
             if !found {
                 missing.push(id.clone());
             }

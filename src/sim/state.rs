@@ -186,7 +186,7 @@ impl AppState {
                 .iter()
                 .map(|(id, i)| ImageListItem {
                     image_identifier: id.clone(),
-                    image_state: i.state,
+                    image_state: i.state.clone(),
                 })
                 .collect(),
         }
@@ -310,7 +310,7 @@ impl AppState {
                 .iter()
                 .map(|(id, m)| MessageListItem {
                     message_identifier: id.clone(),
-                    message_state: m.state,
+                    message_state: m.state.clone(),
                 })
                 .collect(),
         }
@@ -355,7 +355,7 @@ impl AppState {
             return Err(ApiErrorCode::MessageNotApproved);
         }
         for image in Self::images_used_by(&message.body) {
-            if self.images.get(&image).map(|i| i.state) != Some(ReviewState::Approved) {
+            if self.images.get(&image).map(|i| &i.state) != Some(&ReviewState::Approved) {
                 return Err(ApiErrorCode::ImageNotApproved);
             }
         }
@@ -490,9 +490,9 @@ impl AppState {
         for id in ids {
             let id = id.to_lowercase();
             if let Some(m) = self.messages.get_mut(&id) {
-                m.state = state;
+                m.state = state.clone();
             } else if let Some(i) = self.images.get_mut(&id) {
-                i.state = state;
+                i.state = state.clone();
             } else {
                 missing.push(id);
             }
