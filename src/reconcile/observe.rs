@@ -20,21 +20,22 @@ pub async fn observe(
     Ok(observed)
 }
 
-/// Re-reads the image and message lists (review states change).
+/// Re-reads the image and message lists (review states change). Ids arrive lower-cased
+/// from the wire model.
 pub async fn refresh_lists(client: &AppleClient, observed: &mut Observed) -> Result<(), ApiError> {
     observed.images = client
         .list_images()
         .await?
         .image_identifiers
         .into_iter()
-        .map(|i| (i.image_identifier.to_lowercase(), i.image_state))
+        .map(|i| (i.image_identifier, i.image_state))
         .collect();
     observed.messages = client
         .list_messages()
         .await?
         .message_identifiers
         .into_iter()
-        .map(|m| (m.message_identifier.to_lowercase(), m.message_state))
+        .map(|m| (m.message_identifier, m.message_state))
         .collect();
     Ok(())
 }
