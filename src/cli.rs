@@ -57,6 +57,18 @@ pub enum PlanFormat {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApplyFormat {
+    /// One line per action, then a summary per app (progress on a terminal).
+    Text,
+    /// The apply report (`format_version`, `kind: apply`) on stdout; lines go to stderr.
+    Json,
+    /// The report as markdown for a job summary; lines go to stderr.
+    Markdown,
+    /// Annotations for what failed or is blocked, the text lines, and the job summary.
+    Github,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StatusFormat {
     Text,
     /// Starts with `<!-- retainctl:status -->`: never mistaken for the plan's comment.
@@ -132,6 +144,12 @@ pub struct ApplyArgs {
     /// Poll until content waiting on Apple's review is approved, up to this long (e.g. 30m).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub wait: Option<std::time::Duration>,
+    #[arg(long, value_enum, default_value_t = ApplyFormat::Text)]
+    pub format: ApplyFormat,
+    /// Also write the JSON apply report here (what was done and the state it ended in),
+    /// whatever the outcome.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
     /// Exit 2 when actions are still pending (waiting on review, blocked, not attempted).
     #[arg(long)]
     pub detailed_exitcode: bool,

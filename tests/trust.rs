@@ -292,3 +292,47 @@ fn a_closed_pipe_ends_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(status.code(), Some(0), "{stderr}");
 }
+
+#[test]
+fn apply_reports_in_json_and_markdown_and_writes_the_report_file() {
+    let w = World::new("sandbox");
+    let out = w.run(&[
+        "apply",
+        "--env",
+        "sandbox",
+        "--format",
+        "json",
+        "--out",
+        "report.json",
+        "app.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let json: Value = serde_json::from_slice(&out.stdout).expect("stdout is only the report");
+    assert_eq!(json["kind"], "apply");
+    assert_eq!(json["format_version"], 1);
+    assert_eq!(json["totals"]["written"], 6);
+    assert_eq!(json["apps"][0]["actions"][0]["outcome"], "written");
+    assert_eq!(
+        json["apps"][0]["end_state"]["defaults"][0]["current"],
+        json["apps"][0]["end_state"]["defaults"][0]["desired"]
+    );
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(w.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(saved, json);
+
+    let out = w.run(&[
+        "apply", "--env", "sandbox", "--format", "markdown", "app.yaml",
+    ]);
+    let md = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        md.starts_with("<!-- retainctl:apply -->\n## retainctl apply · sandbox\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "**Apply: 0 done, 0 waiting on review, 0 blocked, 0 failed, 0 not attempted.**"
+        ),
+        "{md}"
+    );
+}

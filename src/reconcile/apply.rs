@@ -13,7 +13,10 @@ use uuid::Uuid;
 
 use super::observe::{observe, refresh_defaults, refresh_lists};
 use super::observed::Observed;
-use super::planner::{Action, AppPlan, Op, Phase, PlanOptions, Reason, Status, plan};
+use super::planner::{
+    Action, AppPlan, ContentState, DefaultState, Drift, Op, Phase, PlanOptions, RealtimeUrlState,
+    Reason, Status, plan,
+};
 use super::{AppError, AppErrorKind};
 use crate::apple::{ApiError, ApiErrorCode, AppleClient};
 use crate::desired::{DesiredApp, DesiredImage, DesiredMessage};
@@ -92,6 +95,18 @@ pub struct AppReport {
     pub error: Option<AppError>,
     /// Every action, once, with its last outcome, in apply order.
     pub actions: Vec<ActionReport>,
+    /// What Apple holds at the end, as far as this run read and wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_state: Option<EndState>,
+}
+
+/// The state an app ended in: review states, owned defaults, drift, realtime URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndState {
+    pub content: Vec<ContentState>,
+    pub defaults: Vec<DefaultState>,
+    pub drift: Vec<Drift>,
+    pub realtime_url: RealtimeUrlState,
 }
 
 /// Counts of a report, for summaries and exit codes.
@@ -124,6 +139,7 @@ impl AppReport {
             file: file.to_string(),
             error: None,
             actions: vec![],
+            end_state: None,
         }
     }
 
@@ -457,6 +473,12 @@ pub async fn apply_app(
 
     // Whatever the last plan still holds that this run did not settle gets its outcome.
     let last = plan(desired, env, file, &observed, plan_options);
+    report.end_state = Some(EndState {
+        content: last.content,
+        defaults: last.defaults,
+        drift: last.drift,
+        realtime_url: last.realtime_url,
+    });
     for action in last.actions {
         if outcomes
             .by_op
