@@ -29,6 +29,9 @@ pub struct ImageListItem {
     /// ids uploaded by other tools need not be UUIDs.
     pub image_identifier: String,
     pub image_state: ReviewState,
+    /// The size the image was uploaded with (API 1.4; absent from older answers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<crate::manifest::ImageSize>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
