@@ -185,7 +185,7 @@ impl AppState {
         if self
             .messages
             .values()
-            .any(|m| Self::images_used_by(&m.body).iter().any(|i| *i == id))
+            .any(|m| Self::images_used_by(&m.body).contains(&id))
         {
             return Err(ApiErrorCode::ImageInUse);
         }
