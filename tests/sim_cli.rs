@@ -601,3 +601,38 @@ async fn identifiers_are_one_case_on_every_route_and_images_list_their_size() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_slow_answer_is_carried_out_after_the_client_gave_up() {
+    let k = keys();
+    let sim = start(&k.public_file, &["--slow-every", "1", "--slow-ms", "500"]);
+    let raw = Raw::new(&sim.url, &k.creds);
+    let id = Uuid::new_v4().to_string();
+    let gave_up = raw
+        .http
+        .put(format!("{}/inApps/v1/messaging/message/{id}", sim.url))
+        .bearer_auth(raw.signer.token(std::time::SystemTime::now()))
+        .body(r#"{"header":"h","body":"b"}"#)
+        .timeout(Duration::from_millis(100))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(gave_up.is_timeout(), "{gave_up}");
+    // wait (bounded) for the simulator to finish the request nobody waits for
+    let mut state = serde_json::Value::Null;
+    for _ in 0..200 {
+        state = raw.admin("GET", "state", "").await;
+        if state["apps"]["com.example.app"]["messages"]
+            .get(&id)
+            .is_some()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        state["apps"]["com.example.app"]["messages"][&id]["state"], "APPROVED",
+        "the change was made although the client gave up: {state}"
+    );
+    assert_eq!(state["abandonedRequests"], 1, "{state}");
+}
