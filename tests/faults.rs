@@ -139,3 +139,42 @@ fn three_applies_at_once_all_succeed() {
     }
     assert_exact(&w);
 }
+
+#[test]
+fn a_held_default_holds_the_apply_until_released() {
+    let w = World::start("sandbox", &["--rate-limits", "false"]);
+    w.set_faults(serde_json::json!({"rules": [{
+        "method": "PUT",
+        "path": "/inApps/v1/messaging/default/*/*",
+        "answer": {"hold": 60000}
+    }]}));
+    let mut child = w
+        .command(&["apply", "--env", "sandbox", "app.yaml"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let held = w.wait_held(1);
+    assert_eq!(held[0].0, "PUT");
+    assert!(
+        held[0]
+            .1
+            .starts_with("/inApps/v1/messaging/default/premium/"),
+        "{held:?}"
+    );
+    assert!(child.try_wait().unwrap().is_none(), "apply waits for it");
+    assert_eq!(w.default_of("en-US"), None);
+    assert_eq!(w.default_of("de-DE"), None);
+    // let everything through as it comes (each hold ends by itself after 60 s anyway)
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let out = loop {
+        assert!(std::time::Instant::now() < deadline, "apply did not finish");
+        w.release(None);
+        if let Some(_status) = child.try_wait().unwrap() {
+            break child.wait_with_output().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    };
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_exact(&w);
+}

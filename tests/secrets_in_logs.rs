@@ -9,7 +9,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::world::{World, block_on, text};
+use common::world::{World, text};
 
 use retainctl::apple::credentials::{Credentials, PrivateKeyPem, generate_key_pair};
 use retainctl::apple::token::TokenSigner;
@@ -172,7 +172,7 @@ fn no_token_sent_and_no_key_in_the_binarys_output_at_trace_level() {
         "trace logs were written: {}",
         &output[..output.len().min(2000)]
     );
-    let tokens = block_on(tokens_sent(&w.url));
+    let tokens = w.tokens_sent();
     assert!(tokens.len() >= 10, "the simulator saw the requests");
     assert_no_token(&output, &tokens);
     assert!(!output.contains("Bearer"));
