@@ -266,6 +266,11 @@ pub struct SimServeArgs {
     /// Seed of the fault injection's random choices.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Fault injection: `METHOD PATH ANSWER [times N]` (repeatable), e.g.
+    /// `PUT /inApps/v1/messaging/default/*/* error 4030017 times 1`; ANSWER is
+    /// `error NUMBER`, `status CODE`, `redirect URL`, `upper-case-ids` or `hold [MS]`.
+    #[arg(long = "fault-rule", value_name = "RULE")]
+    pub fault_rules: Vec<crate::sim::faults::FaultRule>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
