@@ -144,6 +144,10 @@ pub struct ApplyArgs {
     /// Poll until content waiting on Apple's review is approved, up to this long (e.g. 30m).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub wait: Option<std::time::Duration>,
+    /// Requests to Apple in flight at once, across all apps (Apple's budgets are hourly,
+    /// so a burst is allowed; a 429 narrows the endpoint it came from).
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallelism: u16,
     #[arg(long, value_enum, default_value_t = ApplyFormat::Text)]
     pub format: ApplyFormat,
     /// Also write the JSON apply report here (what was done and the state it ended in),

@@ -99,23 +99,26 @@ fn every_third_answer_comes_after_the_client_timeout() {
 
 #[test]
 fn a_killed_apply_is_finished_by_the_next_run() {
-    let w = World::start(
-        "sandbox",
-        &["--rate-limits", "false", "--latency-ms", "150"],
-    );
+    let w = World::start("sandbox", &["--rate-limits", "false"]);
+    // Hold the first Configure Default: the kill lands after the uploads, before any default.
+    w.set_faults(serde_json::json!({"rules": [
+        {"method": "PUT", "path": "/inApps/v1/messaging/default/*/*", "answer": {"hold": 30000}}
+    ]}));
     let mut child = w
         .command(&["apply", "--env", "sandbox", "app.yaml"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // lists and the first uploads take ~150 ms each: kill in the middle of the uploads
-    std::thread::sleep(Duration::from_millis(1200));
+    w.wait_held(1);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let uploaded = w.count("UploadImage") + w.count("UploadMessage");
     assert!(uploaded > 0, "the kill came after some uploads");
     assert!(w.default_of("en-US").is_none(), "and before the defaults");
+    // The held request of the killed run is carried out once released, as on Apple.
+    w.set_faults(serde_json::json!({"rules": []}));
+    w.release(None);
     let out = w.run(&["apply", "--env", "sandbox", "app.yaml"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_exact(&w);

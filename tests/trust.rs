@@ -558,10 +558,19 @@ fn actions_after_a_401_are_reported_as_not_attempted() {
     ]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
-    assert!(
-        all.contains("com.example.app · sandbox: 2 done, 0 waiting on review, 0 blocked, 1 failed, 3 not attempted"),
-        "{all}"
-    );
+    // Both message uploads may be in flight when the first 401 arrives: 1 or 2 fail,
+    // and every action after them is not attempted.
+    let counts = all
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("com.example.app · sandbox: 2 done, 0 waiting on review, 0 blocked, ")
+        })
+        .unwrap_or_else(|| panic!("no summary line: {all}"));
+    let numbers: Vec<u32> = counts
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    assert!(numbers[0] >= 1 && numbers[0] + numbers[1] == 4, "{all}");
     assert!(
         all.contains("not attempted: set default premium [en-US]"),
         "{all}"

@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod errors;
 pub mod model;
 pub mod pacer;
+pub mod throttle;
 pub mod token;
 
 pub use client::{ApiError, AppleClient, ClientConfig, RetryPolicy};

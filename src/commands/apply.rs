@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use futures_util::{StreamExt, stream};
+
 use super::{EXIT_PENDING, Output, Reach, default_paths, load_apps, local_if_needed};
 use crate::cli::{ApplyArgs, ApplyFormat};
 use crate::diagnostics::{Diagnostic, Severity};
@@ -64,12 +66,27 @@ impl Progress for LineProgress {
         }
     }
 
-    fn finished(&self, op: &Op, outcome: &Outcome) {
-        self.println(&render::text::apply_line(op, outcome));
+    fn finished(&self, _op: &Op, _outcome: &Outcome) {
         if let Some(bar) = &self.bar {
             bar.inc(1);
         }
     }
+}
+
+/// An app's block of the log: its header, one line per action Apple answered (in apply
+/// order, whatever order they finished in), and its summary.
+fn app_block(report: &AppReport) -> String {
+    let mut lines = vec![format!(
+        "{} · {} ({})",
+        report.bundle_id, report.environment, report.file
+    )];
+    for a in &report.actions {
+        if a.outcome.is_done() || matches!(a.outcome, Outcome::Failed { .. }) {
+            lines.push(render::text::apply_line(&a.op, &a.outcome));
+        }
+    }
+    lines.push(render::text::apply_summary(report));
+    lines.join("\n")
 }
 
 fn read_saved(path: &Path) -> anyhow::Result<Plan> {
@@ -162,34 +179,42 @@ pub fn run(args: ApplyArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
     let prune = args.prune || saved.as_ref().is_some_and(|s| s.options.prune);
     let runtime = super::runtime()?;
     let progress = LineProgress::new(args.format != ApplyFormat::Text);
+    let parallelism = usize::from(args.parallelism);
     let reports: Vec<AppReport> = runtime.block_on(async {
         let local = local_if_needed(&[env], reach).await?;
-        let mut reports = vec![];
-        for app in &apps {
-            let bundle = &app.desired.bundle_id;
-            let file = app.file.display().to_string();
-            progress.println(&format!("{bundle} · {env} ({file})"));
-            let report = match super::client(app, env, reach, local.as_ref()) {
-                Ok(client) => {
-                    let options = ApplyOptions {
-                        prune,
-                        wait: args.wait,
-                        saved: saved
-                            .as_ref()
-                            .and_then(|s| s.apps.iter().find(|a| &a.bundle_id == bundle).cloned()),
-                        poll_interval: Duration::from_secs(2),
-                    };
-                    apply_app(&client, &app.desired, env, &file, &options, &progress).await
+        let local = local.as_ref();
+        // Apps run concurrently; each app's block is printed whole, in manifest order.
+        let reports = stream::iter(&apps)
+            .map(|app| {
+                let (saved, progress) = (&saved, &progress);
+                async move {
+                    let bundle = &app.desired.bundle_id;
+                    let file = app.file.display().to_string();
+                    match super::client(app, env, reach, local) {
+                        Ok(client) => {
+                            let options = ApplyOptions {
+                                prune,
+                                wait: args.wait,
+                                saved: saved.as_ref().and_then(|s| {
+                                    s.apps.iter().find(|a| &a.bundle_id == bundle).cloned()
+                                }),
+                                poll_interval: Duration::from_secs(2),
+                                parallelism,
+                            };
+                            apply_app(&client, &app.desired, env, &file, &options, progress).await
+                        }
+                        Err(error) => AppReport {
+                            error: Some(error),
+                            ..AppReport::new(bundle, env, &file)
+                        },
+                    }
                 }
-                Err(error) => AppReport {
-                    error: Some(error),
-                    ..AppReport::new(bundle, env, &file)
-                },
-            };
-            progress.println(&render::text::apply_summary(&report));
-            reports.push(report);
-        }
-        if let Some(local) = &local {
+            })
+            .buffered(parallelism)
+            .inspect(|report| progress.println(&app_block(report)))
+            .collect::<Vec<AppReport>>()
+            .await;
+        if let Some(local) = local {
             progress.println(&format!("local state: {}", local.state_file.display()));
         }
         anyhow::Ok(reports)

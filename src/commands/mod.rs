@@ -39,12 +39,20 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Requests in flight at once when a command has no `--parallelism`.
+pub const DEFAULT_PARALLELISM: usize = 10;
+
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let parallelism = match &cli.command {
+        Command::Apply(args) => usize::from(args.parallelism),
+        _ => DEFAULT_PARALLELISM,
+    };
     let reach = Reach {
         base_url: cli.base_url.clone(),
         local_mode: cli.local_mode,
         request_timeout: cli.request_timeout,
         max_rate_wait: cli.max_rate_wait,
+        in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(parallelism)),
     };
     match cli.command {
         Command::Validate { paths, format } => Ok(validate::run(&default_paths(paths), format)),

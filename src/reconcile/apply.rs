@@ -6,7 +6,10 @@
 //! count as already there.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+use futures_util::{StreamExt, stream};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -31,6 +34,8 @@ pub struct ApplyOptions {
     pub saved: Option<AppPlan>,
     /// First pause between polls with `wait` (grows ×1.5 up to a minute).
     pub poll_interval: Duration,
+    /// Requests of one phase in flight at once.
+    pub parallelism: usize,
 }
 
 /// Why an action was not attempted.
@@ -332,6 +337,48 @@ impl Outcomes {
     }
 }
 
+/// Executes one phase's ready actions concurrently (at most `parallelism` at once; the
+/// client's shared limit and per-endpoint gates bound them further). Once a request says
+/// the app cannot go on, the actions not yet started are left unstarted (`None`). The
+/// results come back in apply order, whatever order they finished in.
+async fn run_phase(
+    client: &AppleClient,
+    content: &Content<'_>,
+    ready: Vec<Action>,
+    parallelism: usize,
+    progress: &dyn Progress,
+) -> Vec<(Action, Option<Effect>)> {
+    let stopped = AtomicBool::new(false);
+    let mut results: Vec<(Action, Option<Effect>)> = stream::iter(ready)
+        .map(|action| {
+            let stopped = &stopped;
+            async move {
+                if stopped.load(Ordering::SeqCst) {
+                    return (action, None);
+                }
+                let effect = execute(client, content, &action.op).await;
+                match &effect {
+                    Effect::Outcome(outcome) => progress.finished(&action.op, outcome),
+                    Effect::Stop(error) => {
+                        stopped.store(true, Ordering::SeqCst);
+                        progress.finished(
+                            &action.op,
+                            &Outcome::Failed {
+                                error: error.clone(),
+                            },
+                        );
+                    }
+                }
+                (action, Some(effect))
+            }
+        })
+        .buffer_unordered(parallelism.max(1))
+        .collect()
+        .await;
+    results.sort_by(|a, b| a.0.op.cmp(&b.0.op));
+    results
+}
+
 /// Checks a saved plan against the fresh one: same manifests, same Apple state.
 fn check_saved(saved: &AppPlan, fresh: &AppPlan) -> Result<(), AppError> {
     if saved.manifest_digest != fresh.manifest_digest {
@@ -423,31 +470,27 @@ pub async fn apply_app(
                 .filter(|a| permitted(&a.op) && !outcomes.settled(&a.op))
                 .collect();
             let mut uploaded = false;
-            for action in ready {
-                let outcome = match execute(client, &content, &action.op).await {
-                    Effect::Outcome(o) => o,
-                    Effect::Stop(error) => {
-                        progress.finished(
-                            &action.op,
-                            &Outcome::Failed {
-                                error: error.clone(),
-                            },
-                        );
-                        outcomes.record(
-                            &action.op,
-                            Outcome::Failed {
-                                error: error.clone(),
-                            },
-                        );
-                        break 'run Some(error);
+            let mut stop = None;
+            for (action, effect) in
+                run_phase(client, &content, ready, options.parallelism, progress).await
+            {
+                let outcome = match effect {
+                    // Not started: an earlier request of the phase stopped the app.
+                    None => continue,
+                    Some(Effect::Outcome(o)) => o,
+                    Some(Effect::Stop(error)) => {
+                        stop.get_or_insert(error.clone());
+                        Outcome::Failed { error }
                     }
                 };
-                progress.finished(&action.op, &outcome);
                 if outcome.is_done() {
                     uploaded |= action.op.is_write_of_content();
                     apply_in_memory(&mut observed, &action.op);
                 }
                 outcomes.record(&action.op, outcome);
+            }
+            if let Some(error) = stop {
+                break 'run Some(error);
             }
             if uploaded && let Err(e) = refresh_lists(client, &mut observed).await {
                 break 'run Some(AppError::from(&e));
