@@ -257,7 +257,11 @@ fn walk(dir: &Path, out: &mut Vec<Found>, report: &mut Report) {
             Sniff::NotManifest => {}
             Sniff::Skipped(why) => {
                 let mut d = FileDiagnostics::new(path);
-                d.warning(Span { line: 1, col: 1 }, why.message(), why.hint());
+                let line = match why {
+                    SkipReason::NoDeclaration(line) => line,
+                    SkipReason::Unreadable(_) => 1,
+                };
+                d.warning(Span { line, col: 1 }, why.message(), why.hint());
                 report.extend(d.report);
             }
         }
@@ -274,15 +278,16 @@ enum Sniff {
 /// Why a `.yaml` file in a folder scan was left out although it may be a manifest.
 enum SkipReason {
     Unreadable(Unreadable),
-    /// It mentions `apiVersion` and `retainctl/`, but not as a top-level line.
-    NoDeclaration,
+    /// A line starts like the declaration (`apiversion: Retainctl/v1`, `apiVersion:
+    /// retainctl v1`) but is not one: its line number.
+    NoDeclaration(usize),
 }
 
 impl SkipReason {
     fn message(&self) -> String {
         match self {
             SkipReason::Unreadable(why) => format!("skipped: the file {why}"),
-            SkipReason::NoDeclaration => "skipped: the file mentions `apiVersion` and `retainctl/` but has no `apiVersion: retainctl/v1` line".into(),
+            SkipReason::NoDeclaration(_) => "skipped: this line looks like a manifest's `apiVersion` but is not `apiVersion: retainctl/v1`".into(),
         }
     }
 
@@ -291,7 +296,7 @@ impl SkipReason {
             SkipReason::Unreadable(_) => {
                 "a manifest is a regular text file; rename this one if it is not a manifest"
             }
-            SkipReason::NoDeclaration => {
+            SkipReason::NoDeclaration(_) => {
                 "start the manifest with the line `apiVersion: retainctl/v1`, or rename the file if it is not a manifest"
             }
         }
@@ -299,8 +304,9 @@ impl SkipReason {
 }
 
 /// Whether a file declares a `retainctl/` apiVersion on a line of its own. The key may be
-/// quoted and preceded by a byte order mark; bytes that are not UTF-8 do not hide the
-/// line (the file is then loaded, and its encoding reported as an error).
+/// quoted, open a flow mapping (`{apiVersion: ...`) and follow a byte order mark; bytes
+/// that are not UTF-8 do not hide the line (the file is then loaded, and its encoding
+/// reported as an error). A line that only resembles the declaration is a warning.
 fn sniff(path: &Path) -> Sniff {
     let (file, size) = match open_regular(path, u64::MAX) {
         Ok(f) => f,
@@ -324,17 +330,31 @@ fn sniff(path: &Path) -> Sniff {
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     if text.lines().any(declares_api_version) {
-        Sniff::Manifest
-    } else if text.contains("apiVersion") && text.contains("retainctl/") {
-        Sniff::Skipped(SkipReason::NoDeclaration)
-    } else {
-        Sniff::NotManifest
+        return Sniff::Manifest;
     }
+    match text.lines().position(resembles_api_version) {
+        Some(i) => Sniff::Skipped(SkipReason::NoDeclaration(i + 1)),
+        None => Sniff::NotManifest,
+    }
+}
+
+/// A line's text after indentation and an opening `{` (a flow-style root mapping).
+fn line_start(line: &str) -> &str {
+    let line = line.trim_start();
+    line.strip_prefix('{').map_or(line, str::trim_start)
+}
+
+/// A line that starts with an `apiversion` key in any case or quoting and mentions
+/// `retainctl` in any case: a manifest with a typo, not some other YAML file.
+fn resembles_api_version(line: &str) -> bool {
+    let lower = line_start(line).to_ascii_lowercase();
+    let key = lower.trim_start_matches(['"', '\'']);
+    key.starts_with("apiversion") && lower.contains("retainctl")
 }
 
 /// `apiVersion: retainctl/...`, the key bare or quoted, the value bare or quoted.
 fn declares_api_version(line: &str) -> bool {
-    let line = line.trim_start();
+    let line = line_start(line);
     let rest = ["apiVersion", "\"apiVersion\"", "'apiVersion'"]
         .iter()
         .find_map(|k| line.strip_prefix(k));

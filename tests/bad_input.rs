@@ -475,10 +475,15 @@ fn yaml_files_that_look_like_manifests_are_never_dropped_silently() {
         "{}",
         text(&out)
     );
-    // Mentions the version without declaring it on a line: a warning names the file.
+    // A declaration with a typo: a warning names the file and the line.
     w.write(
-        "flow/app.yaml",
-        "{apiVersion: retainctl/v1, app: {bundleId: com.example.flow, locales: [en-US]}}\n",
+        "typo/app.yaml",
+        "# the app\napiversion: retainctl/v1\napp: {bundleId: com.example.typo, locales: [en-US]}\n",
+    );
+    // Only a mention, as in a workflow that greps for manifests: not a manifest, no warning.
+    w.write(
+        "ci/workflow.yml",
+        "run: grep -rl '^apiVersion: retainctl/' retention\n",
     );
     // Latin-1 bytes in a manifest: an error at the byte, not a file left out.
     let mut latin1 = hostile_manifest("../images/hero.png")
@@ -494,7 +499,7 @@ fn yaml_files_that_look_like_manifests_are_never_dropped_silently() {
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
     for line in [
-        "./flow/app.yaml:1:1: warning: skipped: the file mentions `apiVersion` and `retainctl/` but has no `apiVersion: retainctl/v1` line",
+        "./typo/app.yaml:2:1: warning: skipped: this line looks like a manifest's `apiVersion` but is not `apiVersion: retainctl/v1`",
         "./latin/app.yaml:11:18: error: the file is not UTF-8 text (byte 0xe9)",
         "./pipe.yaml:1:1: warning: skipped: the file is not a regular file (a FIFO)",
         "3 files, 2 apps valid: 1 error, 2 warnings",
