@@ -610,7 +610,9 @@ impl ImageRefusal {
                 keep_inside.into(),
             ),
             ImageRefusal::OutsideThroughLink => (
-                format!("image file `{file}` leads outside {inside} through a symbolic link"),
+                format!(
+                    "image file `{file}` resolves, through a symbolic link, to a file outside {inside}"
+                ),
                 keep_inside.into(),
             ),
             ImageRefusal::NotRegular(kind) => (

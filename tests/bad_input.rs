@@ -379,7 +379,7 @@ fn image_paths_may_not_leave_the_folder_being_validated() {
         &dir,
         "a/b",
         &format!(
-            "a/b/app.yaml:6:17: error: image file `zero.png` leads outside the folder being validated, {root} through a symbolic link"
+            "a/b/app.yaml:6:17: error: image file `zero.png` resolves, through a symbolic link, to a file outside the folder being validated, {root}"
         ),
     );
 }
