@@ -530,6 +530,12 @@ fn a_huge_sparse_manifest_is_refused_before_reading() {
             retainctl::loader::MAX_MANIFEST_BYTES
         ),
     );
+    // A device named as the manifest is never read (it would be read until memory ran out).
+    refused_by_validate_and_ids(
+        &dir,
+        "/dev/zero",
+        "/dev/zero:1:1: error: cannot read file: it is not a regular file (a character device)",
+    );
 }
 
 /// Every hostile file at once, in one folder tree.
