@@ -221,9 +221,10 @@ fn walk(dir: &Path, out: &mut Vec<Found>, report: &mut Report) {
         .filter_entry(|e| {
             e.depth() == 0
                 || !e.file_type().is_dir()
-                || e.file_name()
+                || !e
+                    .file_name()
                     .to_str()
-                    .is_some_and(|n| !n.starts_with('.') && !SKIPPED_DIRS.contains(&n))
+                    .is_some_and(|n| n.starts_with('.') || SKIPPED_DIRS.contains(&n))
         });
     for entry in walker {
         let entry = match entry {
