@@ -44,7 +44,13 @@ pub fn load_base(spec: &str, paths: &[PathBuf]) -> Result<Base, String> {
         "--quiet",
         &format!("{spec}^{{commit}}"),
     ])
-    .map_err(|_| format!("--base {spec} is neither a folder nor a git revision of {root}"))?;
+    .map_err(|_| {
+        format!(
+            "--base {spec} is neither a folder nor a git revision of {root}. In CI the checkout may be shallow: \
+             use `fetch-depth: 0` with actions/checkout, and name the base branch as the remote has it \
+             (e.g. `origin/main`, or `origin/${{{{ github.base_ref }}}}`)"
+        )
+    })?;
     let prefix = git(&["rev-parse", "--show-prefix"])?;
     let dir = tempfile::tempdir().map_err(|e| format!("cannot make a temporary folder: {e}"))?;
     let mut archive = Command::new("git")

@@ -1,14 +1,10 @@
-//! The command line: argument parsing (clap derive) and the thin glue from each command
-//! to the library. Output formatting lives with the concept it renders.
+//! The command line's types: what every command and option is called and means (clap
+//! derive). Nothing here runs a command: `crate::commands` does.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::diagnostics::Severity;
-use crate::loader;
 use crate::manifest::EnvironmentName;
 
 #[derive(Debug, Parser)]
@@ -50,10 +46,35 @@ pub enum DiagnosticFormat {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlanFormat {
+    /// For a terminal or a CI log.
     Text,
+    /// A pull-request comment (starts with `<!-- retainctl:plan -->`).
     Markdown,
+    /// The plan document (`format_version`), as `--out` saves it.
     Json,
+    /// Annotations on the pull request's diff, the text plan, and the job summary.
     Github,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApplyFormat {
+    /// One line per action, then a summary per app (progress on a terminal).
+    Text,
+    /// The apply report (`format_version`, `kind: apply`) on stdout; lines go to stderr.
+    Json,
+    /// The report as markdown for a job summary; lines go to stderr.
+    Markdown,
+    /// Annotations for what failed or is blocked, the text lines, and the job summary.
+    Github,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    Text,
+    /// Starts with `<!-- retainctl:status -->`: never mistaken for the plan's comment.
+    Markdown,
+    /// The status document (`format_version`, `kind: status`).
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,54 +87,83 @@ pub enum Command {
         format: DiagnosticFormat,
     },
     /// Read Apple's state and print what apply would do.
-    Plan {
-        paths: Vec<PathBuf>,
-        #[arg(long = "env", value_enum, required = true)]
-        envs: Vec<EnvArg>,
-        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
-        format: PlanFormat,
-        /// Save the plan (without credentials) for `apply --plan`.
-        #[arg(long, value_name = "FILE")]
-        out: Option<PathBuf>,
-        /// Show text diffs against the manifests in this folder or git revision.
-        #[arg(long, value_name = "DIR|GIT-REV")]
-        base: Option<String>,
-        /// Exit 2 when the plan has changes.
-        #[arg(long)]
-        detailed_exitcode: bool,
-    },
+    Plan(PlanArgs),
     /// Make Apple match the manifests.
-    Apply {
-        paths: Vec<PathBuf>,
-        #[arg(long = "env", value_enum)]
-        env: EnvArg,
-        /// Execute this saved plan; refused when Apple's state has changed since.
-        #[arg(long, value_name = "FILE")]
-        plan: Option<PathBuf>,
-        /// Also delete messages and images that the manifests do not name.
-        #[arg(long)]
-        prune: bool,
-        /// Poll until content waiting on Apple's review is approved, up to this long (e.g. 30m).
-        #[arg(long, value_name = "DURATION")]
-        wait: Option<String>,
-        /// Exit 2 when actions still wait on Apple's review.
-        #[arg(long)]
-        detailed_exitcode: bool,
-    },
+    Apply(ApplyArgs),
     /// Inventory of images, messages and defaults with Apple's review states, and drift.
-    Status {
-        paths: Vec<PathBuf>,
-        #[arg(long = "env", value_enum, required = true)]
-        envs: Vec<EnvArg>,
-        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
-        format: PlanFormat,
-    },
+    Status(StatusArgs),
     /// Print the content-derived identifier of every image and message.
-    Ids { paths: Vec<PathBuf> },
+    Ids {
+        /// Manifest files or folders (searched recursively). Default: the current folder.
+        paths: Vec<PathBuf>,
+    },
     /// Print the JSON Schema of the manifest.
     Schema,
     /// Run the local Apple simulator, or review content in a running one.
     Sim(Box<SimCommand>),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// Manifest files or folders (searched recursively). Default: the current folder.
+    pub paths: Vec<PathBuf>,
+    /// sandbox, production, or local (the simulator inside this process); repeatable.
+    #[arg(long = "env", value_enum, required = true)]
+    pub envs: Vec<EnvArg>,
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Save the plan (without credentials) for `apply --plan`; refused when an app could
+    /// not be read.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Show text diffs against the manifests in this folder or git revision.
+    #[arg(long, value_name = "DIR|GIT-REV")]
+    pub base: Option<String>,
+    /// Also show the deletions `apply --prune` would make (and save them with --out).
+    #[arg(long)]
+    pub prune: bool,
+    /// Exit 2 when the plan has changes.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    /// Manifest files or folders (searched recursively). Default: the current folder.
+    pub paths: Vec<PathBuf>,
+    /// sandbox, production, or local (the simulator inside this process).
+    #[arg(long = "env", value_enum)]
+    pub env: EnvArg,
+    /// Execute this saved plan; refused when Apple's state, the apps or the environment
+    /// differ from when it was made.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// Also delete messages and images that the manifests do not name (never a default).
+    #[arg(long)]
+    pub prune: bool,
+    /// Poll until content waiting on Apple's review is approved, up to this long (e.g. 30m).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub wait: Option<std::time::Duration>,
+    #[arg(long, value_enum, default_value_t = ApplyFormat::Text)]
+    pub format: ApplyFormat,
+    /// Also write the JSON apply report here (what was done and the state it ended in),
+    /// whatever the outcome.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 2 when actions are still pending (waiting on review, blocked, not attempted).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Manifest files or folders (searched recursively). Default: the current folder.
+    pub paths: Vec<PathBuf>,
+    /// sandbox, production, or local (the simulator inside this process); repeatable.
+    #[arg(long = "env", value_enum, required = true)]
+    pub envs: Vec<EnvArg>,
+    #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+    pub format: StatusFormat,
 }
 
 #[derive(Debug, clap::Args)]
@@ -216,6 +266,11 @@ pub struct SimServeArgs {
     /// Seed of the fault injection's random choices.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Fault injection: `METHOD PATH ANSWER [times N]` (repeatable), e.g.
+    /// `PUT /inApps/v1/messaging/default/*/* error 4030017 times 1`; ANSWER is
+    /// `error NUMBER`, `status CODE`, `redirect URL`, `upper-case-ids` or `hold [MS]`.
+    #[arg(long = "fault-rule", value_name = "RULE")]
+    pub fault_rules: Vec<crate::sim::faults::FaultRule>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -233,179 +288,4 @@ impl From<EnvArg> for EnvironmentName {
             EnvArg::Local => EnvironmentName::Local,
         }
     }
-}
-
-pub fn main() -> ExitCode {
-    init_logging();
-    let cli = Cli::parse();
-    let reach = crate::commands::Reach {
-        base_url: cli.base_url.clone(),
-        local_mode: cli.local_mode,
-        request_timeout: cli.request_timeout,
-        max_rate_wait: cli.max_rate_wait,
-    };
-    match cli.command {
-        Command::Validate { paths, format } => validate(&default_paths(paths), format),
-        Command::Ids { paths } => ids(&default_paths(paths)),
-        Command::Schema => {
-            print!("{}", crate::schema::json_schema());
-            ExitCode::SUCCESS
-        }
-        Command::Plan {
-            paths,
-            envs,
-            format,
-            out,
-            base,
-            detailed_exitcode,
-        } => {
-            let envs: Vec<EnvironmentName> = dedup_envs(&envs);
-            let args = crate::commands::PlanArgs {
-                envs: &envs,
-                format,
-                out: out.as_deref(),
-                base: base.as_deref(),
-                detailed: detailed_exitcode,
-            };
-            crate::commands::plan_command(&default_paths(paths), args, &reach)
-        }
-        Command::Apply {
-            paths,
-            env,
-            plan,
-            prune,
-            wait,
-            detailed_exitcode,
-        } => {
-            let wait = match wait.as_deref().map(humantime::parse_duration) {
-                None => None,
-                Some(Ok(d)) => Some(d),
-                Some(Err(e)) => {
-                    eprintln!("error: --wait: {e} (write e.g. 30m or 90s)");
-                    return ExitCode::FAILURE;
-                }
-            };
-            let args = crate::commands::ApplyArgs {
-                env: env.into(),
-                saved_plan: plan.as_deref(),
-                prune,
-                wait,
-                detailed: detailed_exitcode,
-            };
-            crate::commands::apply_command(&default_paths(paths), args, &reach)
-        }
-        Command::Status {
-            paths,
-            envs,
-            format,
-        } => crate::commands::status_command(
-            &default_paths(paths),
-            &dedup_envs(&envs),
-            format,
-            &reach,
-        ),
-        Command::Sim(sim) => crate::sim::cli::run(*sim),
-    }
-}
-
-fn dedup_envs(envs: &[EnvArg]) -> Vec<EnvironmentName> {
-    let mut out: Vec<EnvironmentName> = vec![];
-    for e in envs {
-        let e = EnvironmentName::from(*e);
-        if !out.contains(&e) {
-            out.push(e);
-        }
-    }
-    out
-}
-
-/// Logs go to stderr, filtered by RUST_LOG (default: warnings). They never carry tokens
-/// or keys: the client records method, path, status and attempt only.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .try_init();
-}
-
-fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
-    if paths.is_empty() {
-        vec![PathBuf::from(".")]
-    } else {
-        paths
-    }
-}
-
-fn validate(paths: &[PathBuf], format: DiagnosticFormat) -> ExitCode {
-    let loaded = loader::load(paths);
-    let mut out = std::io::stdout().lock();
-    for d in &loaded.report.diagnostics {
-        let line = match format {
-            DiagnosticFormat::Text => d.render(),
-            DiagnosticFormat::Github => d.render_github(),
-        };
-        let _ = writeln!(out, "{line}");
-    }
-    let errors = loaded.report.count(Severity::Error);
-    let warnings = loaded.report.count(Severity::Warning);
-    let _ = writeln!(
-        out,
-        "{} file{}, {} app{} valid: {errors} error{}, {warnings} warning{}",
-        loaded.files.len(),
-        plural(loaded.files.len()),
-        loaded.apps.len(),
-        plural(loaded.apps.len()),
-        plural(errors),
-        plural(warnings),
-    );
-    if loaded.files.is_empty() && errors == 0 {
-        let _ = writeln!(
-            out,
-            "no manifest found: files need `apiVersion: retainctl/v1` and a .yaml or .yml name"
-        );
-        return ExitCode::FAILURE;
-    }
-    if errors > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
-fn ids(paths: &[PathBuf]) -> ExitCode {
-    let loaded = loader::load(paths);
-    if loaded.report.has_errors() {
-        for d in &loaded.report.diagnostics {
-            eprintln!("{}", d.render());
-        }
-        return ExitCode::FAILURE;
-    }
-    let mut out = std::io::stdout().lock();
-    for app in &loaded.apps {
-        let bundle = &app.desired.bundle_id;
-        for image in &app.desired.images {
-            let _ = writeln!(
-                out,
-                "{bundle}\timage\t{}\t{}\t{}",
-                image.key,
-                image.size.as_str(),
-                image.id
-            );
-        }
-        for message in &app.desired.messages {
-            let _ = writeln!(
-                out,
-                "{bundle}\tmessage\t{}\t{}\t{}",
-                message.key, message.locale, message.id
-            );
-        }
-    }
-    ExitCode::SUCCESS
 }

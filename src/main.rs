@@ -1,5 +1,5 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    retainctl::cli::main()
+    retainctl::commands::main()
 }

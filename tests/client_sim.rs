@@ -356,6 +356,8 @@ async fn a_retry_after_beyond_the_maximum_fails_saying_when() {
 struct Capture {
     seen: Arc<Mutex<Vec<Seen>>>,
     answer: Arc<Mutex<(u16, String)>>,
+    /// Extra headers of every answer (`Retry-After`, `Location`).
+    headers: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -396,11 +398,13 @@ async fn capture_server() -> (SocketAddr, Capture) {
                     body: body.to_vec(),
                 });
                 let (status, text) = c.answer.lock().unwrap().clone();
-                axum::response::Response::builder()
+                let mut answer = axum::response::Response::builder()
                     .status(status)
-                    .header("content-type", "application/json")
-                    .body(axum::body::Body::from(text))
-                    .unwrap()
+                    .header("content-type", "application/json");
+                for (name, value) in c.headers.lock().unwrap().iter() {
+                    answer = answer.header(name, value);
+                }
+                answer.body(axum::body::Body::from(text)).unwrap()
             }
         },
     );
@@ -605,6 +609,13 @@ async fn every_error_number_maps_to_its_name() {
         (4000224, "AboveImageRequiresAnImage"),
         (4000023, "InvalidProductId"),
         (4000000, "GeneralBadRequest"),
+        (4000006, "BadRequestTransactionId"),
+        (4000048, "BadRequestAppTransactionIdForUnsupportedEndpoint"),
+        (
+            4000185,
+            "BadRequestTransactionIdNotSupportedForFamilySharing",
+        ),
+        (4000187, "BadRequestTransactionIdNotOtid"),
         (4001234, "UnknownError"),
     ];
     for (number, name) in table {
@@ -684,4 +695,257 @@ async fn the_simulator_enforces_apples_hourly_budget_with_an_epoch_ms_retry_afte
         r.text().await.unwrap(),
         r#"{"errorCode":4290000,"errorMessage":"Rate limit exceeded."}"#
     );
+}
+
+/// Apple may answer identifiers in upper case; the client hands only lower case up.
+#[tokio::test]
+async fn identifiers_answered_in_upper_case_are_read_lower_case() {
+    let keys = keys();
+    let (addr, capture) = capture_server().await;
+    let c = client(addr, &keys, BUNDLE);
+    let upper = "9542ADFB-1C2D-4E5F-8A9B-0C1D2E3F4A5B";
+    let lower = upper.to_lowercase();
+    *capture.answer.lock().unwrap() = (
+        200,
+        format!(
+            r#"{{"imageIdentifiers":[{{"imageIdentifier":"{upper}","imageState":"APPROVED"}}]}}"#
+        ),
+    );
+    let images = c.list_images().await.unwrap();
+    assert_eq!(images.image_identifiers[0].image_identifier, lower);
+    *capture.answer.lock().unwrap() = (
+        200,
+        format!(
+            r#"{{"messageIdentifiers":[{{"messageIdentifier":"{upper}","messageState":"APPROVED"}}]}}"#
+        ),
+    );
+    let messages = c.list_messages().await.unwrap();
+    assert_eq!(messages.message_identifiers[0].message_identifier, lower);
+    *capture.answer.lock().unwrap() = (200, format!(r#"{{"messageIdentifier":"{upper}"}}"#));
+    assert_eq!(
+        c.get_default("premium", "en-US").await.unwrap(),
+        Some(lower.clone())
+    );
+}
+
+/// Apple's API never redirects: a 302 is an error naming the location's host (not its
+/// path or query), the request is neither followed nor retried.
+#[tokio::test]
+async fn a_redirect_is_an_error_naming_the_location_host() {
+    let keys = keys();
+    let (addr, capture) = capture_server().await;
+    let c = client(addr, &keys, BUNDLE);
+    *capture.answer.lock().unwrap() = (302, "<html>200 OK</html>".into());
+    *capture.headers.lock().unwrap() = vec![(
+        "location".into(),
+        "https://login.example.net/sso?session=s3cr3tsession".into(),
+    )];
+    let err = c
+        .upload_message(Uuid::new_v4(), r#"{"body":"b","header":"h"}"#)
+        .await
+        .unwrap_err();
+    match &err {
+        ApiError::Redirected {
+            status,
+            location_host,
+            ..
+        } => {
+            assert_eq!(*status, 302);
+            assert_eq!(location_host.as_deref(), Some("login.example.net"));
+        }
+        other => panic!("not a redirect error: {other}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        "UploadMessage: answered with a redirect (HTTP 302) to login.example.net; Apple's API never redirects, so nothing was done there: check --base-url"
+    );
+    assert!(!format!("{err:?}").contains("s3cr3tsession"));
+    // a relative location names the base's own host
+    *capture.headers.lock().unwrap() = vec![("location".into(), "/elsewhere".into())];
+    let err = c.list_images().await.unwrap_err();
+    assert!(
+        matches!(&err, ApiError::Redirected { location_host: Some(h), .. } if h == "127.0.0.1"),
+        "{err}"
+    );
+    let seen = capture.seen.lock().unwrap();
+    assert_eq!(seen.len(), 2, "neither followed nor retried: {seen:?}");
+}
+
+/// A server whose answer to everything is a 200 that never ends.
+async fn endless_server() -> SocketAddr {
+    let app = axum::Router::new().fallback(|| async {
+        let chunk = bytes::Bytes::from(vec![b' '; 64 * 1024]);
+        let stream = futures_util::stream::repeat_with(move || {
+            Ok::<_, std::convert::Infallible>(chunk.clone())
+        });
+        axum::response::Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from_stream(stream))
+            .unwrap()
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+#[tokio::test]
+async fn an_answer_that_never_ends_stops_at_the_cap() {
+    let keys = keys();
+    let addr = endless_server().await;
+    let creds = Credentials {
+        key_id: "KEYID12345".into(),
+        issuer_id: "57246542-96fe-1a63-e053-0824d011072a".into(),
+        private_key: keys.private.clone(),
+    };
+    let mut config = ClientConfig::new(format!("http://{addr}"), true);
+    config.retry = RetryPolicy {
+        max_attempts: 2,
+        ..fast_retries()
+    };
+    config.timeout = Duration::from_secs(20);
+    assert_eq!(config.max_answer_bytes, 16 * 1024 * 1024);
+    let c = AppleClient::new(config, TokenSigner::new(&creds, BUNDLE).unwrap(), BUNDLE).unwrap();
+    let err = c.list_images().await.unwrap_err();
+    assert!(
+        matches!(err, ApiError::AnswerTooLarge { limit, .. } if limit == 16 * 1024 * 1024),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "GetImageList: the answer (HTTP 200) is larger than 16777216 bytes; Apple's answers are far smaller, so it was not read further"
+    );
+}
+
+/// A 200 that does not hold the list (`{}`, an error body) is an error, never "Apple
+/// holds nothing".
+#[tokio::test]
+async fn a_200_without_its_list_is_an_error_not_an_empty_list() {
+    let keys = keys();
+    let (addr, capture) = capture_server().await;
+    let c = client(addr, &keys, BUNDLE);
+    *capture.answer.lock().unwrap() = (200, "{}".into());
+    let err = c.list_messages().await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "GetMessageList: Apple answered HTTP 200 without messageIdentifiers; nothing is assumed about what Apple holds"
+    );
+    let err = c.list_images().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ApiError::MissingField {
+                field: "imageIdentifiers",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    *capture.answer.lock().unwrap() = (
+        200,
+        r#"{"errorCode":4030016,"errorMessage":"The maximum number of messages has been reached."}"#
+            .into(),
+    );
+    let err = c.list_messages().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ApiError::ErrorInSuccess {
+                code: ApiErrorCode::MaximumNumberOfMessagesReached,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    *capture.answer.lock().unwrap() = (200, "{}".into());
+    assert!(matches!(
+        c.get_default("premium", "en-US").await.unwrap_err(),
+        ApiError::MissingField {
+            field: "messageIdentifier",
+            ..
+        }
+    ));
+}
+
+/// `Retry-After: 0` or a time already past (a client clock ahead of Apple's) still waits
+/// the backoff: 4 attempts with a 100 ms minimum wait at least 100 + 200 + 400 ms.
+#[tokio::test]
+async fn a_retry_after_in_the_past_or_zero_still_waits_the_backoff() {
+    let keys = keys();
+    let (addr, capture) = capture_server().await;
+    let creds = Credentials {
+        key_id: "KEYID12345".into(),
+        issuer_id: "57246542-96fe-1a63-e053-0824d011072a".into(),
+        private_key: keys.private.clone(),
+    };
+    let mut config = ClientConfig::new(format!("http://{addr}"), true);
+    config.retry = RetryPolicy {
+        max_attempts: 4,
+        min_delay: Duration::from_millis(100),
+        max_delay: Duration::from_secs(1),
+        deadline: Duration::from_secs(30),
+        max_wait: Duration::from_secs(10),
+    };
+    let c = AppleClient::new(config, TokenSigner::new(&creds, BUNDLE).unwrap(), BUNDLE).unwrap();
+    *capture.answer.lock().unwrap() = (
+        429,
+        r#"{"errorCode":4290000,"errorMessage":"Rate limit exceeded."}"#.into(),
+    );
+    let past_ms = (SystemTime::now() - Duration::from_secs(600))
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        .to_string();
+    for retry_after in ["0".to_string(), past_ms] {
+        *capture.headers.lock().unwrap() = vec![("retry-after".into(), retry_after.clone())];
+        let before = capture.seen.lock().unwrap().len();
+        let started = Instant::now();
+        let err = c.list_images().await.unwrap_err();
+        assert_eq!(err.code(), Some(ApiErrorCode::RateLimitExceeded));
+        assert_eq!(capture.seen.lock().unwrap().len() - before, 4);
+        assert!(
+            started.elapsed() >= Duration::from_millis(700),
+            "Retry-After {retry_after}: 4 attempts in {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+/// Apple asks for a new token per request: two requests a second apart carry tokens
+/// issued a second apart.
+#[tokio::test]
+async fn each_request_carries_a_token_signed_for_it() {
+    let keys = keys();
+    let (addr, capture) = capture_server().await;
+    let c = client(addr, &keys, BUNDLE);
+    c.delete_message("a").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    c.delete_message("b").await.unwrap();
+    let verify_key = jsonwebtoken::DecodingKey::from_ec_pem(keys.public.as_bytes()).unwrap();
+    let iats: Vec<u64> = capture
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let token = s
+                .authorization
+                .as_deref()
+                .unwrap()
+                .strip_prefix("Bearer ")
+                .unwrap();
+            retainctl::apple::token::verify(
+                token,
+                std::slice::from_ref(&verify_key),
+                Some(BUNDLE),
+                SystemTime::now(),
+            )
+            .unwrap()
+            .iat
+            .unwrap()
+        })
+        .collect();
+    assert_eq!(iats.len(), 2);
+    assert!(iats[1] > iats[0], "{iats:?}");
 }

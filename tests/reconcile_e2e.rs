@@ -46,7 +46,8 @@ fn sandbox_converges_in_one_run_and_a_second_run_writes_nothing() {
     let out = w.run(&["apply", "--env", "sandbox", "app.yaml"]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(w.writes(), writes, "a converged apply writes nothing");
-    // requests per plan: 2 lists + 2 owned pairs + 1 realtime URL
+    // requests per plan: 2 lists + 2 owned pairs; the realtime URL is not read, as the
+    // manifest manages none
     let reads_before = w.count("GetImageList")
         + w.count("GetMessageList")
         + w.count("GetDefaultMessage")
@@ -56,7 +57,7 @@ fn sandbox_converges_in_one_run_and_a_second_run_writes_nothing() {
         + w.count("GetMessageList")
         + w.count("GetDefaultMessage")
         + w.count("GetRealtimeUrl");
-    assert_eq!(reads_after - reads_before, 5);
+    assert_eq!(reads_after - reads_before, 4);
 }
 
 #[test]
@@ -253,7 +254,7 @@ fn a_stale_saved_plan_is_refused_and_a_fresh_one_applies() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let saved = std::fs::read_to_string(w.path().join("plan.json")).unwrap();
     assert!(!saved.contains("PRIVATE KEY"));
-    assert!(saved.contains("\"format_version\": 1"));
+    assert!(saved.contains("\"format_version\": 2"));
 
     // Apple changes behind the plan's back
     block_on(
@@ -313,7 +314,7 @@ fn plan_exit_codes_follow_the_contract() {
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("<!-- retainctl:plan -->\n"));
     let out = w.run(&["plan", "--env", "sandbox", "--format", "json", "app.yaml"]);
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["format_version"], 1);
+    assert_eq!(json["format_version"], 2);
     assert_eq!(json["apps"][0]["actions"][0]["type"], "upload_image");
     // missing credentials: a clear error, exit 1
     let out = w

@@ -5,11 +5,16 @@
 //! Retrying writes is safe because identifiers are content-derived: a retried upload
 //! that finds its own earlier success answers "already exists", a retried delete "not
 //! found", and the apply layer counts both as done.
+//!
+//! What Apple's API never does is an error, never followed or assumed: a redirect, an
+//! answer larger than [`MAX_ANSWER_BYTES`], a 200 carrying an error body or missing the
+//! list it exists for.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use backon::BackoffBuilder;
 use reqwest::{Method, StatusCode};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -23,6 +28,66 @@ use crate::manifest::ImageSize;
 /// Apple's hosts, as Apple's current Python library (3.1.2) uses them.
 pub const PRODUCTION_URL: &str = "https://api.storekit.apple.com";
 pub const SANDBOX_URL: &str = "https://api.storekit-sandbox.apple.com";
+
+/// The largest answer read. A list of 2,000 identifiers is about 200 KB; an answer that
+/// never ends stops here instead of growing memory.
+pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+
+/// Where requests go: an `http` or `https` URL without a user name, password, query or
+/// fragment. Basic-auth credentials in the URL would replace the bearer token, and its
+/// password would show wherever the URL is printed, so they are refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl(reqwest::Url);
+
+/// Why a base URL is refused. No variant holds the URL's text, so no password is printed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BaseUrlError {
+    #[error("the base URL is not a URL ({problem}); give one such as {SANDBOX_URL}")]
+    NotAUrl { problem: String },
+    #[error("the base URL's scheme `{scheme}` is not http or https")]
+    Scheme { scheme: String },
+    #[error(
+        "the base URL carries a user name or password (user:…@host): requests carry only the bearer token retainctl signs, and Basic credentials would replace it; remove them from the URL"
+    )]
+    Credentials,
+    #[error("the base URL has a query or a fragment; give only scheme, host, port and path")]
+    QueryOrFragment,
+}
+
+impl BaseUrl {
+    pub fn parse(text: &str) -> Result<Self, BaseUrlError> {
+        let url = reqwest::Url::parse(text.trim()).map_err(|e| BaseUrlError::NotAUrl {
+            problem: e.to_string(),
+        })?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(BaseUrlError::Credentials);
+        }
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(BaseUrlError::Scheme {
+                scheme: url.scheme().to_string(),
+            });
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(BaseUrlError::QueryOrFragment);
+        }
+        if url.cannot_be_a_base() || url.host().is_none() {
+            return Err(BaseUrlError::NotAUrl {
+                problem: "it has no host".into(),
+            });
+        }
+        Ok(BaseUrl(url))
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl std::fmt::Display for BaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.as_str())
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -56,6 +121,8 @@ pub struct ClientConfig {
     pub pacing: bool,
     pub retry: RetryPolicy,
     pub timeout: Duration,
+    /// The largest answer read ([`MAX_ANSWER_BYTES`]).
+    pub max_answer_bytes: usize,
 }
 
 impl ClientConfig {
@@ -66,6 +133,7 @@ impl ClientConfig {
             pacing: true,
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(30),
+            max_answer_bytes: MAX_ANSWER_BYTES,
         }
     }
 }
@@ -108,6 +176,41 @@ pub enum ApiError {
         status: u16,
         detail: String,
     },
+    #[error(
+        "{endpoint}: answered with a redirect (HTTP {status}) to {}; Apple's API never redirects, so nothing was done there: check --base-url",
+        location_host.as_deref().unwrap_or("no location")
+    )]
+    Redirected {
+        endpoint: &'static str,
+        status: u16,
+        /// The host of the `Location` header (never its path or query).
+        location_host: Option<String>,
+    },
+    #[error(
+        "{endpoint}: the answer (HTTP {status}) is larger than {limit} bytes; Apple's answers are far smaller, so it was not read further"
+    )]
+    AnswerTooLarge {
+        endpoint: &'static str,
+        status: u16,
+        limit: usize,
+    },
+    #[error(
+        "{endpoint}: Apple answered HTTP {status} with an error body, {code}: {message}; the answer is not used"
+    )]
+    ErrorInSuccess {
+        endpoint: &'static str,
+        status: u16,
+        code: ApiErrorCode,
+        message: String,
+    },
+    #[error(
+        "{endpoint}: Apple answered HTTP {status} without {field}; nothing is assumed about what Apple holds"
+    )]
+    MissingField {
+        endpoint: &'static str,
+        status: u16,
+        field: &'static str,
+    },
 }
 
 fn hint_suffix(code: ApiErrorCode) -> String {
@@ -134,11 +237,12 @@ impl ApiError {
 
 pub struct AppleClient {
     http: reqwest::Client,
-    base_url: String,
+    base_url: BaseUrl,
     signer: TokenSigner,
     bundle_id: String,
     pacer: Pacer,
     retry: RetryPolicy,
+    max_answer_bytes: usize,
 }
 
 /// What one attempt came to.
@@ -172,37 +276,33 @@ enum Body {
 
 impl AppleClient {
     pub fn new(config: ClientConfig, signer: TokenSigner, bundle_id: &str) -> Result<Self, String> {
+        let base_url = BaseUrl::parse(&config.base_url).map_err(|e| e.to_string())?;
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .user_agent(concat!("retainctl/", env!("CARGO_PKG_VERSION")))
+            // Apple's API never redirects; a redirect is reported, never followed.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(AppleClient {
             http,
-            base_url: config.base_url.trim_end_matches('/').to_string(),
+            base_url,
             signer,
             bundle_id: bundle_id.to_string(),
             pacer: Pacer::new(config.sandbox, config.pacing),
             retry: config.retry,
+            max_answer_bytes: config.max_answer_bytes,
         })
     }
 
-    fn url(&self, segments: &[&str]) -> Result<reqwest::Url, ApiError> {
-        let mut url = reqwest::Url::parse(&self.base_url).map_err(|e| ApiError::Unexpected {
-            endpoint: "client",
-            status: 0,
-            detail: format!("base URL `{}` is not a URL: {e}", self.base_url),
-        })?;
+    fn url(&self, segments: &[&str]) -> reqwest::Url {
+        let mut url = self.base_url.0.clone();
         url.path_segments_mut()
-            .map_err(|_| ApiError::Unexpected {
-                endpoint: "client",
-                status: 0,
-                detail: format!("base URL `{}` cannot have a path", self.base_url),
-            })?
+            .expect("a BaseUrl has a host, so it can be a base")
             .pop_if_empty()
             .extend(["inApps", "v1", "messaging"])
             .extend(segments);
-        Ok(url)
+        url
     }
 
     async fn send(
@@ -214,7 +314,7 @@ impl AppleClient {
         body: Body,
     ) -> Result<(StatusCode, bytes::Bytes), ApiError> {
         let name = endpoint.name();
-        let url = self.url(segments)?;
+        let url = self.url(segments);
         let mut delays = backon::ExponentialBuilder::default()
             .with_min_delay(self.retry.min_delay)
             .with_max_delay(self.retry.max_delay)
@@ -257,6 +357,12 @@ impl AppleClient {
                 Attempt::Fail(error) => return Err(error),
                 Attempt::Retry { error, after } => (error, after),
             };
+            let backoff = match delays.next() {
+                Some(d) => d,
+                None => return Err(with_attempts(error, attempt)),
+            };
+            // A `Retry-After` lengthens the pause, never shortens it: one in the past or
+            // `0` (a clock ahead of Apple's) still waits the backoff.
             let now = SystemTime::now();
             let delay = match after {
                 Some(at) => {
@@ -269,12 +375,9 @@ impl AppleClient {
                             max_wait: self.retry.max_wait,
                         });
                     }
-                    wait
+                    wait.max(backoff)
                 }
-                None => match delays.next() {
-                    Some(d) => d,
-                    None => return Err(with_attempts(error, attempt)),
-                },
+                None => backoff,
             };
             if attempt >= self.retry.max_attempts || started.elapsed() + delay > self.retry.deadline
             {
@@ -333,9 +436,29 @@ impl AppleClient {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        let bytes = match response.bytes().await {
+        if status.is_redirection() {
+            let location_host = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| response.url().join(v).ok())
+                .and_then(|u| u.host_str().map(str::to_string));
+            return Attempt::Fail(ApiError::Redirected {
+                endpoint: name,
+                status: status.as_u16(),
+                location_host,
+            });
+        }
+        let bytes = match read_capped(response, self.max_answer_bytes).await {
             Ok(b) => b,
-            Err(e) => return broken(e),
+            Err(ReadError::Broken(e)) => return broken(e),
+            Err(ReadError::TooLarge) => {
+                return Attempt::Fail(ApiError::AnswerTooLarge {
+                    endpoint: name,
+                    status: status.as_u16(),
+                    limit: self.max_answer_bytes,
+                });
+            }
         };
         if status.is_success() {
             return Attempt::Done(status, bytes);
@@ -378,19 +501,17 @@ impl AppleClient {
         }
     }
 
+    /// A JSON answer; `required` names the field the answer exists for.
     async fn json<T: DeserializeOwned>(
         &self,
         endpoint: Endpoint,
         method: Method,
         segments: &[&str],
         body: Body,
+        required: &'static str,
     ) -> Result<T, ApiError> {
         let (status, bytes) = self.send(endpoint, method, segments, None, body).await?;
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::Unexpected {
-            endpoint: endpoint.name(),
-            status: status.as_u16(),
-            detail: format!("cannot read the JSON answer: {e}"),
-        })
+        read_answer(endpoint.name(), status.as_u16(), &bytes, required)
     }
 
     async fn no_content(
@@ -440,6 +561,7 @@ impl AppleClient {
             Method::GET,
             &["image", "list"],
             Body::None,
+            "imageIdentifiers",
         )
         .await
     }
@@ -474,6 +596,7 @@ impl AppleClient {
             Method::GET,
             &["message", "list"],
             Body::None,
+            "messageIdentifiers",
         )
         .await
     }
@@ -498,23 +621,20 @@ impl AppleClient {
         .await
     }
 
-    /// The default of a pair; `Ok(None)` when Apple has none (DefaultMessageNotFound).
+    /// The default of a pair, lower-cased; `Ok(None)` when Apple has none
+    /// (DefaultMessageNotFound).
     pub async fn get_default(
         &self,
         product: &str,
         locale: &str,
     ) -> Result<Option<String>, ApiError> {
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Answer {
-            message_identifier: String,
-        }
         match self
-            .json::<Answer>(
+            .json::<DefaultMessageResponse>(
                 Endpoint::GetDefaultMessage,
                 Method::GET,
                 &["default", product, locale],
                 Body::None,
+                "messageIdentifier",
             )
             .await
         {
@@ -558,6 +678,7 @@ impl AppleClient {
                 Method::GET,
                 &["realtime", "url"],
                 Body::None,
+                "realtimeURL",
             )
             .await
         {
@@ -591,6 +712,7 @@ impl AppleClient {
             Method::POST,
             &["performanceTest"],
             Body::Json(body),
+            "requestId",
         )
         .await
     }
@@ -604,9 +726,65 @@ impl AppleClient {
             Method::GET,
             &["performanceTest", "result", request_id],
             Body::None,
+            "result",
         )
         .await
     }
+}
+
+enum ReadError {
+    Broken(reqwest::Error),
+    TooLarge,
+}
+
+/// Reads the answer chunk by chunk, stopping as soon as it passes `limit` bytes.
+async fn read_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<bytes::Bytes, ReadError> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(ReadError::TooLarge);
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(ReadError::Broken)? {
+        if body.len() + chunk.len() > limit {
+            return Err(ReadError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Reads a 2xx JSON answer: an error body in it is an error, and so is an answer
+/// without `required` (`{}` is not an empty list).
+fn read_answer<T: DeserializeOwned>(
+    endpoint: &'static str,
+    status: u16,
+    bytes: &[u8],
+    required: &'static str,
+) -> Result<T, ApiError> {
+    let unreadable = |e: serde_json::Error| ApiError::Unexpected {
+        endpoint,
+        status,
+        detail: format!("cannot read the JSON answer: {e}"),
+    };
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(unreadable)?;
+    if let Ok(error) = ErrorBody::deserialize(&value) {
+        return Err(ApiError::ErrorInSuccess {
+            endpoint,
+            status,
+            code: ApiErrorCode::from_number(error.error_code),
+            message: error.error_message,
+        });
+    }
+    if value.get(required).is_none() {
+        return Err(ApiError::MissingField {
+            endpoint,
+            status,
+            field: required,
+        });
+    }
+    T::deserialize(value).map_err(unreadable)
 }
 
 fn with_attempts(error: ApiError, attempts: usize) -> ApiError {
@@ -666,5 +844,87 @@ mod tests {
             Some(now + Duration::from_secs(3))
         );
         assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn base_urls_with_credentials_are_refused_without_printing_them() {
+        for url in [
+            "https://user:hunter2pass@api.storekit.apple.com",
+            "https://user@api.storekit.apple.com",
+            "http://:hunter2pass@127.0.0.1:8080/",
+        ] {
+            let err = BaseUrl::parse(url).unwrap_err();
+            assert_eq!(err, BaseUrlError::Credentials, "{url}");
+            assert!(!err.to_string().contains("hunter2pass"));
+            assert!(!format!("{err:?}").contains("hunter2pass"));
+        }
+        assert_eq!(
+            BaseUrl::parse("ftp://example.com").unwrap_err(),
+            BaseUrlError::Scheme {
+                scheme: "ftp".into()
+            }
+        );
+        assert_eq!(
+            BaseUrl::parse("https://example.com/?token=hunter2pass").unwrap_err(),
+            BaseUrlError::QueryOrFragment
+        );
+        assert!(matches!(
+            BaseUrl::parse("not a url").unwrap_err(),
+            BaseUrlError::NotAUrl { .. }
+        ));
+        assert_eq!(
+            BaseUrl::parse("http://127.0.0.1:4010").unwrap().as_str(),
+            "http://127.0.0.1:4010/"
+        );
+    }
+
+    #[test]
+    fn a_success_answer_must_hold_what_it_exists_for() {
+        let read = |body: &str| {
+            read_answer::<MessageListResponse>(
+                "GetMessageList",
+                200,
+                body.as_bytes(),
+                "messageIdentifiers",
+            )
+        };
+        let err = read("{}").unwrap_err();
+        assert!(matches!(
+            err,
+            ApiError::MissingField {
+                field: "messageIdentifiers",
+                ..
+            }
+        ));
+        assert_eq!(
+            err.to_string(),
+            "GetMessageList: Apple answered HTTP 200 without messageIdentifiers; nothing is assumed about what Apple holds"
+        );
+        let err = read(r#"{"errorCode":5000000,"errorMessage":"An unknown error occurred."}"#)
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ApiError::ErrorInSuccess {
+                    code: ApiErrorCode::GeneralInternal,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(matches!(
+            read("[1,2]").unwrap_err(),
+            ApiError::MissingField { .. }
+        ));
+        assert!(matches!(
+            read("not json").unwrap_err(),
+            ApiError::Unexpected { .. }
+        ));
+        assert!(
+            read(r#"{"messageIdentifiers":[]}"#)
+                .unwrap()
+                .message_identifiers
+                .is_empty()
+        );
     }
 }

@@ -46,15 +46,28 @@ macro_rules! error_codes {
     };
 }
 
+// API 1.4's BadRequestTransactionId* errors (Initiate Performance Test): Apple's
+// Retention Messaging pages name them without numbers. Apple's server libraries
+// (app-store-server-library-python 3.1.1 `APIError`, and the Java, Node and Swift
+// libraries) carry one error enum for the App Store Server API and Retention Messaging;
+// these four are in it under their App Store Server API names, with the same
+// descriptions: INVALID_TRANSACTION_ID 4000006, APP_TRANSACTION_ID_NOT_SUPPORTED_ERROR
+// 4000048, FAMILY_TRANSACTION_NOT_SUPPORTED_ERROR 4000185,
+// TRANSACTION_ID_IS_NOT_ORIGINAL_TRANSACTION_ID_ERROR 4000187. The messages are those of
+// the libraries' test fixtures where they have one.
 error_codes! {
     GeneralBadRequest = 4000000, "Bad request.";
+    BadRequestTransactionId = 4000006, "Invalid transaction id.";
     InvalidRequestIdentifier = 4000011, "Invalid request identifier.";
+    BadRequestAppTransactionIdForUnsupportedEndpoint = 4000048, "Invalid request. App transactionId not supported by this endpoint.";
     InvalidProductId = 4000023, "Invalid product id.";
     InvalidImage = 4000161, "The image is invalid.";
     HeaderTooLong = 4000162, "The header text is too long.";
     BodyTooLong = 4000163, "The body text is too long.";
     InvalidLocale = 4000164, "The locale is invalid.";
     AltTextTooLong = 4000175, "The alt text is too long.";
+    BadRequestTransactionIdNotSupportedForFamilySharing = 4000185, "Invalid request. Family Sharing transactions aren't supported by this endpoint.";
+    BadRequestTransactionIdNotOtid = 4000187, "Invalid request. The transaction ID provided is not an original transaction ID.";
     InvalidPerformanceTestRequest = 4000211, "The performance test request is invalid.";
     InvalidRequestId = 4000212, "The request id is invalid.";
     ExistingPerformanceTestRun = 4000213, "A performance test is already running.";
@@ -92,10 +105,12 @@ impl ApiErrorCode {
         }
     }
 
+    /// Apple's Retention Messaging error page lists GeneralInternal (5000000) among the
+    /// errors to retry, beside GeneralInternalRetryable and RateLimitExceeded.
     pub fn is_retryable(self) -> bool {
         matches!(
             self,
-            Self::GeneralInternalRetryable | Self::RateLimitExceeded
+            Self::GeneralInternal | Self::GeneralInternalRetryable | Self::RateLimitExceeded
         )
     }
 
@@ -112,7 +127,21 @@ impl ApiErrorCode {
             Self::MaximumNumberOfMessagesReached | Self::MaximumNumberOfImagesReached => {
                 "Apple keeps at most 2,000 per app: run apply with --prune to delete what git no longer names"
             }
-            Self::InvalidLocale => "use a BCP 47 locale such as en-US",
+            Self::InvalidLocale => {
+                "use one of the App Store's locale short codes, such as en-US, de-DE, ja or zh-Hans"
+            }
+            Self::BadRequestTransactionId => {
+                "give the original transaction id of an active auto-renewable subscription bought in sandbox"
+            }
+            Self::BadRequestAppTransactionIdForUnsupportedEndpoint => {
+                "give a transaction id, not an app transaction id: the performance test does not take one"
+            }
+            Self::BadRequestTransactionIdNotSupportedForFamilySharing => {
+                "give the transaction of a subscription the sandbox account bought itself, not one shared through Family Sharing"
+            }
+            Self::BadRequestTransactionIdNotOtid => {
+                "give the original transaction id (originalTransactionId), not the id of a renewal"
+            }
             Self::InvalidProductId => "check the product id in App Store Connect",
             Self::RateLimitExceeded => "Apple's hourly request budget is used up; retry later",
             Self::GeneralInternal | Self::GeneralInternalRetryable => {
@@ -129,6 +158,19 @@ impl fmt::Display for ApiErrorCode {
     }
 }
 
+/// On the wire of our own documents (plans, reports), an error code is Apple's number.
+impl serde::Serialize for ApiErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i64(self.number())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ApiErrorCode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        i64::deserialize(deserializer).map(ApiErrorCode::from_number)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::ApiErrorCode;
@@ -142,6 +184,18 @@ mod tests {
             (4000224, "AboveImageRequiresAnImage", 400),
             (4290000, "RateLimitExceeded", 429),
             (5000001, "GeneralInternalRetryable", 500),
+            (4000006, "BadRequestTransactionId", 400),
+            (
+                4000048,
+                "BadRequestAppTransactionIdForUnsupportedEndpoint",
+                400,
+            ),
+            (
+                4000185,
+                "BadRequestTransactionIdNotSupportedForFamilySharing",
+                400,
+            ),
+            (4000187, "BadRequestTransactionIdNotOtid", 400),
         ] {
             let code = ApiErrorCode::from_number(n);
             assert_eq!(code.name(), name);
@@ -153,5 +207,23 @@ mod tests {
             ApiErrorCode::Other(4001234)
         );
         assert_eq!(ApiErrorCode::Other(4001234).number(), 4001234);
+    }
+
+    #[test]
+    fn general_internal_is_retried_like_the_retryable_one() {
+        for code in [
+            ApiErrorCode::GeneralInternal,
+            ApiErrorCode::GeneralInternalRetryable,
+            ApiErrorCode::RateLimitExceeded,
+        ] {
+            assert!(code.is_retryable(), "{code}");
+        }
+        for n in [4000006, 4000048, 4000185, 4000187, 4030017, 4040015] {
+            let code = ApiErrorCode::from_number(n);
+            assert!(!code.is_retryable(), "{code}");
+        }
+        for n in [4000006, 4000048, 4000185, 4000187] {
+            assert!(ApiErrorCode::from_number(n).hint().is_some(), "{n}");
+        }
     }
 }

@@ -1,18 +1,25 @@
-//! Apply: observe, plan, and execute in Apple's order — uploads, then (with fresh review
-//! states) defaults and default deletions, then prunes and the realtime URL — planning
-//! again before each step so that a failure never lets a later step act on a guess.
-//! "Already exists" after an upload and "not found" after a delete count as done.
+//! Apply: observe, plan, and execute in Apple's order (`Phase`) — uploads, then (with
+//! fresh review states) defaults, then, after a fresh read of every owned default, prunes,
+//! then the realtime URL — planning again before each step, so that nothing apply did not
+//! get done is ever assumed done. Every action ends with a typed `Outcome`, including the
+//! ones never attempted. "Already exists" after an upload and "not found" after a delete
+//! count as already there.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
-use super::observe::{observe, refresh_lists};
+use super::observe::{observe, refresh_defaults, refresh_lists};
 use super::observed::Observed;
-use super::planner::{Action, AppPlan, Op, PlanOptions, Status, plan};
+use super::planner::{
+    Action, AppPlan, ContentState, DefaultState, Drift, Op, Phase, PlanOptions, RealtimeUrlState,
+    Reason, Status, plan,
+};
+use super::{AppError, AppErrorKind};
 use crate::apple::{ApiError, ApiErrorCode, AppleClient};
-use crate::desired::DesiredApp;
+use crate::desired::{DesiredApp, DesiredImage, DesiredMessage};
 use crate::manifest::EnvironmentName;
 
 #[derive(Debug, Clone, Default)]
@@ -26,72 +33,214 @@ pub struct ApplyOptions {
     pub poll_interval: Duration,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Done {
+/// Why an action was not attempted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum NotAttempted {
+    /// The app's run stopped before it (the error is the app's).
+    AppStopped,
+    /// `apply --plan FILE`: the saved plan does not hold this action.
+    OutsideSavedPlan,
+    /// It became ready after its step had run (the next run does it).
+    BecameReadyLate,
+}
+
+/// What came of one action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Apple accepted the write.
+    Written,
+    /// Apple already had it (already exists / not found on delete).
+    AlreadyThere,
+    /// Not done: waits on Apple's review or on an action before it.
+    Waiting {
+        reason: Reason,
+    },
+    /// Not done: REJECTED content or an image still in use.
+    Blocked {
+        reason: Reason,
+    },
+    /// Apple refused it or the request failed.
+    Failed {
+        error: AppError,
+    },
+    NotAttempted {
+        why: NotAttempted,
+    },
+}
+
+impl Outcome {
+    pub fn is_done(&self) -> bool {
+        matches!(self, Outcome::Written | Outcome::AlreadyThere)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionReport {
     #[serde(flatten)]
     pub op: Op,
-    pub note: String,
+    #[serde(flatten)]
+    pub outcome: Outcome,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ApplyOutcome {
-    pub done: Vec<Done>,
-    pub failed: Vec<Done>,
-    /// Actions still waiting on Apple's review at the end.
-    pub waiting: Vec<Action>,
-    /// Actions blocked by REJECTED content (or an image still in use).
-    pub blocked: Vec<Action>,
-    /// Problems outside any one action (reading Apple's lists again).
-    pub errors: Vec<String>,
+/// What apply did for one app × environment, and the plan of what Apple holds at its end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppReport {
+    pub bundle_id: String,
+    pub environment: EnvironmentName,
+    pub file: String,
+    /// Set when the app's run could not start or had to stop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<AppError>,
+    /// Every action, once, with its last outcome, in apply order.
+    pub actions: Vec<ActionReport>,
+    /// What Apple holds at the end, as far as this run read and wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_state: Option<EndState>,
 }
 
-impl ApplyOutcome {
+/// The state an app ended in: review states, owned defaults, drift, realtime URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndState {
+    pub content: Vec<ContentState>,
+    pub defaults: Vec<DefaultState>,
+    pub drift: Vec<Drift>,
+    pub realtime_url: RealtimeUrlState,
+}
+
+/// Counts of a report, for summaries and exit codes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    pub written: usize,
+    pub already_there: usize,
+    pub waiting: usize,
+    pub blocked: usize,
+    pub failed: usize,
+    pub not_attempted: usize,
+}
+
+impl Tally {
+    pub fn add(&mut self, other: Tally) {
+        self.written += other.written;
+        self.already_there += other.already_there;
+        self.waiting += other.waiting;
+        self.blocked += other.blocked;
+        self.failed += other.failed;
+        self.not_attempted += other.not_attempted;
+    }
+}
+
+impl AppReport {
+    pub fn new(bundle_id: &str, environment: EnvironmentName, file: &str) -> Self {
+        AppReport {
+            bundle_id: bundle_id.to_string(),
+            environment,
+            file: file.to_string(),
+            error: None,
+            actions: vec![],
+            end_state: None,
+        }
+    }
+
+    pub fn tally(&self) -> Tally {
+        let mut t = Tally::default();
+        for a in &self.actions {
+            match a.outcome {
+                Outcome::Written => t.written += 1,
+                Outcome::AlreadyThere => t.already_there += 1,
+                Outcome::Waiting { .. } => t.waiting += 1,
+                Outcome::Blocked { .. } => t.blocked += 1,
+                Outcome::Failed { .. } => t.failed += 1,
+                Outcome::NotAttempted { .. } => t.not_attempted += 1,
+            }
+        }
+        t
+    }
+
+    /// Writes Apple accepted (not counting what was already there).
     pub fn writes(&self) -> usize {
-        self.done
-            .iter()
-            .filter(|d| d.note != "already done")
-            .count()
+        self.tally().written
+    }
+
+    /// True when something failed or was cut short: the run's exit code is 1.
+    pub fn has_failures(&self) -> bool {
+        self.error.is_some()
+            || self.actions.iter().any(|a| {
+                matches!(
+                    a.outcome,
+                    Outcome::Failed { .. }
+                        | Outcome::NotAttempted {
+                            why: NotAttempted::AppStopped
+                        }
+                )
+            })
+    }
+
+    /// True when something is left for a later run (waiting, blocked, out of scope).
+    pub fn has_pending(&self) -> bool {
+        self.actions.iter().any(|a| !a.outcome.is_done())
     }
 }
 
 /// Receives each finished action, for progress and logs.
-pub trait Progress {
+pub trait Progress: Sync {
     /// The first plan of an app has this many actions that apply may carry out.
     fn planned(&self, _actions: usize) {}
-    fn finished(&self, op: &Op, result: &Result<String, String>);
+    fn finished(&self, op: &Op, outcome: &Outcome);
 }
 
+/// What the app's run learnt from one request beyond the action's own outcome.
 enum Effect {
-    Done(String),
-    Waiting(String),
-    Blocked(String),
-    Failed(String),
+    Outcome(Outcome),
     /// The app cannot go on (credentials, budget): stop its run.
-    Fatal(String),
+    Stop(AppError),
 }
 
-async fn execute(client: &AppleClient, desired: &DesiredApp, op: &Op) -> Effect {
-    use ApiErrorCode as E;
-    let result = match op {
-        Op::UploadImage { id, .. } => match desired.images.iter().find(|i| &i.id.to_string() == id)
-        {
-            Some(image) => client.upload_image(image.id, image.size, &image.png).await,
-            None => return Effect::Failed("the image is not in the manifest".into()),
-        },
-        Op::UploadMessage { id, .. } => {
-            match desired.messages.iter().find(|m| &m.id.to_string() == id) {
-                Some(message) => client.upload_message(message.id, &message.body).await,
-                None => return Effect::Failed("the message is not in the manifest".into()),
-            }
+/// The manifest's images and messages by id, built once per app.
+struct Content<'a> {
+    images: HashMap<Uuid, &'a DesiredImage>,
+    messages: HashMap<Uuid, &'a DesiredMessage>,
+}
+
+impl<'a> Content<'a> {
+    fn new(desired: &'a DesiredApp) -> Self {
+        Content {
+            images: desired.images.iter().map(|i| (i.id, i)).collect(),
+            messages: desired.messages.iter().map(|m| (m.id, m)).collect(),
         }
+    }
+}
+
+fn not_in_manifest(what: &str) -> Effect {
+    Effect::Outcome(Outcome::Failed {
+        error: AppError::new(
+            AppErrorKind::Local,
+            format!("the {what} is not in the manifest"),
+        ),
+    })
+}
+
+async fn execute(client: &AppleClient, content: &Content<'_>, op: &Op) -> Effect {
+    use ApiErrorCode as E;
+    let parse = |id: &str| Uuid::parse_str(id).ok();
+    let result = match op {
+        Op::UploadImage { id, .. } => match parse(id).and_then(|id| content.images.get(&id)) {
+            Some(image) => client.upload_image(image.id, image.size, &image.png).await,
+            None => return not_in_manifest("image"),
+        },
+        Op::UploadMessage { id, .. } => match parse(id).and_then(|id| content.messages.get(&id)) {
+            Some(message) => client.upload_message(message.id, &message.body).await,
+            None => return not_in_manifest("message"),
+        },
         Op::SetDefault {
             product,
             locale,
             message_id,
             ..
-        } => match uuid::Uuid::parse_str(message_id) {
-            Ok(id) => client.configure_default(product, locale, id).await,
-            Err(_) => return Effect::Failed("not a message id".into()),
+        } => match parse(message_id) {
+            Some(id) => client.configure_default(product, locale, id).await,
+            None => return not_in_manifest("message"),
         },
         Op::DeleteDefault {
             product, locale, ..
@@ -102,32 +251,35 @@ async fn execute(client: &AppleClient, desired: &DesiredApp, op: &Op) -> Effect 
         Op::DeleteRealtimeUrl { .. } => client.delete_realtime_url().await,
     };
     let error = match result {
-        Ok(()) => return Effect::Done("done".into()),
+        Ok(()) => return Effect::Outcome(Outcome::Written),
         Err(e) => e,
     };
     let code = error.code();
-    match (op, code) {
+    let outcome = match (op, code) {
         (Op::UploadImage { .. }, Some(E::ImageAlreadyExists))
         | (Op::UploadMessage { .. }, Some(E::MessageAlreadyExists))
         | (Op::DeleteDefault { .. }, Some(E::DefaultMessageNotFound))
         | (Op::PruneMessage { .. }, Some(E::MessageNotFound))
         | (Op::PruneImage { .. }, Some(E::ImageNotFound))
-        | (Op::DeleteRealtimeUrl { .. }, Some(E::RealtimeUrlNotFound)) => {
-            Effect::Done("already done".into())
+        | (Op::DeleteRealtimeUrl { .. }, Some(E::RealtimeUrlNotFound)) => Outcome::AlreadyThere,
+        (Op::SetDefault { .. }, Some(code @ (E::MessageNotApproved | E::ImageNotApproved))) => {
+            Outcome::Waiting {
+                reason: Reason::AppleNotApproved { error: code },
+            }
         }
-        (Op::SetDefault { .. }, Some(E::MessageNotApproved | E::ImageNotApproved)) => {
-            Effect::Waiting(format!("Apple says {}", code.expect("matched")))
-        }
-        (Op::PruneImage { .. }, Some(E::ImageInUse)) => {
-            Effect::Blocked("kept: a message that is not in the manifest still uses it".into())
-        }
+        (Op::PruneImage { .. }, Some(E::ImageInUse)) => Outcome::Blocked {
+            reason: Reason::ImageInUse,
+        },
         _ => match error {
             ApiError::Unauthorized { .. } | ApiError::RateBudgetExhausted { .. } => {
-                Effect::Fatal(error.to_string())
+                return Effect::Stop(AppError::from(&error));
             }
-            _ => Effect::Failed(error.to_string()),
+            _ => Outcome::Failed {
+                error: AppError::from(&error),
+            },
         },
-    }
+    };
+    Effect::Outcome(outcome)
 }
 
 fn apply_in_memory(observed: &mut Observed, op: &Op) {
@@ -154,7 +306,51 @@ fn apply_in_memory(observed: &mut Observed, op: &Op) {
     }
 }
 
-/// Errors that stop before anything is done: observation failed, or a stale saved plan.
+/// Every action's last outcome, kept in apply order.
+#[derive(Default)]
+struct Outcomes {
+    by_op: BTreeMap<(Phase, Op), Outcome>,
+}
+
+impl Outcomes {
+    fn record(&mut self, op: &Op, outcome: Outcome) {
+        self.by_op.insert((op.phase(), op.clone()), outcome);
+    }
+
+    /// Done, blocked or failed in this run: not tried again in it.
+    fn settled(&self, op: &Op) -> bool {
+        self.by_op
+            .get(&(op.phase(), op.clone()))
+            .is_some_and(|o| !matches!(o, Outcome::Waiting { .. }))
+    }
+
+    fn into_reports(self) -> Vec<ActionReport> {
+        self.by_op
+            .into_iter()
+            .map(|((_, op), outcome)| ActionReport { op, outcome })
+            .collect()
+    }
+}
+
+/// Checks a saved plan against the fresh one: same manifests, same Apple state.
+fn check_saved(saved: &AppPlan, fresh: &AppPlan) -> Result<(), AppError> {
+    if saved.manifest_digest != fresh.manifest_digest {
+        return Err(AppError::new(
+            AppErrorKind::Local,
+            "the saved plan was made from other manifests; run `retainctl plan --out` again",
+        ));
+    }
+    if saved.observed_fingerprint != fresh.observed_fingerprint {
+        return Err(AppError::new(
+            AppErrorKind::Local,
+            "stale plan: Apple's state has changed since the plan was made; run `retainctl plan --out` again",
+        ));
+    }
+    Ok(())
+}
+
+/// Applies one app in one environment. Never fails as a whole: an error that stops the
+/// app is the report's `error`, and every action it did not reach is `NotAttempted`.
 pub async fn apply_app(
     client: &AppleClient,
     desired: &DesiredApp,
@@ -162,32 +358,32 @@ pub async fn apply_app(
     file: &str,
     options: &ApplyOptions,
     progress: &dyn Progress,
-) -> Result<ApplyOutcome, String> {
+) -> AppReport {
+    let mut report = AppReport::new(&desired.bundle_id, env, file);
     let plan_options = PlanOptions {
         prune: options.prune,
     };
-    let mut observed = observe(client, desired).await.map_err(|e| e.to_string())?;
-    let first = plan(desired, env, file, &observed, plan_options);
-    let allowed: Option<BTreeSet<Op>> = match &options.saved {
-        Some(saved) => {
-            if saved.manifest_digest != first.manifest_digest {
-                return Err(format!(
-                    "{}: the saved plan was made from other manifests; run `retainctl plan --out` again",
-                    desired.bundle_id
-                ));
-            }
-            if saved.observed_fingerprint != first.observed_fingerprint {
-                return Err(format!(
-                    "{}: stale plan: Apple's state has changed since the plan was made; run `retainctl plan --out` again",
-                    desired.bundle_id
-                ));
-            }
-            Some(saved.actions.iter().map(|a| a.op.clone()).collect())
+    let content = Content::new(desired);
+    let mut observed = match observe(client, desired, env).await {
+        Ok(o) => o,
+        Err(e) => {
+            report.error = Some(AppError::from(&e));
+            return report;
         }
-        None => None,
     };
-    let permitted = |op: &Op| allowed.as_ref().is_none_or(|a| a.contains(op));
-
+    let first = plan(desired, env, file, &observed, plan_options);
+    if let Some(saved) = &options.saved
+        && let Err(e) = check_saved(saved, &first)
+    {
+        report.error = Some(e);
+        return report;
+    }
+    let permitted = |op: &Op| {
+        options
+            .saved
+            .as_ref()
+            .is_none_or(|s| s.actions.iter().any(|a| &a.op == op))
+    };
     progress.planned(
         first
             .actions
@@ -195,102 +391,127 @@ pub async fn apply_app(
             .filter(|a| a.status != Status::Blocked && permitted(&a.op))
             .count(),
     );
-    let mut outcome = ApplyOutcome::default();
-    let mut settled: BTreeSet<Op> = BTreeSet::new();
-    let mut extra_blocked: Vec<Action> = vec![];
+
+    let mut outcomes = Outcomes::default();
     let deadline = options.wait.map(|w| Instant::now() + w);
     let mut pause = options.poll_interval.max(Duration::from_millis(50));
-    loop {
-        for phases in [&[1u8, 2][..], &[3, 4], &[5, 6, 7]] {
-            let current = plan(desired, env, file, &observed, plan_options);
+    let stopped: Option<AppError> = 'run: loop {
+        for phase in Phase::ALL {
+            let mut current = plan(desired, env, file, &observed, plan_options);
+            if phase == Phase::PruneMessages
+                && current
+                    .actions
+                    .iter()
+                    .any(|a| matches!(a.op, Op::PruneMessage { .. }))
+            {
+                // Deletions are decided from a fresh read, never from what this run did:
+                // a default another run (or a refused write) left in place stays.
+                if let Err(e) = async {
+                    refresh_lists(client, &mut observed).await?;
+                    refresh_defaults(client, desired, &mut observed).await
+                }
+                .await
+                {
+                    break 'run Some(AppError::from(&e));
+                }
+                current = plan(desired, env, file, &observed, plan_options);
+            }
             let ready: Vec<Action> = current
                 .actions
                 .into_iter()
-                .filter(|a| a.status == Status::Ready && phases.contains(&a.op.phase()))
-                .filter(|a| permitted(&a.op) && !settled.contains(&a.op))
+                .filter(|a| a.status == Status::Ready && a.op.phase() == phase)
+                .filter(|a| permitted(&a.op) && !outcomes.settled(&a.op))
                 .collect();
             let mut uploaded = false;
             for action in ready {
-                let effect = execute(client, desired, &action.op).await;
-                let report = match &effect {
-                    Effect::Done(note) => Ok(note.clone()),
-                    Effect::Waiting(why) | Effect::Blocked(why) => Ok(why.clone()),
-                    Effect::Failed(e) | Effect::Fatal(e) => Err(e.clone()),
+                let outcome = match execute(client, &content, &action.op).await {
+                    Effect::Outcome(o) => o,
+                    Effect::Stop(error) => {
+                        progress.finished(
+                            &action.op,
+                            &Outcome::Failed {
+                                error: error.clone(),
+                            },
+                        );
+                        outcomes.record(
+                            &action.op,
+                            Outcome::Failed {
+                                error: error.clone(),
+                            },
+                        );
+                        break 'run Some(error);
+                    }
                 };
-                progress.finished(&action.op, &report);
-                match effect {
-                    Effect::Done(note) => {
-                        uploaded |= action.op.is_write_of_content();
-                        apply_in_memory(&mut observed, &action.op);
-                        settled.insert(action.op.clone());
-                        outcome.done.push(Done {
-                            op: action.op,
-                            note,
-                        });
-                    }
-                    Effect::Waiting(_) => {}
-                    Effect::Blocked(why) => {
-                        settled.insert(action.op.clone());
-                        extra_blocked.push(Action {
-                            status: Status::Blocked,
-                            reason: why,
-                            ..action
-                        });
-                    }
-                    Effect::Failed(e) => {
-                        settled.insert(action.op.clone());
-                        outcome.failed.push(Done {
-                            op: action.op,
-                            note: e,
-                        });
-                    }
-                    Effect::Fatal(e) => {
-                        outcome.failed.push(Done {
-                            op: action.op,
-                            note: e,
-                        });
-                        return Ok(outcome);
-                    }
+                progress.finished(&action.op, &outcome);
+                if outcome.is_done() {
+                    uploaded |= action.op.is_write_of_content();
+                    apply_in_memory(&mut observed, &action.op);
                 }
+                outcomes.record(&action.op, outcome);
             }
             if uploaded && let Err(e) = refresh_lists(client, &mut observed).await {
-                outcome
-                    .errors
-                    .push(format!("reading the lists again failed: {e}"));
-                return Ok(outcome);
+                break 'run Some(AppError::from(&e));
             }
         }
-        let last = plan(desired, env, file, &observed, plan_options);
-        let open = |status: Status| -> Vec<Action> {
-            last.actions
-                .iter()
-                .filter(|a| a.status == status && permitted(&a.op) && !settled.contains(&a.op))
-                .cloned()
-                .collect()
+        let Some(deadline) = deadline else {
+            break None;
         };
-        outcome.waiting = open(Status::Waiting);
-        outcome.waiting.extend(
-            last.actions
-                .iter()
-                .filter(|a| {
-                    a.status == Status::Ready && permitted(&a.op) && !settled.contains(&a.op)
-                })
-                .cloned(),
-        );
-        outcome.blocked = open(Status::Blocked);
-        outcome.blocked.extend(extra_blocked.iter().cloned());
-        let Some(deadline) = deadline else { break };
-        if outcome.waiting.is_empty() || Instant::now() + pause > deadline {
-            break;
+        let last = plan(desired, env, file, &observed, plan_options);
+        let waiting = last
+            .actions
+            .iter()
+            .any(|a| a.status == Status::Waiting && permitted(&a.op) && !outcomes.settled(&a.op));
+        if !waiting || Instant::now() + pause > deadline {
+            break None;
         }
         tokio::time::sleep(pause).await;
         pause = (pause.mul_f32(1.5)).min(Duration::from_secs(60));
         if let Err(e) = refresh_lists(client, &mut observed).await {
-            return Err(format!(
-                "{}: reading the lists failed while waiting: {e}",
-                desired.bundle_id
-            ));
+            break Some(AppError::from(&e));
         }
+    };
+
+    // Whatever the last plan still holds that this run did not settle gets its outcome.
+    let last = plan(desired, env, file, &observed, plan_options);
+    report.end_state = Some(EndState {
+        content: last.content,
+        defaults: last.defaults,
+        drift: last.drift,
+        realtime_url: last.realtime_url,
+    });
+    for action in last.actions {
+        if outcomes
+            .by_op
+            .contains_key(&(action.op.phase(), action.op.clone()))
+        {
+            // Settled, or waiting on Apple's own refusal, which says more than the plan.
+            continue;
+        }
+        let outcome = if !permitted(&action.op) {
+            Outcome::NotAttempted {
+                why: NotAttempted::OutsideSavedPlan,
+            }
+        } else if stopped.is_some() {
+            Outcome::NotAttempted {
+                why: NotAttempted::AppStopped,
+            }
+        } else {
+            match action.status {
+                Status::Waiting => Outcome::Waiting {
+                    reason: action.reason,
+                },
+                Status::Blocked => Outcome::Blocked {
+                    reason: action.reason,
+                },
+                Status::Ready => Outcome::NotAttempted {
+                    why: NotAttempted::BecameReadyLate,
+                },
+            }
+        };
+        outcomes.record(&action.op, outcome);
     }
-    Ok(outcome)
+    // An action that failed stays failed even if the last plan no longer lists it.
+    report.error = stopped;
+    report.actions = outcomes.into_reports();
+    report
 }

@@ -2,13 +2,15 @@
 //! environment. No I/O, no clock. Apply re-runs it after every phase with what it has
 //! learnt, so the same rules decide both what `plan` shows and what `apply` does.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
+use super::AppError;
 use super::observed::Observed;
 use crate::apple::model::ReviewState;
-use crate::desired::DesiredApp;
+use crate::desired::{DesiredApp, DesiredImage, DesiredMessage};
 use crate::ids;
 use crate::manifest::{EnvironmentName, ImageSize};
 
@@ -54,17 +56,41 @@ pub enum Op {
     },
 }
 
+/// The steps of apply, in Apple's order. Every action belongs to one; apply finishes a
+/// step before it starts the next, and reads Apple again where the order needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    UploadImages,
+    UploadMessages,
+    /// Set and delete defaults, after the lists were read again for review states.
+    Defaults,
+    /// After the owned defaults were read again: never a message a default points at.
+    PruneMessages,
+    PruneImages,
+    RealtimeUrl,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 6] = [
+        Phase::UploadImages,
+        Phase::UploadMessages,
+        Phase::Defaults,
+        Phase::PruneMessages,
+        Phase::PruneImages,
+        Phase::RealtimeUrl,
+    ];
+}
+
 impl Op {
-    /// Apply order: images, messages, defaults, default deletions, prunes, realtime URL.
-    pub fn phase(&self) -> u8 {
+    pub fn phase(&self) -> Phase {
         match self {
-            Op::UploadImage { .. } => 1,
-            Op::UploadMessage { .. } => 2,
-            Op::SetDefault { .. } => 3,
-            Op::DeleteDefault { .. } => 4,
-            Op::PruneMessage { .. } => 5,
-            Op::PruneImage { .. } => 6,
-            Op::ConfigureRealtimeUrl { .. } | Op::DeleteRealtimeUrl { .. } => 7,
+            Op::UploadImage { .. } => Phase::UploadImages,
+            Op::UploadMessage { .. } => Phase::UploadMessages,
+            Op::SetDefault { .. } | Op::DeleteDefault { .. } => Phase::Defaults,
+            Op::PruneMessage { .. } => Phase::PruneMessages,
+            Op::PruneImage { .. } => Phase::PruneImages,
+            Op::ConfigureRealtimeUrl { .. } | Op::DeleteRealtimeUrl { .. } => Phase::RealtimeUrl,
         }
     }
 
@@ -78,10 +104,65 @@ impl Op {
 pub enum Status {
     /// Can be done now.
     Ready,
-    /// Waits on Apple's review (content PENDING, or not uploaded yet).
+    /// Waits on Apple's review (content PENDING, or not uploaded yet), or on an action
+    /// before it (a prune waits for the new default).
     Waiting,
     /// Content was REJECTED: change it to get a new id.
     Blocked,
+}
+
+/// A part of a default's content (the message or one of its images) and Apple's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartState {
+    pub kind: ContentKind,
+    pub key: String,
+    /// `None`: not on Apple yet.
+    pub state: Option<ReviewState>,
+}
+
+/// Why an action has its status. Each format words it; nothing matches on text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum Reason {
+    /// An upload: Apple does not hold this id.
+    NotOnApple,
+    /// A default whose message and images are APPROVED.
+    ContentApproved,
+    /// A default whose content is not APPROVED yet (parts not approved).
+    AwaitingReview {
+        parts: Vec<PartState>,
+    },
+    /// A default whose content Apple REJECTED (the rejected parts).
+    Rejected {
+        parts: Vec<PartState>,
+    },
+    /// Delete default: an owned pair the manifest sets no default for.
+    NoDefaultInManifest,
+    /// Prune: on Apple, not in the manifest.
+    NotInManifest,
+    /// Prune of a message that is the current default of these pairs: it goes only once
+    /// a fresh read shows the new defaults in place.
+    AfterNewDefault {
+        pairs: Vec<Pair>,
+    },
+    RealtimeUrlDiffers,
+    /// The manifest lists the environment without a realtime URL.
+    NoRealtimeUrlInManifest {
+        environment: EnvironmentName,
+    },
+    /// Apple refused a default although its lists said APPROVED (e.g. MessageNotApproved).
+    AppleNotApproved {
+        error: crate::apple::ApiErrorCode,
+    },
+    /// Apple refused to delete an image a message still uses (ImageInUse).
+    ImageInUse,
+}
+
+/// An owned (product, locale) pair.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Pair {
+    pub product: String,
+    pub locale: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,7 +170,7 @@ pub struct Action {
     #[serde(flatten)]
     pub op: Op,
     pub status: Status,
-    pub reason: String,
+    pub reason: Reason,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -121,18 +202,27 @@ pub struct DefaultState {
     pub desired_key: Option<String>,
 }
 
+/// Why drift stays even with `--prune`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum KeptBecause {
+    /// The current default of these owned pairs, and no new default is ready to replace it.
+    CurrentDefault { pairs: Vec<Pair> },
+    /// A message of the manifest uses this image.
+    UsedByManifest,
+}
+
 /// Content on Apple that the manifest does not produce.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Drift {
     pub kind: ContentKind,
     pub id: String,
     pub state: ReviewState,
-    /// Why it stays even with `--prune`, if it does.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub kept_because: Option<String>,
+    pub kept_because: Option<KeptBecause>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RealtimeUrlState {
     pub managed: bool,
     pub current: Option<String>,
@@ -144,6 +234,9 @@ pub struct AppPlan {
     pub bundle_id: String,
     pub environment: EnvironmentName,
     pub file: String,
+    /// Set when Apple could not be read for this app: nothing below is known then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<AppError>,
     /// Digest of the observed state the plan was made from (stale-plan check).
     pub observed_fingerprint: String,
     /// Digest of the desired state (the manifest as ids).
@@ -159,6 +252,29 @@ pub struct AppPlan {
 }
 
 impl AppPlan {
+    /// The row of an app × environment whose state could not be read.
+    pub fn failed(
+        bundle_id: &str,
+        environment: EnvironmentName,
+        file: &str,
+        error: AppError,
+    ) -> Self {
+        AppPlan {
+            bundle_id: bundle_id.to_string(),
+            environment,
+            file: file.to_string(),
+            error: Some(error),
+            observed_fingerprint: String::new(),
+            manifest_digest: String::new(),
+            actions: vec![],
+            content: vec![],
+            defaults: vec![],
+            drift: vec![],
+            realtime_url: RealtimeUrlState::default(),
+            diffs: vec![],
+        }
+    }
+
     pub fn rejected(&self) -> impl Iterator<Item = &ContentState> {
         self.content
             .iter()
@@ -175,16 +291,9 @@ impl AppPlan {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanOptions {
     pub prune: bool,
-}
-
-fn state_label(state: Option<ReviewState>) -> &'static str {
-    match state {
-        None => "not uploaded yet",
-        Some(s) => s.as_str(),
-    }
 }
 
 /// Digest of the desired state: changes exactly when the manifest's ids, defaults,
@@ -212,59 +321,64 @@ pub fn plan(
 ) -> AppPlan {
     let mut actions = vec![];
     let mut content = vec![];
+    let images_by_id: HashMap<Uuid, &DesiredImage> =
+        desired.images.iter().map(|i| (i.id, i)).collect();
+    let messages_by_id: HashMap<Uuid, &DesiredMessage> =
+        desired.messages.iter().map(|m| (m.id, m)).collect();
 
     for image in &desired.images {
         let id = image.id.to_string();
-        let state = observed.images.get(&id).copied();
-        content.push(ContentState {
-            kind: ContentKind::Image,
-            key: image.key.clone(),
-            locale: None,
-            id: id.clone(),
-            state,
-        });
+        let state = observed.images.get(&id).cloned();
         if state.is_none() {
             actions.push(Action {
                 op: Op::UploadImage {
                     key: image.key.clone(),
                     size: image.size,
-                    id,
+                    id: id.clone(),
                 },
                 status: Status::Ready,
-                reason: "not on Apple".into(),
+                reason: Reason::NotOnApple,
             });
         }
+        content.push(ContentState {
+            kind: ContentKind::Image,
+            key: image.key.clone(),
+            locale: None,
+            id,
+            state,
+        });
     }
     for message in &desired.messages {
         let id = message.id.to_string();
-        let state = observed.messages.get(&id).copied();
-        content.push(ContentState {
-            kind: ContentKind::Message,
-            key: message.key.clone(),
-            locale: Some(message.locale.clone()),
-            id: id.clone(),
-            state,
-        });
+        let state = observed.messages.get(&id).cloned();
         if state.is_none() {
             actions.push(Action {
                 op: Op::UploadMessage {
                     key: message.key.clone(),
                     locale: message.locale.clone(),
-                    id,
+                    id: id.clone(),
                 },
                 status: Status::Ready,
-                reason: "not on Apple".into(),
+                reason: Reason::NotOnApple,
             });
         }
+        content.push(ContentState {
+            kind: ContentKind::Message,
+            key: message.key.clone(),
+            locale: Some(message.locale.clone()),
+            id,
+            state,
+        });
     }
 
-    // Defaults of owned pairs; the old default stays until the new one can be set.
+    // Defaults of owned pairs; the old default stays until the new one is set.
     let mut defaults = vec![];
-    let mut defaults_after: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
+    // Current defaults, and whether a ready action is about to replace each.
+    let mut current_defaults: BTreeMap<String, Vec<(Pair, bool)>> = BTreeMap::new();
     for (product, locale) in &desired.owned_pairs {
         let current = observed.default_of(product, locale);
         let want = desired.defaults.get(&(product.clone(), locale.clone()));
-        let want_message = want.and_then(|id| desired.message(*id));
+        let want_message = want.and_then(|id| messages_by_id.get(id).copied());
         defaults.push(DefaultState {
             product: product.clone(),
             locale: locale.clone(),
@@ -272,27 +386,26 @@ pub fn plan(
             desired: want.map(|id| id.to_string()),
             desired_key: want_message.map(|m| m.key.clone()),
         });
-        let mut after = current.clone();
+        let mut replaced_now = false;
         match (want, want_message) {
             (Some(id), Some(message)) if current.as_deref() != Some(&id.to_string()) => {
-                let mut parts = vec![(
-                    format!("message {}", message.key),
-                    observed.messages.get(&id.to_string()).copied(),
-                )];
+                let mut parts = vec![PartState {
+                    kind: ContentKind::Message,
+                    key: message.key.clone(),
+                    state: observed.messages.get(&id.to_string()).cloned(),
+                }];
                 for image_id in &message.image_ids {
-                    let key = desired
-                        .image(*image_id)
-                        .map(|i| i.key.clone())
-                        .unwrap_or_else(|| image_id.to_string());
-                    parts.push((
-                        format!("image {key}"),
-                        observed.images.get(&image_id.to_string()).copied(),
-                    ));
+                    parts.push(PartState {
+                        kind: ContentKind::Image,
+                        key: images_by_id
+                            .get(image_id)
+                            .map(|i| i.key.clone())
+                            .unwrap_or_else(|| image_id.to_string()),
+                        state: observed.images.get(&image_id.to_string()).cloned(),
+                    });
                 }
-                let (status, reason) = gate(&parts);
-                if status == Status::Ready {
-                    after = Some(id.to_string());
-                }
+                let (status, reason) = gate(parts);
+                replaced_now = status == Status::Ready;
                 actions.push(Action {
                     op: Op::SetDefault {
                         product: product.clone(),
@@ -307,7 +420,7 @@ pub fn plan(
             }
             (None, _) => {
                 if let Some(current) = &current {
-                    after = None;
+                    replaced_now = true;
                     actions.push(Action {
                         op: Op::DeleteDefault {
                             product: product.clone(),
@@ -315,45 +428,67 @@ pub fn plan(
                             message_id: current.clone(),
                         },
                         status: Status::Ready,
-                        reason: "the manifest sets no default for this owned pair".into(),
+                        reason: Reason::NoDefaultInManifest,
                     });
                 }
             }
             _ => {}
         }
-        defaults_after.insert((product.clone(), locale.clone()), after);
+        if let Some(current) = current {
+            let pair = Pair {
+                product: product.clone(),
+                locale: locale.clone(),
+            };
+            current_defaults
+                .entry(current)
+                .or_default()
+                .push((pair, replaced_now));
+        }
     }
 
-    // Drift, and with --prune its deletion: messages first, never a default that stays,
-    // then images no kept message of the manifest uses.
+    // Drift, and with --prune its deletion: messages first, then images no message of the
+    // manifest uses. A message that is a current default is deleted only after a fresh
+    // read shows it replaced: its prune waits while a ready default is about to replace
+    // it, and it is kept otherwise.
     let desired_messages: BTreeSet<String> =
         desired.messages.iter().map(|m| m.id.to_string()).collect();
     let desired_images: BTreeSet<String> =
         desired.images.iter().map(|i| i.id.to_string()).collect();
-    let defaults_kept: BTreeSet<&String> = defaults_after.values().flatten().collect();
     let mut drift = vec![];
     for (id, state) in &observed.messages {
         if desired_messages.contains(id) {
             continue;
         }
-        let kept_because = defaults_kept
-            .contains(id)
-            .then(|| "it is a current default; it can go once the new default is set".to_string());
-        if options.prune && kept_because.is_none() {
+        let mut kept_because = None;
+        let status_reason = match current_defaults.get(id) {
+            None => Some((Status::Ready, Reason::NotInManifest)),
+            Some(pairs) => {
+                let names: Vec<Pair> = pairs.iter().map(|(p, _)| p.clone()).collect();
+                if pairs.iter().all(|(_, replaced)| *replaced) {
+                    Some((Status::Waiting, Reason::AfterNewDefault { pairs: names }))
+                } else {
+                    kept_because = Some(KeptBecause::CurrentDefault { pairs: names });
+                    None
+                }
+            }
+        };
+        if options.prune
+            && let Some((status, reason)) = status_reason
+        {
             actions.push(Action {
                 op: Op::PruneMessage { id: id.clone() },
-                status: Status::Ready,
-                reason: "not in the manifest (--prune)".into(),
+                status,
+                reason,
             });
         }
         drift.push(Drift {
             kind: ContentKind::Message,
             id: id.clone(),
-            state: *state,
+            state: state.clone(),
             kept_because,
         });
     }
-    let used_by_kept: BTreeSet<String> = desired
+    let used_by_manifest: BTreeSet<String> = desired
         .messages
         .iter()
         .flat_map(|m| m.image_ids.iter().map(|i| i.to_string()))
@@ -362,20 +497,20 @@ pub fn plan(
         if desired_images.contains(id) {
             continue;
         }
-        let kept_because = used_by_kept
+        let kept_because = used_by_manifest
             .contains(id)
-            .then(|| "a message of the manifest uses it".to_string());
+            .then_some(KeptBecause::UsedByManifest);
         if options.prune && kept_because.is_none() {
             actions.push(Action {
                 op: Op::PruneImage { id: id.clone() },
                 status: Status::Ready,
-                reason: "not in the manifest (--prune)".into(),
+                reason: Reason::NotInManifest,
             });
         }
         drift.push(Drift {
             kind: ContentKind::Image,
             id: id.clone(),
-            state: *state,
+            state: state.clone(),
             kept_because,
         });
     }
@@ -390,14 +525,14 @@ pub fn plan(
                     replaces: current.clone(),
                 },
                 status: Status::Ready,
-                reason: "differs from the manifest".into(),
+                reason: Reason::RealtimeUrlDiffers,
             }),
             (None, Some(current)) => actions.push(Action {
                 op: Op::DeleteRealtimeUrl {
                     url: current.clone(),
                 },
                 status: Status::Ready,
-                reason: format!("environments.{env} sets no realtimeUrl"),
+                reason: Reason::NoRealtimeUrlInManifest { environment: env },
             }),
             _ => {}
         }
@@ -408,6 +543,7 @@ pub fn plan(
         bundle_id: desired.bundle_id.clone(),
         environment: env,
         file: file.to_string(),
+        error: None,
         observed_fingerprint: observed.fingerprint(),
         manifest_digest: manifest_digest(desired, env),
         actions,
@@ -423,34 +559,26 @@ pub fn plan(
     }
 }
 
-/// A default can be set when its message and every image it uses are APPROVED.
-fn gate(parts: &[(String, Option<ReviewState>)]) -> (Status, String) {
-    let rejected: Vec<&str> = parts
+/// A default can be set when its message and every image it uses are APPROVED; any
+/// REJECTED part blocks it; any other state (PENDING, not uploaded, a state this version
+/// does not know) makes it wait.
+fn gate(parts: Vec<PartState>) -> (Status, Reason) {
+    let rejected: Vec<PartState> = parts
         .iter()
-        .filter(|(_, s)| *s == Some(ReviewState::Rejected))
-        .map(|(n, _)| n.as_str())
+        .filter(|p| p.state == Some(ReviewState::Rejected))
+        .cloned()
         .collect();
     if !rejected.is_empty() {
-        return (
-            Status::Blocked,
-            format!(
-                "{} REJECTED: change the content to get a new id",
-                rejected.join(", ")
-            ),
-        );
+        return (Status::Blocked, Reason::Rejected { parts: rejected });
     }
-    let waiting: Vec<String> = parts
-        .iter()
-        .filter(|(_, s)| *s != Some(ReviewState::Approved))
-        .map(|(n, s)| format!("{n} {}", state_label(*s)))
+    let waiting: Vec<PartState> = parts
+        .into_iter()
+        .filter(|p| p.state != Some(ReviewState::Approved))
         .collect();
     if waiting.is_empty() {
-        (Status::Ready, "content APPROVED".into())
+        (Status::Ready, Reason::ContentApproved)
     } else {
-        (
-            Status::Waiting,
-            format!("waiting for review: {}", waiting.join(", ")),
-        )
+        (Status::Waiting, Reason::AwaitingReview { parts: waiting })
     }
 }
 

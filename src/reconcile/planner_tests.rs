@@ -72,8 +72,14 @@ pub(crate) fn observed(
     defaults: &[(&str, &str, &str)],
 ) -> Observed {
     let mut o = Observed {
-        images: images.iter().map(|(i, s)| (i.to_string(), *s)).collect(),
-        messages: messages.iter().map(|(i, s)| (i.to_string(), *s)).collect(),
+        images: images
+            .iter()
+            .map(|(i, s)| (i.to_string(), s.clone()))
+            .collect(),
+        messages: messages
+            .iter()
+            .map(|(i, s)| (i.to_string(), s.clone()))
+            .collect(),
         ..Default::default()
     };
     for (p, l) in [
@@ -102,7 +108,7 @@ fn run(o: &Observed, prune: bool) -> AppPlan {
 fn ops(p: &AppPlan) -> Vec<(String, Status)> {
     p.actions
         .iter()
-        .map(|a| (crate::render::describe(&a.op), a.status))
+        .map(|a| (crate::render::text::describe_op(&a.op), a.status))
         .collect()
 }
 
@@ -126,7 +132,7 @@ fn empty_apple_uploads_everything_and_defaults_wait() {
         ]
     );
     assert_eq!(
-        p.actions[4].reason,
+        crate::render::reason_words(&p.actions[4].reason),
         "waiting for review: message stay not uploaded yet, image hero not uploaded yet"
     );
     let uncovered: Vec<_> = p
@@ -167,7 +173,7 @@ fn a_pending_image_keeps_its_messages_default_waiting() {
     assert_eq!(p.actions[0].status, Status::Ready, "de-DE uses no image");
     assert_eq!(p.actions[1].status, Status::Waiting);
     assert_eq!(
-        p.actions[1].reason,
+        crate::render::reason_words(&p.actions[1].reason),
         "waiting for review: image hero PENDING"
     );
 }
@@ -180,7 +186,7 @@ fn rejected_content_blocks_and_is_reported() {
     );
     assert!(p.actions.iter().all(|a| a.status == Status::Blocked));
     assert_eq!(
-        p.actions[1].reason,
+        crate::render::reason_words(&p.actions[1].reason),
         "image hero REJECTED: change the content to get a new id"
     );
     let rejected: Vec<&str> = p.rejected().map(|c| c.id.as_str()).collect();
@@ -261,8 +267,13 @@ fn the_old_default_stays_until_the_new_one_is_approved() {
         )]
     );
     assert_eq!(
-        p.drift[0].kept_because.as_deref(),
-        Some("it is a current default; it can go once the new default is set")
+        p.drift[0].kept_because,
+        Some(KeptBecause::CurrentDefault {
+            pairs: vec![Pair {
+                product: "premium".into(),
+                locale: "en-US".into()
+            }]
+        })
     );
 
     let approved = observed(
@@ -280,9 +291,19 @@ fn the_old_default_stays_until_the_new_one_is_approved() {
             ),
             (
                 format!("delete message {OLD} (not in the manifest)"),
-                Status::Ready
+                Status::Waiting
             ),
         ]
+    );
+    assert_eq!(
+        p.actions[1].reason,
+        Reason::AfterNewDefault {
+            pairs: vec![Pair {
+                product: "premium".into(),
+                locale: "en-US".into()
+            }]
+        },
+        "the old default goes only after a fresh read shows the new one in place"
     );
     // without --prune the old message is only drift
     assert_eq!(run(&approved, false).actions.len(), 1);
@@ -392,30 +413,27 @@ fn showcase() -> crate::reconcile::Plan {
         ),
         PlanOptions::default(),
     );
-    crate::reconcile::Plan {
-        format_version: crate::reconcile::FORMAT_VERSION,
-        apps: vec![converged, app],
-    }
+    crate::reconcile::Plan::new(PlanOptions { prune: true }, vec![converged, app])
 }
 
 #[test]
 fn text_rendering() {
-    insta::assert_snapshot!("plan_text", crate::render::plan_text(&showcase(), false));
+    insta::assert_snapshot!("plan_text", crate::render::text::plan(&showcase(), false));
 }
 
 #[test]
 fn json_rendering() {
-    insta::assert_snapshot!("plan_json", crate::render::plan_json(&showcase()));
+    insta::assert_snapshot!("plan_json", crate::render::json::plan(&showcase()));
 }
 
 #[test]
 fn markdown_rendering() {
-    insta::assert_snapshot!("plan_markdown", crate::render::plan_markdown(&showcase()));
+    insta::assert_snapshot!("plan_markdown", crate::render::markdown::plan(&showcase()));
 }
 
 #[test]
 fn status_rendering() {
-    insta::assert_snapshot!("status_text", crate::render::status_text(&showcase()));
+    insta::assert_snapshot!("status_text", crate::render::text::status(&showcase()));
 }
 
 #[test]
@@ -438,10 +456,10 @@ fn markdown_is_capped_below_githubs_limit() {
         &observed(&[], &[], &[]),
         PlanOptions::default(),
     );
-    let text = crate::render::plan_markdown(&crate::reconcile::Plan {
-        format_version: 1,
-        apps: vec![p],
-    });
+    let text = crate::render::markdown::plan(&crate::reconcile::Plan::new(
+        PlanOptions::default(),
+        vec![p],
+    ));
     assert!(text.starts_with("<!-- retainctl:plan -->\n"));
     assert!(
         text.chars().count() <= crate::render::MARKDOWN_LIMIT,
@@ -452,5 +470,77 @@ fn markdown_is_capped_below_githubs_limit() {
     assert_eq!(
         text.matches("<details>").count(),
         text.matches("</details>").count()
+    );
+}
+
+/// The showcase beside an app whose state could not be read (a 401).
+fn showcase_with_failure() -> crate::reconcile::Plan {
+    let mut plan = showcase();
+    plan.apps.push(AppPlan::failed(
+        "com.example.broken",
+        EnvironmentName::Production,
+        "retention/broken.yaml",
+        crate::reconcile::AppError::from(crate::apple::ApiError::Unauthorized {
+            endpoint: "GetImageList",
+            bundle_id: "com.example.broken".into(),
+        }),
+    ));
+    plan
+}
+
+#[test]
+fn a_failed_app_is_a_row_in_every_format() {
+    let plan = showcase_with_failure();
+    insta::assert_snapshot!("failed_text", crate::render::text::plan(&plan, false));
+    insta::assert_snapshot!("failed_markdown", crate::render::markdown::plan(&plan));
+    insta::assert_snapshot!("failed_json", crate::render::json::plan(&plan));
+    insta::assert_snapshot!(
+        "failed_status_markdown",
+        crate::render::markdown::status(&plan)
+    );
+    insta::assert_snapshot!("failed_status_json", crate::render::json::status(&plan));
+}
+
+#[test]
+fn apply_summaries_count_what_was_not_done() {
+    use crate::reconcile::apply::{ActionReport, AppReport, NotAttempted, Outcome};
+    let p = run(&observed(&[], &[], &[]), false);
+    let mut report = AppReport::new("com.example.app", EnvironmentName::Sandbox, "app.yaml");
+    report.error = Some(crate::reconcile::AppError::from(
+        crate::apple::ApiError::Unauthorized {
+            endpoint: "UploadMessage",
+            bundle_id: "com.example.app".into(),
+        },
+    ));
+    let outcomes = [
+        Outcome::Written,
+        Outcome::AlreadyThere,
+        Outcome::Failed {
+            error: report.error.clone().unwrap(),
+        },
+        Outcome::NotAttempted {
+            why: NotAttempted::AppStopped,
+        },
+        Outcome::Waiting {
+            reason: p.actions[4].reason.clone(),
+        },
+    ];
+    report.actions = p
+        .actions
+        .iter()
+        .zip(outcomes)
+        .map(|(a, outcome)| ActionReport {
+            op: a.op.clone(),
+            outcome,
+        })
+        .collect();
+    assert!(report.has_failures() && report.has_pending());
+    insta::assert_snapshot!(
+        "apply_summary",
+        format!(
+            "{}\n{}\n",
+            crate::render::text::apply_summary(&report),
+            crate::render::text::apply_total(std::slice::from_ref(&report))
+        )
     );
 }

@@ -1,7 +1,6 @@
 //! The local Apple: a faithful simulator of the Retention Messaging API for tests, for
 //! rehearsals, and for `--env local`, where it runs inside the retainctl process.
 
-pub mod cli;
 pub mod faults;
 pub mod server;
 pub mod state;

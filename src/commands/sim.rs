@@ -1,21 +1,16 @@
-//! `retainctl sim` (serve) and `retainctl sim review` (talk to a running simulator).
+//! `retainctl sim` (serve) and `retainctl sim review` (talk to a running simulator): the
+//! command layer around `crate::sim`, which knows nothing of the CLI.
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use super::faults::FaultConfig;
-use super::server::{ReviewAnswer, ReviewRequest, SimConfig};
 use crate::cli::{ReviewDecision, SimAction, SimCommand, SimServeArgs};
+use crate::sim::faults::FaultConfig;
+use crate::sim::server::{ReviewAnswer, ReviewRequest, SimConfig};
 
-pub fn run(command: SimCommand) -> ExitCode {
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = match command.action {
+pub fn run(command: SimCommand) -> anyhow::Result<ExitCode> {
+    let runtime = super::runtime()?;
+    match command.action {
         Some(SimAction::Review {
             url,
             state,
@@ -28,14 +23,9 @@ pub fn run(command: SimCommand) -> ExitCode {
             }
         },
         None => runtime.block_on(serve(command.serve)),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
     }
+    .map_err(anyhow::Error::msg)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn config(args: &SimServeArgs) -> Result<SimConfig, String> {
@@ -73,6 +63,7 @@ fn config(args: &SimServeArgs) -> Result<SimConfig, String> {
             drop_every: args.drop_every,
             drop_rate: args.drop_rate,
             seed: args.seed,
+            rules: args.fault_rules.clone(),
         },
     })
 }
@@ -91,8 +82,8 @@ async fn serve(args: SimServeArgs) -> Result<(), String> {
     eprintln!(
         "retainctl sim: {} mode, state {}",
         match config.mode {
-            super::Mode::Sandbox => "sandbox",
-            super::Mode::Production => "production",
+            crate::sim::Mode::Sandbox => "sandbox",
+            crate::sim::Mode::Production => "production",
         },
         config
             .state_file
@@ -100,7 +91,7 @@ async fn serve(args: SimServeArgs) -> Result<(), String> {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "in memory".into())
     );
-    super::server::serve(config, listener).await
+    crate::sim::server::serve(config, listener).await
 }
 
 fn review_request(decision: ReviewDecision) -> ReviewRequest {
@@ -125,10 +116,10 @@ fn review_file(path: &std::path::Path, decision: ReviewDecision) -> Result<(), S
     if !path.exists() {
         return Err(format!("no simulator state at {}", path.display()));
     }
-    let mut world = super::server::load_world(Some(path))?;
-    let missing = super::server::apply_review(&mut world, &review_request(decision));
+    let mut world = crate::sim::server::load_world(Some(path))?;
+    let missing = crate::sim::server::apply_review(&mut world, &review_request(decision));
     let text = serde_json::to_string_pretty(&world).map_err(|e| e.to_string())?;
-    super::server::write_atomically(path, text.as_bytes())?;
+    crate::sim::server::write_atomically(path, text.as_bytes())?;
     if !missing.is_empty() {
         return Err(format!(
             "not found in the simulator: {}",

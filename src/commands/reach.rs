@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::apple::client::{PRODUCTION_URL, SANDBOX_URL};
+use crate::apple::client::{BaseUrl, PRODUCTION_URL, SANDBOX_URL};
 use crate::apple::credentials::{self, Credentials, PrivateKeyPem, generate_key_pair};
 use crate::apple::token::TokenSigner;
 use crate::apple::{AppleClient, ClientConfig};
@@ -95,7 +95,9 @@ pub fn client_for(
             };
             (
                 credentials,
-                base_url.unwrap_or(default_url).to_string(),
+                BaseUrl::parse(base_url.unwrap_or(default_url))
+                    .map_err(|e| format!("--base-url: {e}"))?
+                    .to_string(),
                 env == EnvironmentName::Sandbox,
                 true,
             )

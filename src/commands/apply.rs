@@ -1,0 +1,309 @@
+//! `retainctl apply`: make Apple match the manifests in one environment, app by app, with
+//! one line per action and an honest summary; `--plan FILE` executes a saved plan only
+//! when it is for exactly these apps, this environment and Apple's current state.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::{EXIT_PENDING, Output, Reach, default_paths, load_apps, local_if_needed};
+use crate::cli::{ApplyArgs, ApplyFormat};
+use crate::diagnostics::{Diagnostic, Severity};
+use crate::loader::LoadedApp;
+use crate::manifest::EnvironmentName;
+use crate::reconcile::apply::{AppReport, ApplyOptions, Outcome, Progress, apply_app};
+use crate::reconcile::{FORMAT_VERSION, Op, Plan};
+use crate::render;
+
+/// One line per finished action; on a terminal, a progress bar of the planned actions.
+/// The lines go to stdout for text, to stderr when stdout carries a document.
+struct LineProgress {
+    bar: Option<indicatif::ProgressBar>,
+    out: Mutex<Output>,
+    to_stderr: bool,
+}
+
+impl LineProgress {
+    fn new(to_stderr: bool) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} actions {elapsed}")
+                    .expect("a valid template"),
+            );
+            bar
+        });
+        LineProgress {
+            bar,
+            out: Mutex::new(Output::stdout()),
+            to_stderr,
+        }
+    }
+
+    fn println(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None if self.to_stderr => eprintln!("{line}"),
+            None => self.out.lock().expect("output lock").line(line),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for LineProgress {
+    fn planned(&self, actions: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(bar.length().unwrap_or(0) + actions as u64);
+        }
+    }
+
+    fn finished(&self, op: &Op, outcome: &Outcome) {
+        self.println(&render::text::apply_line(op, outcome));
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+    }
+}
+
+fn read_saved(path: &Path) -> anyhow::Result<Plan> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read the saved plan {}: {e}", path.display()))?;
+    let version: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{} is not a saved plan: {e}", path.display()))?;
+    let found = version.get("format_version").and_then(|v| v.as_u64());
+    if found != Some(u64::from(FORMAT_VERSION)) {
+        anyhow::bail!(
+            "{} has plan format {}, this retainctl reads {FORMAT_VERSION}: run `retainctl plan --out` again",
+            path.display(),
+            found
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "none".into())
+        );
+    }
+    serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{} is not a saved plan: {e}", path.display()))
+}
+
+/// A saved plan is executed only for exactly the apps and environment it was made for.
+fn check_saved_scope(
+    saved: &Plan,
+    path: &Path,
+    apps: &[LoadedApp],
+    env: EnvironmentName,
+    prune: bool,
+) -> anyhow::Result<()> {
+    let name = path.display();
+    if !saved.is_complete() {
+        anyhow::bail!("{name} records apps that could not be read: make the plan again");
+    }
+    let envs: Vec<String> = saved
+        .apps
+        .iter()
+        .map(|a| a.environment.to_string())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if saved.apps.iter().any(|a| a.environment != env) {
+        anyhow::bail!(
+            "{name} was made for --env {}, not --env {env}: make the plan for {env}",
+            envs.join(", --env ")
+        );
+    }
+    let planned: std::collections::BTreeSet<&str> =
+        saved.apps.iter().map(|a| a.bundle_id.as_str()).collect();
+    let loaded: std::collections::BTreeSet<&str> =
+        apps.iter().map(|a| a.desired.bundle_id.as_str()).collect();
+    let missing: Vec<&str> = loaded.difference(&planned).copied().collect();
+    let extra: Vec<&str> = planned.difference(&loaded).copied().collect();
+    if !missing.is_empty() || !extra.is_empty() {
+        let mut parts = vec![];
+        if !missing.is_empty() {
+            parts.push(format!("not in the plan: {}", missing.join(", ")));
+        }
+        if !extra.is_empty() {
+            parts.push(format!(
+                "in the plan but not in these manifests: {}",
+                extra.join(", ")
+            ));
+        }
+        anyhow::bail!(
+            "{name} is for other apps than these manifests ({}): apply the paths the plan was made from",
+            parts.join("; ")
+        );
+    }
+    if prune && !saved.options.prune {
+        anyhow::bail!(
+            "{name} was made without --prune, so it holds no deletions: make it with `retainctl plan --prune --out`"
+        );
+    }
+    Ok(())
+}
+
+pub fn run(args: ApplyArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
+    let paths = default_paths(args.paths);
+    let env: EnvironmentName = args.env.into();
+    let apps = load_apps(&paths)?;
+    let saved = match &args.plan {
+        Some(path) => {
+            let saved = read_saved(path)?;
+            check_saved_scope(&saved, path, &apps, env, args.prune)?;
+            Some(saved)
+        }
+        None => None,
+    };
+    // A saved plan made with --prune carries its deletions: applying it is the prune.
+    let prune = args.prune || saved.as_ref().is_some_and(|s| s.options.prune);
+    let runtime = super::runtime()?;
+    let progress = LineProgress::new(args.format != ApplyFormat::Text);
+    let reports: Vec<AppReport> = runtime.block_on(async {
+        let local = local_if_needed(&[env], reach).await?;
+        let mut reports = vec![];
+        for app in &apps {
+            let bundle = &app.desired.bundle_id;
+            let file = app.file.display().to_string();
+            progress.println(&format!("{bundle} · {env} ({file})"));
+            let report = match super::client(app, env, reach, local.as_ref()) {
+                Ok(client) => {
+                    let options = ApplyOptions {
+                        prune,
+                        wait: args.wait,
+                        saved: saved
+                            .as_ref()
+                            .and_then(|s| s.apps.iter().find(|a| &a.bundle_id == bundle).cloned()),
+                        poll_interval: Duration::from_secs(2),
+                    };
+                    apply_app(&client, &app.desired, env, &file, &options, &progress).await
+                }
+                Err(error) => AppReport {
+                    error: Some(error),
+                    ..AppReport::new(bundle, env, &file)
+                },
+            };
+            progress.println(&render::text::apply_summary(&report));
+            reports.push(report);
+        }
+        if let Some(local) = &local {
+            progress.println(&format!("local state: {}", local.state_file.display()));
+        }
+        anyhow::Ok(reports)
+    })?;
+    progress.println(&render::text::apply_total(&reports));
+    progress.finish();
+    let mut problems = vec![];
+    match args.format {
+        ApplyFormat::Text => {}
+        ApplyFormat::Json => Output::stdout().print(&render::json::apply(env, &reports)),
+        ApplyFormat::Markdown => Output::stdout().print(&render::markdown::apply(env, &reports)),
+        ApplyFormat::Github => {
+            Output::stdout().print(&github_annotations(&reports, &apps));
+            if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+                let appended = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&summary)
+                    .and_then(|mut f| {
+                        f.write_all(render::markdown::apply(env, &reports).as_bytes())
+                    });
+                if let Err(e) = appended {
+                    problems.push(format!("cannot append to GITHUB_STEP_SUMMARY: {e}"));
+                }
+            }
+        }
+    }
+    if let Some(path) = &args.out
+        && let Err(e) = crate::sim::server::write_atomically(
+            path,
+            render::json::apply(env, &reports).as_bytes(),
+        )
+    {
+        problems.push(format!(
+            "cannot write the apply report to {}: {e}",
+            path.display()
+        ));
+    }
+    for p in &problems {
+        eprintln!("error: {p}");
+    }
+    for report in &reports {
+        if let Some(error) = &report.error {
+            eprintln!(
+                "error: {} · {}: {}",
+                report.bundle_id,
+                report.environment,
+                render::error_words(error)
+            );
+        }
+    }
+    Ok(
+        if reports.iter().any(AppReport::has_failures) || !problems.is_empty() {
+            ExitCode::FAILURE
+        } else if args.detailed_exitcode && reports.iter().any(AppReport::has_pending) {
+            ExitCode::from(EXIT_PENDING)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
+}
+
+/// `apply --format github`: an error annotation for each app that stopped and each failed
+/// action, a warning for each blocked one, at the app's manifest.
+fn github_annotations(reports: &[AppReport], apps: &[LoadedApp]) -> String {
+    let mut out = String::new();
+    for report in reports {
+        let Some(app) = apps
+            .iter()
+            .find(|a| a.desired.bundle_id == report.bundle_id)
+        else {
+            continue;
+        };
+        let annotate = |severity, message: String| Diagnostic {
+            file: app.file.clone(),
+            span: app.locations.key(&["app", "bundleId"]),
+            severity,
+            message,
+            hint: None,
+        };
+        let mut notes = vec![];
+        if let Some(error) = &report.error {
+            notes.push(annotate(
+                Severity::Error,
+                format!(
+                    "{} · {} stopped: {}",
+                    report.bundle_id,
+                    report.environment,
+                    render::error_words(error)
+                ),
+            ));
+        }
+        for a in &report.actions {
+            let severity = match a.outcome {
+                Outcome::Failed { .. } => Severity::Error,
+                Outcome::Blocked { .. } => Severity::Warning,
+                _ => continue,
+            };
+            notes.push(annotate(
+                severity,
+                format!(
+                    "{} · {}: {} {}: {}",
+                    report.bundle_id,
+                    report.environment,
+                    render::outcome_label(&a.outcome),
+                    render::text::describe_op(&a.op),
+                    render::outcome_detail(&a.outcome).unwrap_or_default()
+                ),
+            ));
+        }
+        for note in notes {
+            out.push_str(&note.render_github());
+            out.push('\n');
+        }
+    }
+    out
+}

@@ -1,0 +1,219 @@
+//! The command layer: one file per command, each turning parsed arguments into calls on
+//! the layers below and returning an exit code or an error. `main` parses, calls [`run`],
+//! and prints an error once. Starting the embedded simulator (`--env local`) and reading
+//! credentials from the environment happen here (`reach`), never below.
+
+pub mod apply;
+pub mod ids;
+pub mod plan;
+pub mod reach;
+pub mod sim;
+pub mod status;
+pub mod validate;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::loader::{self, LoadedApp};
+use crate::manifest::EnvironmentName;
+use crate::reconcile::{AppError, AppErrorKind, AppPlan, Plan, PlanOptions};
+use reach::{LOCAL_STATE_DIR, LocalApple, Reach, client_for, start_local};
+
+/// `--detailed-exitcode`: changes present (plan) or actions still pending (apply).
+pub const EXIT_PENDING: u8 = 2;
+
+/// `retainctl`'s entry point: parse, run, print an error once, exit.
+pub fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let reach = Reach {
+        base_url: cli.base_url.clone(),
+        local_mode: cli.local_mode,
+        request_timeout: cli.request_timeout,
+        max_rate_wait: cli.max_rate_wait,
+    };
+    match cli.command {
+        Command::Validate { paths, format } => Ok(validate::run(&default_paths(paths), format)),
+        Command::Ids { paths } => ids::run(&default_paths(paths)),
+        Command::Schema => {
+            Output::stdout().print(&crate::schema::json_schema());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plan(args) => plan::run(args, &reach),
+        Command::Apply(args) => apply::run(args, &reach),
+        Command::Status(args) => status::run(args, &reach),
+        Command::Sim(command) => sim::run(*command),
+    }
+}
+
+/// Logs go to stderr, filtered by RUST_LOG (default: warnings). They never carry tokens
+/// or keys: the client records method, path, status and attempt only.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+}
+
+/// Standard output that a closed pipe (`retainctl plan | head -1`) silences instead of
+/// panicking: the command still runs to its end and exits with its own code.
+pub struct Output {
+    closed: bool,
+}
+
+impl Output {
+    pub fn stdout() -> Self {
+        Output { closed: false }
+    }
+
+    pub fn print(&mut self, text: &str) {
+        if self.closed {
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
+            && e.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            self.closed = true;
+        }
+    }
+
+    pub fn line(&mut self, line: &str) {
+        self.print(&format!("{line}\n"));
+    }
+}
+
+pub fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
+    if paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        paths
+    }
+}
+
+pub fn dedup_envs(envs: &[crate::cli::EnvArg]) -> Vec<EnvironmentName> {
+    let mut out: Vec<EnvironmentName> = vec![];
+    for e in envs {
+        let e = EnvironmentName::from(*e);
+        if !out.contains(&e) {
+            out.push(e);
+        }
+    }
+    out
+}
+
+/// Loads the manifests for a command that talks to Apple: any error stops it.
+fn load_apps(paths: &[PathBuf]) -> anyhow::Result<Vec<LoadedApp>> {
+    let loaded = loader::load(paths);
+    if loaded.report.has_errors() {
+        for d in &loaded.report.diagnostics {
+            eprintln!("{}", d.render());
+        }
+        anyhow::bail!(
+            "the manifests have errors: fix them (see `retainctl validate`) before talking to Apple"
+        );
+    }
+    for d in &loaded.report.diagnostics {
+        eprintln!("{}", d.render());
+    }
+    if loaded.apps.is_empty() {
+        anyhow::bail!(
+            "no manifest found: files need `apiVersion: retainctl/v1` and a .yaml or .yml name"
+        );
+    }
+    Ok(loaded.apps)
+}
+
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))
+}
+
+async fn local_if_needed(
+    envs: &[EnvironmentName],
+    reach: &Reach,
+) -> anyhow::Result<Option<LocalApple>> {
+    if envs.contains(&EnvironmentName::Local) {
+        start_local(reach.local_mode, Path::new(LOCAL_STATE_DIR))
+            .await
+            .map(Some)
+            .map_err(anyhow::Error::msg)
+    } else {
+        Ok(None)
+    }
+}
+
+/// The client of one app in one environment; a credentials problem is the app's error.
+fn client(
+    app: &LoadedApp,
+    env: EnvironmentName,
+    reach: &Reach,
+    local: Option<&LocalApple>,
+) -> Result<crate::apple::AppleClient, AppError> {
+    client_for(app, env, reach, local).map_err(|e| AppError::new(AppErrorKind::Credentials, e))
+}
+
+/// Observes and plans every app in every environment. An app that cannot be read is a
+/// row of the plan with its error.
+async fn make_plan(
+    apps: &[LoadedApp],
+    envs: &[EnvironmentName],
+    reach: &Reach,
+    local: Option<&LocalApple>,
+    options: PlanOptions,
+) -> Plan {
+    let mut plans = vec![];
+    for env in envs {
+        for app in apps {
+            let file = app.file.display().to_string();
+            let bundle = &app.desired.bundle_id;
+            let observed = match client(app, *env, reach, local) {
+                Ok(client) => crate::reconcile::observe::observe(&client, &app.desired, *env)
+                    .await
+                    .map_err(AppError::from),
+                Err(e) => Err(e),
+            };
+            plans.push(match observed {
+                Ok(observed) => {
+                    crate::reconcile::planner::plan(&app.desired, *env, &file, &observed, options)
+                }
+                Err(error) => AppPlan::failed(bundle, *env, &file, error),
+            });
+        }
+    }
+    Plan::new(options, plans)
+}
+
+/// Each app that could not be read, on stderr too (stdout may be a JSON file).
+fn report_failed(plan: &Plan) {
+    for app in plan.failed() {
+        if let Some(error) = &app.error {
+            eprintln!(
+                "error: {} · {}: {}",
+                app.bundle_id,
+                app.environment,
+                crate::render::error_words(error)
+            );
+        }
+    }
+}

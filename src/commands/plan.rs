@@ -1,0 +1,168 @@
+//! `retainctl plan`: read Apple's state for every app × environment and print what apply
+//! would do, in any format; `--out` saves it for `apply --plan`.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use super::{EXIT_PENDING, Output, Reach, dedup_envs, default_paths, load_apps, local_if_needed};
+use crate::cli::{PlanArgs, PlanFormat};
+use crate::diagnostics::{Diagnostic, Severity};
+use crate::loader::LoadedApp;
+use crate::reconcile::planner::ContentKind;
+use crate::reconcile::{Plan, PlanOptions};
+use crate::render;
+
+pub fn run(args: PlanArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
+    let paths = default_paths(args.paths);
+    let envs = dedup_envs(&args.envs);
+    let apps = load_apps(&paths)?;
+    // The base is resolved before Apple is read: a wrong revision costs no requests.
+    let base = match args.base.as_deref() {
+        Some(spec) => Some(crate::base::load_base(spec, &paths).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
+    let options = PlanOptions { prune: args.prune };
+    let runtime = super::runtime()?;
+    let mut plan = runtime.block_on(async {
+        let local = local_if_needed(&envs, reach).await?;
+        anyhow::Ok(super::make_plan(&apps, &envs, reach, local.as_ref(), options).await)
+    })?;
+    if let Some(base) = &base {
+        for note in &base.notes {
+            eprintln!("note: {note}");
+        }
+        attach_diffs(&mut plan, &apps, base);
+    }
+
+    let mut out = Output::stdout();
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut problems = vec![];
+    match args.format {
+        PlanFormat::Text => out.print(&render::text::plan(&plan, color)),
+        PlanFormat::Json => out.print(&render::json::plan(&plan)),
+        PlanFormat::Markdown => out.print(&render::markdown::plan(&plan)),
+        PlanFormat::Github => {
+            out.print(&render::github::plan(&plan, &annotations(&plan, &apps)));
+            if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+                let appended = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&summary)
+                    .and_then(|mut f| f.write_all(render::markdown::plan(&plan).as_bytes()));
+                if let Err(e) = appended {
+                    problems.push(format!("cannot append to GITHUB_STEP_SUMMARY: {e}"));
+                }
+            }
+        }
+    }
+    super::report_failed(&plan);
+    if let Some(path) = &args.out {
+        if !plan.is_complete() {
+            anyhow::bail!(
+                "the plan is incomplete ({} could not be read): nothing saved to {}",
+                render::plural(
+                    plan.failed().count(),
+                    "app × environment",
+                    "app × environments"
+                ),
+                path.display()
+            );
+        }
+        crate::sim::server::write_atomically(path, render::json::plan(&plan).as_bytes())
+            .map_err(|e| anyhow::anyhow!("cannot save the plan: {e}"))?;
+    }
+    for p in &problems {
+        eprintln!("error: {p}");
+    }
+    Ok(if !plan.is_complete() || !problems.is_empty() {
+        ExitCode::FAILURE
+    } else if args.detailed_exitcode && plan.has_changes() {
+        ExitCode::from(EXIT_PENDING)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Attaches the diffs of changed copy against the base manifests to every app's plan.
+fn attach_diffs(plan: &mut Plan, apps: &[LoadedApp], base: &crate::base::Base) {
+    for app_plan in &mut plan.apps {
+        let Some(head) = apps
+            .iter()
+            .find(|a| a.desired.bundle_id == app_plan.bundle_id)
+        else {
+            continue;
+        };
+        let empty = crate::manifest::Manifest {
+            messages: Default::default(),
+            ..head.manifest.clone()
+        };
+        let before = base.manifests.get(&app_plan.bundle_id).unwrap_or(&empty);
+        app_plan.diffs = crate::diff::localization_diffs(before, &head.manifest);
+    }
+}
+
+/// GitHub annotations for a plan: an app that could not be read and REJECTED content as
+/// errors, owned pairs without a default as warnings, each at its place in the manifest.
+fn annotations(plan: &Plan, apps: &[LoadedApp]) -> Vec<Diagnostic> {
+    let mut out = vec![];
+    for app_plan in &plan.apps {
+        let Some(app) = apps
+            .iter()
+            .find(|a| a.desired.bundle_id == app_plan.bundle_id)
+        else {
+            continue;
+        };
+        if let Some(error) = &app_plan.error {
+            out.push(Diagnostic {
+                file: app.file.clone(),
+                span: app.locations.key(&["app", "bundleId"]),
+                severity: Severity::Error,
+                message: format!(
+                    "{} · {} could not be read: {}",
+                    app_plan.bundle_id,
+                    app_plan.environment,
+                    render::error_words(error)
+                ),
+                hint: None,
+            });
+        }
+        for c in app_plan.rejected() {
+            let span = match (c.kind, &c.locale) {
+                (ContentKind::Message, Some(locale)) => {
+                    app.locations
+                        .key(&["messages", &c.key, "localizations", locale])
+                }
+                _ => app.locations.key(&["images", &c.key]),
+            };
+            out.push(Diagnostic {
+                file: app.file.clone(),
+                span,
+                severity: Severity::Error,
+                message: format!(
+                    "Apple REJECTED {} {} in {} ({})",
+                    render::kind_word(c.kind),
+                    c.key,
+                    app_plan.environment,
+                    c.id
+                ),
+                hint: Some(
+                    "change the content; a change gets a new id and goes to review again".into(),
+                ),
+            });
+        }
+        for d in app_plan.uncovered() {
+            out.push(Diagnostic {
+                file: app.file.clone(),
+                span: app.locations.key(&["defaults", &d.product]),
+                severity: Severity::Warning,
+                message: format!(
+                    "{} [{}] has no default message in {}",
+                    d.product, d.locale, app_plan.environment
+                ),
+                hint: None,
+            });
+        }
+    }
+    out.dedup();
+    out
+}

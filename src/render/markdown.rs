@@ -1,0 +1,382 @@
+//! Markdown for a pull-request comment or a job summary: the plan and status, each with its
+//! own hidden marker so a workflow updates the right comment, capped below GitHub's limit.
+
+use std::fmt::Write;
+
+use super::{
+    ActionView, Piece, change_word, describe, error_words, kept_words, kind_word, plural,
+    reason_words, state_word, status_word,
+};
+use crate::manifest::EnvironmentName;
+use crate::reconcile::apply::AppReport;
+use crate::reconcile::planner::Status;
+use crate::reconcile::{AppPlan, Plan};
+
+/// The first line of every markdown plan, so CI can find and update its comment.
+pub const PLAN_MARKER: &str = "<!-- retainctl:plan -->";
+/// The first line of markdown status: another comment than the plan's.
+pub const STATUS_MARKER: &str = "<!-- retainctl:status -->";
+/// GitHub refuses comments over 65,536 characters; stay well below.
+pub const MARKDOWN_LIMIT: usize = 60_000;
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn code(s: &str) -> String {
+    format!("`{}`", cell(s).replace('`', "'"))
+}
+
+fn piece(p: &Piece) -> String {
+    match p {
+        Piece::Code(s) => code(s),
+        Piece::Words(s) | Piece::Locale(s) => cell(s),
+        Piece::Size(s) => s.to_string(),
+        Piece::Aside(inner) => format!("({})", pieces(inner)),
+    }
+}
+
+fn pieces(ps: &[Piece]) -> String {
+    ps.iter().map(piece).collect::<Vec<_>>().join(" ")
+}
+
+pub fn target(view: &ActionView) -> String {
+    pieces(&view.target)
+}
+
+fn failed_row(out: &mut String, app: &AppPlan) -> bool {
+    let Some(error) = &app.error else {
+        return false;
+    };
+    let _ = writeln!(
+        out,
+        "**Could not read Apple** — nothing is known about this app here: {}\n",
+        cell(&error_words(error))
+    );
+    true
+}
+
+fn failed_headline(plan: &Plan) -> Option<String> {
+    let failed: Vec<String> = plan
+        .failed()
+        .map(|a| format!("{} · {}", code(&a.bundle_id), a.environment))
+        .collect();
+    (!failed.is_empty()).then(|| {
+        format!(
+            "**{} could not be read:** {}. What follows is incomplete.\n",
+            plural(failed.len(), "app × environment", "app × environments"),
+            failed.join(", ")
+        )
+    })
+}
+
+pub fn plan(plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{PLAN_MARKER}");
+    let _ = writeln!(out, "## retainctl plan\n");
+    let count = |s| plan.apps.iter().map(|a| a.count(s)).sum::<usize>();
+    let all: usize = plan.apps.iter().map(|a| a.actions.len()).sum();
+    let read = plan.apps.iter().filter(|a| a.error.is_none()).count();
+    let changed = plan.apps.iter().filter(|a| !a.actions.is_empty()).count();
+    let failed = failed_headline(plan);
+    if let Some(line) = &failed {
+        let _ = writeln!(out, "{line}");
+    }
+    if all == 0 && failed.is_none() {
+        let _ = writeln!(
+            out,
+            "**No changes.** Apple matches the manifests in all {} app × environment pairs.\n",
+            plan.apps.len()
+        );
+    } else if all == 0 {
+        let _ = writeln!(
+            out,
+            "No changes in the {read} app × environment pairs that could be read.\n"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "**{}** in {changed} of {read} app × environment pairs read: {} ready, {} waiting on Apple's review, {} blocked.\n",
+            plural(all, "change", "changes"),
+            count(Status::Ready),
+            count(Status::Waiting),
+            count(Status::Blocked),
+        );
+    }
+    for app in &plan.apps {
+        let _ = writeln!(out, "### {} · {}\n", cell(&app.bundle_id), app.environment);
+        if failed_row(&mut out, app) {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "{} — {}\n",
+            code(&app.file),
+            if app.actions.is_empty() {
+                "no changes".to_string()
+            } else {
+                plural(app.actions.len(), "action", "actions")
+            }
+        );
+        if !app.actions.is_empty() {
+            let _ = writeln!(out, "| | action | target | status |\n|---|---|---|---|");
+            for a in &app.actions {
+                let view = describe(&a.op);
+                let status = match a.status {
+                    Status::Ready => "ready".to_string(),
+                    s => format!("{}: {}", status_word(s), cell(&reason_words(&a.reason))),
+                };
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {status} |",
+                    view.sign.as_str(),
+                    view.verb,
+                    target(&view)
+                );
+            }
+            out.push('\n');
+        }
+        let rejected: Vec<_> = app.rejected().collect();
+        if !rejected.is_empty() {
+            let _ = writeln!(
+                out,
+                "**Rejected by Apple** (change the content to get a new id):\n"
+            );
+            for c in rejected {
+                let _ = writeln!(
+                    out,
+                    "- {} {} {} {}",
+                    kind_word(c.kind),
+                    code(&c.key),
+                    c.locale.as_deref().unwrap_or(""),
+                    code(&c.id)
+                );
+            }
+            out.push('\n');
+        }
+        let uncovered: Vec<String> = app
+            .uncovered()
+            .map(|d| format!("{} {}", code(&d.product), d.locale))
+            .collect();
+        if !uncovered.is_empty() {
+            let _ = writeln!(
+                out,
+                "**Locales without a default:** {}\n",
+                uncovered.join(", ")
+            );
+        }
+        content_table(&mut out, app);
+        if !app.diffs.is_empty() {
+            let _ = writeln!(
+                out,
+                "<details><summary>Changed copy ({} localizations)</summary>\n",
+                app.diffs.len()
+            );
+            for d in &app.diffs {
+                let _ = writeln!(
+                    out,
+                    "{} — {} {}\n",
+                    change_word(d.change),
+                    code(&d.message_key),
+                    d.locale
+                );
+                let _ = writeln!(out, "```diff\n{}```\n", d.unified.replace("```", "'''"));
+            }
+            let _ = writeln!(out, "</details>\n");
+        }
+        drift_list(&mut out, app);
+    }
+    cap_markdown(out, MARKDOWN_LIMIT)
+}
+
+fn content_table(out: &mut String, app: &AppPlan) {
+    let _ = writeln!(
+        out,
+        "<details><summary>Review states ({})</summary>\n",
+        app.content.len()
+    );
+    let _ = writeln!(
+        out,
+        "| kind | key | locale | id | state |\n|---|---|---|---|---|"
+    );
+    for c in &app.content {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            kind_word(c.kind),
+            code(&c.key),
+            c.locale.as_deref().unwrap_or(""),
+            code(&c.id),
+            cell(state_word(c.state.as_ref()))
+        );
+    }
+    let _ = writeln!(out, "\n</details>\n");
+}
+
+fn drift_list(out: &mut String, app: &AppPlan) {
+    if app.drift.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "<details><summary>Drift: on Apple, not in git ({})</summary>\n",
+        app.drift.len()
+    );
+    for d in &app.drift {
+        let _ = writeln!(
+            out,
+            "- {} {} {} — {}",
+            kind_word(d.kind),
+            code(&d.id),
+            cell(d.state.as_str()),
+            cell(&kept_words(d.kept_because.as_ref()))
+        );
+    }
+    let _ = writeln!(out, "\n</details>\n");
+}
+
+/// `status --format markdown`: the inventory, under its own marker and title.
+pub fn status(plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{STATUS_MARKER}");
+    let _ = writeln!(out, "## retainctl status\n");
+    if let Some(line) = failed_headline(plan) {
+        let _ = writeln!(out, "{line}");
+    }
+    for app in &plan.apps {
+        let _ = writeln!(out, "### {} · {}\n", cell(&app.bundle_id), app.environment);
+        if failed_row(&mut out, app) {
+            continue;
+        }
+        content_table(&mut out, app);
+        if !app.defaults.is_empty() {
+            let _ = writeln!(
+                out,
+                "| product | locale | current | manifest |\n|---|---|---|---|"
+            );
+            for d in &app.defaults {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} |",
+                    code(&d.product),
+                    cell(&d.locale),
+                    d.current
+                        .as_deref()
+                        .map(code)
+                        .unwrap_or_else(|| "none".into()),
+                    d.desired_key
+                        .as_deref()
+                        .map(code)
+                        .unwrap_or_else(|| "none".into()),
+                );
+            }
+            out.push('\n');
+        }
+        drift_list(&mut out, app);
+    }
+    cap_markdown(out, MARKDOWN_LIMIT)
+}
+
+/// Cuts `text` at a line boundary so that it, the closing tags it needs and a note fit
+/// in `limit` characters.
+pub fn cap_markdown(text: String, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text;
+    }
+    let reserve = 400;
+    let mut kept = String::new();
+    let mut kept_chars = 0;
+    let mut open = 0i32;
+    let mut dropped = 0usize;
+    for line in text.lines() {
+        let line_chars = line.chars().count() + 1;
+        if dropped > 0 || kept_chars + line_chars > limit - reserve {
+            dropped += 1;
+            continue;
+        }
+        open += line.matches("<details>").count() as i32;
+        open -= line.matches("</details>").count() as i32;
+        kept.push_str(line);
+        kept.push('\n');
+        kept_chars += line_chars;
+    }
+    for _ in 0..open.max(0) {
+        kept.push_str("\n</details>\n");
+    }
+    let _ = writeln!(
+        kept,
+        "\n> **Truncated:** {dropped} more lines did not fit in one comment. Run `retainctl plan` for the full plan."
+    );
+    kept
+}
+
+/// The first line of an apply report in markdown (a job summary).
+pub const APPLY_MARKER: &str = "<!-- retainctl:apply -->";
+
+/// `apply --format markdown`: per app, what is not done first, then what was done.
+pub fn apply(environment: EnvironmentName, reports: &[AppReport]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{APPLY_MARKER}");
+    let _ = writeln!(out, "## retainctl apply · {environment}\n");
+    let _ = writeln!(out, "**{}**\n", super::text::apply_total(reports));
+    for report in reports {
+        let _ = writeln!(
+            out,
+            "### {} · {}\n\n{} — {}\n",
+            cell(&report.bundle_id),
+            report.environment,
+            code(&report.file),
+            super::tally_words(&report.tally())
+        );
+        if let Some(error) = &report.error {
+            let _ = writeln!(out, "**Stopped:** {}\n", cell(&error_words(error)));
+        }
+        let open: Vec<_> = report
+            .actions
+            .iter()
+            .filter(|a| !a.outcome.is_done())
+            .collect();
+        if !open.is_empty() {
+            let _ = writeln!(
+                out,
+                "| outcome | action | target | why |\n|---|---|---|---|"
+            );
+            for a in open {
+                let view = describe(&a.op);
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} |",
+                    super::outcome_label(&a.outcome),
+                    view.verb,
+                    target(&view),
+                    cell(&super::outcome_detail(&a.outcome).unwrap_or_default())
+                );
+            }
+            out.push('\n');
+        }
+        let done: Vec<_> = report
+            .actions
+            .iter()
+            .filter(|a| a.outcome.is_done())
+            .collect();
+        if !done.is_empty() {
+            let _ = writeln!(
+                out,
+                "<details><summary>Done ({})</summary>\n\n| outcome | action | target |\n|---|---|---|",
+                done.len()
+            );
+            for a in done {
+                let view = describe(&a.op);
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} |",
+                    super::outcome_label(&a.outcome),
+                    view.verb,
+                    target(&view)
+                );
+            }
+            let _ = writeln!(out, "\n</details>\n");
+        }
+    }
+    cap_markdown(out, MARKDOWN_LIMIT)
+}

@@ -1,0 +1,295 @@
+//! Rendering plans, status and apply reports for people and machines: one module per
+//! format (`text`, `markdown`, `json`, `github`) over ONE description of each action,
+//! reason and outcome, here. Pure: values in, strings out; the command layer decides
+//! where they go.
+
+pub mod github;
+pub mod json;
+pub mod markdown;
+pub mod text;
+
+use crate::apple::model::ReviewState;
+use crate::reconcile::AppError;
+use crate::reconcile::apply::{AppReport, NotAttempted, Outcome, Tally};
+use crate::reconcile::planner::{ContentKind, KeptBecause, Op, Pair, PartState, Reason, Status};
+
+pub use markdown::{MARKDOWN_LIMIT, PLAN_MARKER, STATUS_MARKER, cap_markdown};
+
+/// One piece of an action's target; each format shows it its own way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// A key, product or id: plain in text, `code` in markdown.
+    Code(String),
+    /// A locale: `[en-US]` in text, plain in markdown.
+    Locale(String),
+    /// An image size: `(FULL_SIZE)` in text, plain in markdown.
+    Size(&'static str),
+    /// Plain words.
+    Words(String),
+    /// A parenthesised aside.
+    Aside(Vec<Piece>),
+}
+
+/// `+` adds, `~` changes, `-` deletes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sign {
+    Add,
+    Change,
+    Delete,
+}
+
+impl Sign {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sign::Add => "+",
+            Sign::Change => "~",
+            Sign::Delete => "-",
+        }
+    }
+}
+
+/// The one description of an action that every format renders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionView {
+    pub sign: Sign,
+    pub verb: &'static str,
+    pub target: Vec<Piece>,
+}
+
+fn code(s: &str) -> Piece {
+    Piece::Code(s.to_string())
+}
+
+pub fn describe(op: &Op) -> ActionView {
+    let (sign, verb, target) = match op {
+        Op::UploadImage { key, size, id } => (
+            Sign::Add,
+            "upload image",
+            vec![code(key), Piece::Size(size.as_str()), code(id)],
+        ),
+        Op::UploadMessage { key, locale, id } => (
+            Sign::Add,
+            "upload message",
+            vec![code(key), Piece::Locale(locale.clone()), code(id)],
+        ),
+        Op::SetDefault {
+            product,
+            locale,
+            message_key,
+            message_id,
+            replaces,
+        } => {
+            let mut target = vec![
+                code(product),
+                Piece::Locale(locale.clone()),
+                Piece::Words("→".into()),
+                code(message_key),
+                code(message_id),
+            ];
+            if let Some(r) = replaces {
+                target.push(Piece::Aside(vec![Piece::Words("replaces".into()), code(r)]));
+            }
+            (Sign::Change, "set default", target)
+        }
+        Op::DeleteDefault {
+            product,
+            locale,
+            message_id,
+        } => (
+            Sign::Delete,
+            "delete default",
+            vec![
+                code(product),
+                Piece::Locale(locale.clone()),
+                Piece::Aside(vec![Piece::Words("was".into()), code(message_id)]),
+            ],
+        ),
+        Op::PruneMessage { id } => (
+            Sign::Delete,
+            "delete message",
+            vec![
+                code(id),
+                Piece::Aside(vec![Piece::Words("not in the manifest".into())]),
+            ],
+        ),
+        Op::PruneImage { id } => (
+            Sign::Delete,
+            "delete image",
+            vec![
+                code(id),
+                Piece::Aside(vec![Piece::Words("not in the manifest".into())]),
+            ],
+        ),
+        Op::ConfigureRealtimeUrl { url, .. } => {
+            (Sign::Change, "configure realtime URL", vec![code(url)])
+        }
+        Op::DeleteRealtimeUrl { url } => (Sign::Delete, "delete realtime URL", vec![code(url)]),
+    };
+    ActionView { sign, verb, target }
+}
+
+pub fn status_word(status: Status) -> &'static str {
+    match status {
+        Status::Ready => "ready",
+        Status::Waiting => "waiting",
+        Status::Blocked => "blocked",
+    }
+}
+
+pub fn change_word(change: crate::diff::Change) -> &'static str {
+    match change {
+        crate::diff::Change::Added => "added",
+        crate::diff::Change::Changed => "changed",
+        crate::diff::Change::Removed => "removed",
+    }
+}
+
+pub fn state_word(state: Option<&ReviewState>) -> &str {
+    state.map(ReviewState::as_str).unwrap_or("not uploaded")
+}
+
+pub fn kind_word(kind: ContentKind) -> &'static str {
+    match kind {
+        ContentKind::Image => "image",
+        ContentKind::Message => "message",
+    }
+}
+
+fn pairs_words(pairs: &[Pair]) -> String {
+    pairs
+        .iter()
+        .map(|p| format!("{} [{}]", p.product, p.locale))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn parts_words(parts: &[PartState], with_state: bool) -> String {
+    parts
+        .iter()
+        .map(|p| {
+            let name = format!("{} {}", kind_word(p.kind), p.key);
+            if with_state {
+                let state = match &p.state {
+                    None => "not uploaded yet",
+                    Some(s) => s.as_str(),
+                };
+                format!("{name} {state}")
+            } else {
+                name
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Why an action has its status, in words.
+pub fn reason_words(reason: &Reason) -> String {
+    match reason {
+        Reason::NotOnApple => "not on Apple".into(),
+        Reason::ContentApproved => "content APPROVED".into(),
+        Reason::AwaitingReview { parts } => {
+            format!("waiting for review: {}", parts_words(parts, true))
+        }
+        Reason::Rejected { parts } => format!(
+            "{} REJECTED: change the content to get a new id",
+            parts_words(parts, false)
+        ),
+        Reason::NoDefaultInManifest => "the manifest sets no default for this owned pair".into(),
+        Reason::NotInManifest => "not in the manifest (--prune)".into(),
+        Reason::AfterNewDefault { pairs } => format!(
+            "still the default of {}: deleted once a fresh read shows the new default in place",
+            pairs_words(pairs)
+        ),
+        Reason::RealtimeUrlDiffers => "differs from the manifest".into(),
+        Reason::NoRealtimeUrlInManifest { environment } => {
+            format!("environments.{environment} sets no realtimeUrl")
+        }
+        Reason::AppleNotApproved { error } => format!(
+            "Apple says {error} although its list says APPROVED; tried again on the next run"
+        ),
+        Reason::ImageInUse => "kept: a message that is not in the manifest still uses it".into(),
+    }
+}
+
+pub fn kept_words(kept: Option<&KeptBecause>) -> String {
+    match kept {
+        None => "deleted only with --prune".into(),
+        Some(KeptBecause::UsedByManifest) => "a message of the manifest uses it".into(),
+        Some(KeptBecause::CurrentDefault { pairs }) => format!(
+            "the current default of {}; it can go once the new default is set",
+            pairs_words(pairs)
+        ),
+    }
+}
+
+pub fn not_attempted_words(why: &NotAttempted) -> &'static str {
+    match why {
+        NotAttempted::AppStopped => "the app's run stopped before it",
+        NotAttempted::OutsideSavedPlan => "not in the saved plan",
+        NotAttempted::BecameReadyLate => "became ready after its step; the next run does it",
+    }
+}
+
+/// An app-level error in words (Apple's number is in the message when Apple sent one).
+pub fn error_words(error: &AppError) -> String {
+    error.message.clone()
+}
+
+/// The outcome of an action in words: `done`, `waiting: …`, `FAILED: …`.
+pub fn outcome_words(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Written => "done".into(),
+        Outcome::AlreadyThere => "already there".into(),
+        Outcome::Waiting { reason } => format!("waiting: {}", reason_words(reason)),
+        Outcome::Blocked { reason } => format!("blocked: {}", reason_words(reason)),
+        Outcome::Failed { error } => format!("FAILED: {}", error_words(error)),
+        Outcome::NotAttempted { why } => format!("not attempted: {}", not_attempted_words(why)),
+    }
+}
+
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The counts of a whole apply run.
+pub fn total(reports: &[AppReport]) -> Tally {
+    let mut total = Tally::default();
+    for r in reports {
+        total.add(r.tally());
+    }
+    total
+}
+
+/// An outcome's one-word label, as the summaries list it.
+pub fn outcome_label(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Written => "done",
+        Outcome::AlreadyThere => "already there",
+        Outcome::Waiting { .. } => "waiting",
+        Outcome::Blocked { .. } => "blocked",
+        Outcome::Failed { .. } => "failed",
+        Outcome::NotAttempted { .. } => "not attempted",
+    }
+}
+
+/// What an outcome that is not "done" needs said about it.
+pub fn outcome_detail(outcome: &Outcome) -> Option<String> {
+    match outcome {
+        Outcome::Written | Outcome::AlreadyThere => None,
+        Outcome::Waiting { reason } | Outcome::Blocked { reason } => Some(reason_words(reason)),
+        Outcome::Failed { error } => Some(error_words(error)),
+        Outcome::NotAttempted { why } => Some(not_attempted_words(why).to_string()),
+    }
+}
+
+/// `2 done, 1 waiting on review, …`
+pub fn tally_words(t: &Tally) -> String {
+    format!(
+        "{} done, {} waiting on review, {} blocked, {} failed, {} not attempted",
+        t.written + t.already_there,
+        t.waiting,
+        t.blocked,
+        t.failed,
+        t.not_attempted
+    )
+}
