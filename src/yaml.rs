@@ -85,6 +85,11 @@ pub struct YamlError {
 /// Parses one YAML document. Duplicate keys, several documents and unresolved
 /// aliases are errors. An empty file is an empty mapping's absence: `Ok(None)`.
 pub fn parse(source: &str) -> Result<Option<Node>, Vec<YamlError>> {
+    // A UTF-8 byte order mark (editors on Windows add it) is not part of the text.
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+    if let Some(at) = source.find('\0') {
+        return Err(vec![nul_error(source, at)]);
+    }
     let mut builder = TreeBuilder::default();
     let mut parser = Parser::new_from_str(source);
     if let Err(e) = parser.load(&mut builder, true) {
@@ -106,6 +111,21 @@ pub fn parse(source: &str) -> Result<Option<Node>, Vec<YamlError>> {
         }]);
     }
     Ok(docs.pop())
+}
+
+/// The YAML parser stops at a NUL as if the file ended there, which would report
+/// whatever follows as missing: name the NUL itself instead.
+fn nul_error(source: &str, at: usize) -> YamlError {
+    let before = &source[..at];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    YamlError {
+        span: Span {
+            line: 1 + before.matches('\n').count(),
+            col: 1 + before[line_start..].chars().count(),
+        },
+        message: "the file holds a NUL byte (\\0); a manifest is text".into(),
+        hint: Some("remove the NUL byte (was a binary file saved under this name?)".into()),
+    }
 }
 
 enum Frame {
@@ -301,6 +321,27 @@ mod tests {
             errs[0].message.contains("expands to more than"),
             "{:?}",
             errs[0]
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_key() {
+        let node = parse("\u{feff}apiVersion: x\n").unwrap().unwrap();
+        let NodeKind::Mapping(entries) = node.kind else {
+            panic!()
+        };
+        assert_eq!(entries[0].0.as_str(), Some("apiVersion"));
+        assert_eq!(entries[0].0.span, Span { line: 1, col: 1 });
+    }
+
+    #[test]
+    fn a_nul_byte_is_an_error_at_its_position() {
+        let errs = parse("a: 1\nbé: x\0y\n").unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].span, Span { line: 2, col: 6 });
+        assert_eq!(
+            errs[0].message,
+            "the file holds a NUL byte (\\0); a manifest is text"
         );
     }
 

@@ -510,6 +510,9 @@ fn github_format_annotates_the_diff() {
 #[test]
 fn folders_are_searched_for_retainctl_manifests_only() {
     let ws = Workspace::new();
+    // A repository: `../images` stays inside its work tree (outside git, image paths may
+    // not leave the folder given to `validate`).
+    std::fs::create_dir(ws.path().join(".git")).unwrap();
     ws.write("retention/app.yaml", &BASE.replace("images/", "../images/"));
     ws.write(
         "retention/other.yaml",
