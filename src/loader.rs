@@ -177,8 +177,15 @@ pub fn check_source(
     base: &Path,
     d: &mut FileDiagnostics,
 ) -> Option<(Manifest, Locations, BTreeMap<String, ImageFile>)> {
-    let root = match yaml::parse(source) {
-        Ok(root) => root,
+    // Every problem in one run: YAML problems that leave a tree (duplicate keys), then
+    // structural ones, then semantic checks on every part that decoded.
+    let root = match yaml::parse_document(source) {
+        Ok(parsed) => {
+            for e in parsed.problems {
+                d.error(e.span, e.message, e.hint);
+            }
+            parsed.root
+        }
         Err(errors) => {
             for e in errors {
                 d.error(e.span, e.message, e.hint);
@@ -188,9 +195,6 @@ pub fn check_source(
     };
     let decoded = manifest::decode(root.as_ref(), d);
     let manifest = decoded.manifest?;
-    if !decoded.complete {
-        return None;
-    }
     // Image keys may share a file: read each file once and share its bytes.
     let mut by_path: BTreeMap<PathBuf, ImageFile> = BTreeMap::new();
     let images: BTreeMap<String, ImageFile> = manifest

@@ -82,19 +82,50 @@ pub struct YamlError {
     pub hint: Option<String>,
 }
 
+/// A parsed document and the problems that did not stop parsing: a duplicate key is
+/// reported and its second entry left out, so the rest of the file is still checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    pub root: Option<Node>,
+    pub problems: Vec<YamlError>,
+}
+
 /// Parses one YAML document. Duplicate keys, several documents and unresolved
 /// aliases are errors. An empty file is an empty mapping's absence: `Ok(None)`.
 pub fn parse(source: &str) -> Result<Option<Node>, Vec<YamlError>> {
+    let parsed = parse_document(source)?;
+    if parsed.problems.is_empty() {
+        Ok(parsed.root)
+    } else {
+        Err(parsed.problems)
+    }
+}
+
+/// Like [`parse`], but a duplicate key does not stop the document: it comes back in
+/// [`Parsed::problems`] next to the tree (which keeps the first entry). Syntax errors,
+/// several documents and alias bombs are still `Err`: there is no tree to check.
+pub fn parse_document(source: &str) -> Result<Parsed, Vec<YamlError>> {
     let mut builder = TreeBuilder::default();
     let mut parser = Parser::new_from_str(source);
     if let Err(e) = parser.load(&mut builder, true) {
+        // The scanner may blame a tab on the scalar before it (a line or more earlier):
+        // point at the tab itself.
+        if e.info().contains("tab")
+            && let Some(span) = first_tab_from(source, e.marker().index())
+        {
+            return Err(vec![YamlError {
+                span,
+                message: format!("YAML syntax error: {}", e.info()),
+                hint: Some("indent with spaces: YAML does not allow tabs for indentation".into()),
+            }]);
+        }
         return Err(vec![YamlError {
             span: Span::from_marker(*e.marker()),
             message: format!("YAML syntax error: {}", e.info()),
             hint: Some("fix the YAML syntax at this position (indentation, quotes, colons)".into()),
         }]);
     }
-    if !builder.errors.is_empty() {
+    if builder.fatal {
         return Err(builder.errors);
     }
     let mut docs = builder.documents;
@@ -105,7 +136,27 @@ pub fn parse(source: &str) -> Result<Option<Node>, Vec<YamlError>> {
             hint: Some("put each app in a file of its own (remove the `---` separator)".into()),
         }]);
     }
-    Ok(docs.pop())
+    Ok(Parsed {
+        root: docs.pop(),
+        problems: builder.errors,
+    })
+}
+
+/// The position of the first tab at or after the `from`-th character.
+fn first_tab_from(source: &str, from: usize) -> Option<Span> {
+    let (mut line, mut col) = (1, 1);
+    for (i, c) in source.chars().enumerate() {
+        if c == '\t' && i >= from {
+            return Some(Span { line, col });
+        }
+        if c == '\n' {
+            line += 1;
+            col = 1;
+        } else {
+            col += 1;
+        }
+    }
+    None
 }
 
 enum Frame {
@@ -124,6 +175,8 @@ struct TreeBuilder {
     /// Anchored nodes with their sizes in nodes.
     anchors: std::collections::HashMap<usize, (Node, usize)>,
     errors: Vec<YamlError>,
+    /// Set by an error that leaves no usable tree (alias bomb, unknown anchor).
+    fatal: bool,
     nodes: usize,
     too_large: bool,
 }
@@ -161,6 +214,8 @@ impl TreeBuilder {
                             ),
                             hint: Some("remove one of the two entries or rename it".into()),
                         });
+                        // Keep the first entry: the later one is reported, not read.
+                        return;
                     }
                     entries.push((key, node));
                 }
@@ -219,6 +274,7 @@ impl MarkedEventReceiver for TreeBuilder {
                     if self.nodes > MAX_NODES {
                         if !self.too_large {
                             self.too_large = true;
+                            self.fatal = true;
                             self.errors.push(YamlError {
                                 span,
                                 message: format!("the document expands to more than {MAX_NODES} nodes through aliases"),
@@ -231,11 +287,14 @@ impl MarkedEventReceiver for TreeBuilder {
                     node.span = span;
                     self.push_node(node, 0);
                 }
-                None => self.errors.push(YamlError {
-                    span,
-                    message: "alias refers to an unknown anchor".into(),
-                    hint: None,
-                }),
+                None => {
+                    self.fatal = true;
+                    self.errors.push(YamlError {
+                        span,
+                        message: "alias refers to an unknown anchor".into(),
+                        hint: None,
+                    })
+                }
             },
             _ => {}
         }
@@ -302,6 +361,25 @@ mod tests {
             "{:?}",
             errs[0]
         );
+    }
+
+    #[test]
+    fn a_tab_is_blamed_on_its_own_line() {
+        let errs = parse("a: 1\nb: x\n\tc: 2\n").unwrap_err();
+        assert_eq!(errs[0].span, Span { line: 3, col: 1 }, "{errs:?}");
+        let errs = parse("a:\n  b: com.example\n  c: 1\n\td: [x]\n").unwrap_err();
+        assert_eq!(errs[0].span, Span { line: 4, col: 1 }, "{errs:?}");
+    }
+
+    #[test]
+    fn duplicate_keys_leave_a_tree_with_the_first_entry() {
+        let parsed = parse_document("a: 1\nb: 2\na: 3\n").unwrap();
+        assert_eq!(parsed.problems.len(), 1);
+        let NodeKind::Mapping(entries) = parsed.root.unwrap().kind else {
+            panic!()
+        };
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].1.as_str(), Some("1"));
     }
 
     #[test]
