@@ -116,7 +116,7 @@ impl std::fmt::Display for EnvironmentName {
 pub struct EnvironmentSettings {
     /// The https URL Apple calls for real-time retention messages (≤ 256 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^https://."), length(max = 256))]
+    #[schemars(regex(pattern = r"^https://."), length(max = limits::MAX_REALTIME_URL))]
     pub realtime_url: Option<String>,
 }
 
@@ -214,16 +214,16 @@ impl HeaderPosition {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Localization {
     /// At most 66 characters.
-    #[schemars(length(min = 1, max = 66), regex(pattern = r"\S"))]
+    #[schemars(length(min = 1, max = limits::MAX_HEADER), regex(pattern = r"\S"))]
     pub header: String,
     /// At most 144 characters.
-    #[schemars(length(min = 1, max = 144), regex(pattern = r"\S"))]
+    #[schemars(length(min = 1, max = limits::MAX_BODY), regex(pattern = r"\S"))]
     pub body: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageUse>,
     /// At most 5.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 5))]
+    #[schemars(length(max = limits::MAX_BULLET_POINTS))]
     pub bullet_points: Option<Vec<BulletPoint>>,
 }
 
@@ -234,7 +234,7 @@ pub struct ImageUse {
     #[serde(rename = "ref")]
     pub image_ref: String,
     /// At most 150 characters.
-    #[schemars(length(min = 1, max = 150), regex(pattern = r"\S"))]
+    #[schemars(length(min = 1, max = limits::MAX_ALT_TEXT), regex(pattern = r"\S"))]
     pub alt_text: String,
 }
 
@@ -242,12 +242,12 @@ pub struct ImageUse {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BulletPoint {
     /// At most 66 characters.
-    #[schemars(length(min = 1, max = 66), regex(pattern = r"\S"))]
+    #[schemars(length(min = 1, max = limits::MAX_BULLET_TEXT), regex(pattern = r"\S"))]
     pub text: String,
     /// Key of a BULLET_POINT image under `images`.
     pub image: String,
     /// At most 150 characters.
-    #[schemars(length(min = 1, max = 150), regex(pattern = r"\S"))]
+    #[schemars(length(min = 1, max = limits::MAX_ALT_TEXT), regex(pattern = r"\S"))]
     pub alt_text: String,
 }
 
