@@ -21,13 +21,19 @@ pub fn json_schema() -> String {
 
 /// Optional fields may be left out but not written as `null`: validate refuses
 /// `image: null`, `products: null` and the like, so the schema must too. schemars
-/// adds `null` to every `Option`; this takes it out again.
+/// adds `null` to every `Option`; this takes it out again. (The few places where
+/// validate does take nothing, `images:` or `production:`, say so in the model with
+/// `null` first.)
 fn no_null(schema: &mut Schema) {
     let Some(obj) = schema.as_object_mut() else {
         return;
     };
-    if let Some(Value::Array(types)) = obj.get_mut("type") {
-        types.retain(|t| t != "null");
+    // schemars puts `null` last (`["string", "null"]`); the model's own
+    // `["null", "object"]` (where validate takes nothing) is left as it is.
+    if let Some(Value::Array(types)) = obj.get_mut("type")
+        && types.last().is_some_and(|t| t == "null")
+    {
+        types.pop();
         if types.len() == 1 {
             let only = types.remove(0);
             obj.insert("type".into(), only);

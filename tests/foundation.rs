@@ -102,6 +102,24 @@ fn schema_and_validate_agree_on_which_files_are_invalid() {
         assert_eq!(validate_exit_code(&path), 0, "{file}");
     }
 
+    // Valid edge cases: nothing written for an optional section or an environment, and
+    // Apple's short codes.
+    let dir = tempfile::tempdir().unwrap();
+    for (i, text) in [
+        "apiVersion: retainctl/v1\napp: { bundleId: a.b, locales: [ja, zh-Hans, no] }\nimages:\nmessages:\ndefaults:\nenvironments:\n",
+        "apiVersion: retainctl/v1\napp: { bundleId: a.b, locales: [en-US] }\nenvironments:\n  production:\n",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let path = dir.path().join(format!("valid{i}.yaml"));
+        std::fs::write(&path, text).unwrap();
+        let doc = as_json(text).unwrap();
+        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{text}: the schema refuses it: {errors:?}");
+        assert_eq!(validate_exit_code(&path), 0, "{text}");
+    }
+
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/manifests");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()

@@ -28,17 +28,20 @@ pub struct Manifest {
     pub app: App,
     /// Optional settings per environment.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("type" = ["null", "object"]))]
     pub environments: BTreeMap<EnvironmentName, EnvironmentSettings>,
     /// Images by key; messages refer to them by this key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(extend("maxProperties" = limits::MAX_IMAGES))]
+    #[schemars(extend("maxProperties" = limits::MAX_IMAGES, "type" = ["null", "object"]))]
     pub images: BTreeMap<String, Image>,
     /// Messages by key; each localization becomes one message on Apple.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("type" = ["null", "object"]))]
     pub messages: BTreeMap<String, Message>,
     /// Default message per product: a message key for every locale in `app.locales`,
     /// or a mapping locale → message key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("type" = ["null", "object"]))]
     pub defaults: BTreeMap<String, DefaultTarget>,
 }
 
@@ -111,8 +114,10 @@ impl std::fmt::Display for EnvironmentName {
     }
 }
 
+/// Written as nothing (`production:`), an environment has no settings.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(extend("type" = ["null", "object"]))]
 pub struct EnvironmentSettings {
     /// The https URL Apple calls for real-time retention messages (≤ 256 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
