@@ -201,6 +201,13 @@ impl TreeBuilder {
             Some(Frame::Mapping(_, _, entries, pending_key)) => match pending_key.take() {
                 None => *pending_key = Some(node),
                 Some(key) => {
+                    let mut node = node;
+                    // A value written as nothing (`header:`) gets the position of the
+                    // next token, often on a later line: place it at its key instead.
+                    if matches!(&node.kind, NodeKind::Scalar { text, plain: true } if text.is_empty())
+                    {
+                        node.span = key.span;
+                    }
                     if let NodeKind::Scalar { text, .. } = &key.kind
                         && let Some((first, _)) = entries
                             .iter()
@@ -369,6 +376,19 @@ mod tests {
         assert_eq!(errs[0].span, Span { line: 3, col: 1 }, "{errs:?}");
         let errs = parse("a:\n  b: com.example\n  c: 1\n\td: [x]\n").unwrap_err();
         assert_eq!(errs[0].span, Span { line: 4, col: 1 }, "{errs:?}");
+    }
+
+    #[test]
+    fn a_value_written_as_nothing_stands_at_its_key() {
+        let node = parse("a:\n  b:\n  c: 1\n").unwrap().unwrap();
+        let NodeKind::Mapping(entries) = node.kind else {
+            panic!()
+        };
+        let NodeKind::Mapping(inner) = &entries[0].1.kind else {
+            panic!()
+        };
+        assert!(inner[0].1.is_null());
+        assert_eq!(inner[0].1.span, Span { line: 2, col: 3 });
     }
 
     #[test]

@@ -736,3 +736,11 @@ fn empty_and_non_yaml_input_is_a_clear_error() {
     assert_eq!(o.code, 1);
     assert!(o.text.contains("error: YAML syntax error"), "{}", o.text);
 }
+
+#[test]
+fn a_value_written_as_nothing_is_reported_on_its_own_line() {
+    let o = validate_text(&with("        body: Keep your plan.\n", "        body:\n"));
+    assert_eq!(o.code, 1, "{}", o.text);
+    o.assert_has("app.yaml:20:9: error: body must be text, found nothing (null)");
+    assert_eq!(o.errors(), 1, "{}", o.text);
+}
