@@ -526,8 +526,15 @@ fn check_source_in(
     root: &TreeRoot,
     d: &mut FileDiagnostics,
 ) -> Option<(Manifest, Locations, BTreeMap<String, ImageFile>)> {
-    let parsed = match yaml::parse(source) {
-        Ok(root) => root,
+    // Every problem in one run: YAML problems that leave a tree (duplicate keys), then
+    // structural ones, then semantic checks on every part that decoded.
+    let parsed = match yaml::parse_document(source) {
+        Ok(document) => {
+            for e in document.problems {
+                d.error(e.span, e.message, e.hint);
+            }
+            document.root
+        }
         Err(errors) => {
             for e in errors {
                 d.error(e.span, e.message, e.hint);
@@ -537,9 +544,6 @@ fn check_source_in(
     };
     let decoded = manifest::decode(parsed.as_ref(), d);
     let manifest = decoded.manifest?;
-    if !decoded.complete {
-        return None;
-    }
     // Image keys may share a file: read each file once and share its bytes.
     let real_base = folder_of_path(base)
         .canonicalize()

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod credentials;
 pub mod errors;
+pub mod limits;
 pub mod model;
 pub mod pacer;
 pub mod throttle;
