@@ -510,7 +510,7 @@ impl AppState {
         let request: Request = serde_json::from_slice(body)
             .map_err(|_| ApiErrorCode::InvalidPerformanceTestRequest)?;
         let id = request.original_transaction_id;
-        if id.is_empty() || id.len() > 20 || !id.bytes().all(|b| b.is_ascii_digit()) {
+        if !crate::validate::is_transaction_id(&id) {
             return Err(ApiErrorCode::BadRequestTransactionId);
         }
         if policy.mode != Mode::Sandbox {
