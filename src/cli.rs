@@ -101,6 +101,41 @@ pub enum Command {
     Schema,
     /// Run the local Apple simulator, or review content in a running one.
     Sim(Box<SimCommand>),
+    /// Run Apple's performance test of each app's sandbox realtime URL (needed before a
+    /// production realtime URL). Exit 0 PASS, 1 FAIL or error, 2 still PENDING.
+    PerfTest(PerfTestArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PerfTestEnv {
+    /// Apple's sandbox (the only environment that runs performance tests).
+    Sandbox,
+    /// The simulator inside this process (`--local-mode sandbox`).
+    Local,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PerfTestFormat {
+    Text,
+    /// A list of per-app reports with Apple's result as answered.
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PerfTestArgs {
+    /// Manifest files or folders (searched recursively). Default: the current folder.
+    pub paths: Vec<PathBuf>,
+    #[arg(long = "env", value_enum, default_value_t = PerfTestEnv::Sandbox)]
+    pub env: PerfTestEnv,
+    /// The original transaction id of an active auto-renewable subscription purchased in
+    /// sandbox (default: environments.sandbox.performanceTest.originalTransactionId).
+    #[arg(long, value_name = "ID")]
+    pub transaction_id: Option<String>,
+    /// Poll the result for at most this long (e.g. 10m); then exit 2 if still PENDING.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10m")]
+    pub wait: std::time::Duration,
+    #[arg(long, value_enum, default_value_t = PerfTestFormat::Text)]
+    pub format: PerfTestFormat,
 }
 
 #[derive(Debug, clap::Args)]
