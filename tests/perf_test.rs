@@ -174,6 +174,8 @@ environments:
       originalTransactionId: \"{TRANSACTION}\"
   production:
     realtimeUrl: {realtime_base}/production
+  local:
+    realtimeUrl: {realtime_base}/local
 "
         );
         std::fs::write(dir.path().join("app.yaml"), manifest).unwrap();
@@ -389,4 +391,56 @@ fn a_transaction_id_must_be_digits() {
         text(&out)
     );
     let _: PathBuf = s.path().to_path_buf();
+}
+
+#[test]
+fn env_local_sandbox_and_production_share_the_record_of_passes() {
+    let s = Setup::new(Behaviour::default());
+    let local = |mode: &str, args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--local-mode", mode]);
+        s.run(&s.sandbox, &all)
+    };
+    let out = local("sandbox", &["apply", "--env", "local"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let state = |name: &str| -> Value {
+        serde_json::from_slice(
+            &std::fs::read(s.path().join(".retainctl/local").join(name)).unwrap(),
+        )
+        .unwrap()
+    };
+    let message = state("sandbox.json")["apps"][BUNDLE]["messages"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    s.receiver.behaviour.lock().unwrap().message = Some(message);
+
+    let out = local("production", &["apply", "--env", "local"]);
+    assert!(
+        text(&out).contains("run `retainctl perf-test` (sandbox) first"),
+        "{}",
+        text(&out)
+    );
+    let out = local("production", &["perf-test", "--env", "local"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "performance tests are sandbox only"
+    );
+
+    let out = local("sandbox", &["perf-test", "--env", "local"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(s.path().join(".retainctl/local/perf-tests.json").exists());
+    assert!(s.path().join(".retainctl/local/realtime-root.pem").exists());
+
+    let out = local("production", &["apply", "--env", "local"]);
+    assert_eq!(
+        state("production.json")["apps"][BUNDLE]["realtimeUrl"],
+        format!("{}/local", s.realtime_base),
+        "{}",
+        text(&out)
+    );
 }

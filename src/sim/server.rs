@@ -253,7 +253,10 @@ pub fn router(config: SimConfig) -> Result<Router, String> {
     }
     Faults::check(&config.faults)?;
     config.perf.settings.check()?;
-    let world = load_world(config.state_file.as_deref())?;
+    let mut world = load_world(config.state_file.as_deref())?;
+    for app in world.apps.values_mut() {
+        app.end_interrupted_tests();
+    }
     let beside_state = |name: &str| config.state_file.as_ref().map(|s| s.with_file_name(name));
     let shared_record = config
         .perf

@@ -571,6 +571,23 @@ impl AppState {
         passed
     }
 
+    /// A run left PENDING by a simulator that stopped (an `--env local` process that
+    /// exited, a restart) can never finish: it ends as FAIL, its unsent requests counted
+    /// as OTHER, so it does not block the next test with ExistingPerformanceTestRun.
+    pub fn end_interrupted_tests(&mut self) {
+        for test in self.performance_tests.values_mut() {
+            if test.result != TestResult::Pending {
+                continue;
+            }
+            let total = test.config.as_ref().map_or(0, |c| c.total_requests);
+            let unsent = total - test.response_times_ms.len() as i64;
+            if unsent > 0 {
+                *test.failures.entry("OTHER".into()).or_default() += unsent;
+            }
+            test.result = TestResult::Fail;
+        }
+    }
+
     /// Whether `message_id` is an APPROVED message whose images are APPROVED: what a
     /// realtime answer may refer to.
     pub fn message_usable(&self, message_id: &str) -> bool {
@@ -884,6 +901,19 @@ mod tests {
         assert_eq!(
             app.performance_test_result("44444444-4444-4444-8444-444444444444"),
             Err(ApiErrorCode::PerformanceTestRunNotFound)
+        );
+        // a run the simulator stopped during ends as FAIL and blocks nothing
+        let again = "55555555-5555-4555-8555-555555555555";
+        app.start_performance_test(&sandbox, again, body, config.clone())
+            .unwrap();
+        app.record_attempt(again, 100, Ok(()));
+        app.end_interrupted_tests();
+        let ended = app.performance_test_result(again).unwrap();
+        assert_eq!(ended.result, "FAIL");
+        assert_eq!(ended.failures.unwrap()["OTHER"], 3);
+        assert!(
+            app.start_performance_test(&sandbox, run, body, config)
+                .is_ok()
         );
     }
 
