@@ -390,7 +390,62 @@ fn a_transaction_id_must_be_digits() {
         "{}",
         text(&out)
     );
-    let _: PathBuf = s.path().to_path_buf();
+}
+
+#[test]
+fn validate_checks_the_transaction_id_and_http_only_to_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |envs: &str| -> PathBuf {
+        let path = dir.path().join("app.yaml");
+        std::fs::write(
+            &path,
+            format!(
+                "apiVersion: retainctl/v1\napp:\n  bundleId: {BUNDLE}\n  locales: [en-US]\nenvironments:\n{envs}"
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let validate = |path: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_retainctl"))
+            .arg("validate")
+            .arg(path)
+            .output()
+            .unwrap()
+    };
+    let ok = write(
+        "  sandbox:\n    realtimeUrl: http://127.0.0.1:8080/apple\n    performanceTest:\n      originalTransactionId: \"2000000123456789\"\n",
+    );
+    let out = validate(&ok);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("plain http to this machine"),
+        "{}",
+        text(&out)
+    );
+
+    let bad = write(
+        "  sandbox:\n    realtimeUrl: http://example.com/apple\n    performanceTest:\n      originalTransactionId: \"20000x\"\n  production:\n    performanceTest:\n      originalTransactionId: \"1\"\n",
+    );
+    let out = validate(&bad);
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    assert!(
+        log.contains(
+            "app.yaml:7:18: error: realtimeUrl `http://example.com/apple` is not an https URL"
+        ),
+        "{log}"
+    );
+    assert!(
+        log.contains(
+            "app.yaml:9:30: error: originalTransactionId `20000x` is not a transaction id"
+        ),
+        "{log}"
+    );
+    assert!(
+        log.contains("error: performanceTest under `environments.production`"),
+        "{log}"
+    );
 }
 
 #[test]
