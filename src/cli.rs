@@ -101,6 +101,41 @@ pub enum Command {
     Schema,
     /// Run the local Apple simulator, or review content in a running one.
     Sim(Box<SimCommand>),
+    /// Run Apple's performance test of each app's sandbox realtime URL (needed before a
+    /// production realtime URL). Exit 0 PASS, 1 FAIL or error, 2 still PENDING.
+    PerfTest(PerfTestArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PerfTestEnv {
+    /// Apple's sandbox (the only environment that runs performance tests).
+    Sandbox,
+    /// The simulator inside this process (`--local-mode sandbox`).
+    Local,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PerfTestFormat {
+    Text,
+    /// A list of per-app reports with Apple's result as answered.
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PerfTestArgs {
+    /// Manifest files or folders (searched recursively). Default: the current folder.
+    pub paths: Vec<PathBuf>,
+    #[arg(long = "env", value_enum, default_value_t = PerfTestEnv::Sandbox)]
+    pub env: PerfTestEnv,
+    /// The original transaction id of an active auto-renewable subscription purchased in
+    /// sandbox (default: environments.sandbox.performanceTest.originalTransactionId).
+    #[arg(long, value_name = "ID")]
+    pub transaction_id: Option<String>,
+    /// Poll the result for at most this long (e.g. 10m); then exit 2 if still PENDING.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10m")]
+    pub wait: std::time::Duration,
+    #[arg(long, value_enum, default_value_t = PerfTestFormat::Text)]
+    pub format: PerfTestFormat,
 }
 
 #[derive(Debug, clap::Args)]
@@ -275,6 +310,29 @@ pub struct SimServeArgs {
     /// `error NUMBER`, `status CODE`, `redirect URL`, `upper-case-ids` or `hold [MS]`.
     #[arg(long = "fault-rule", value_name = "RULE")]
     pub fault_rules: Vec<crate::sim::faults::FaultRule>,
+    /// Performance test: realtime requests sent at the same time (Apple's maxConcurrentRequests).
+    #[arg(long, default_value_t = 10)]
+    pub perf_concurrency: u32,
+    /// Performance test: realtime requests in all (Apple's totalRequests).
+    #[arg(long, default_value_t = 100)]
+    pub perf_requests: u32,
+    /// Performance test: an answer later than this is TIMED_OUT (responseTimeThreshold).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "700ms")]
+    pub perf_response_time: std::time::Duration,
+    /// Performance test: the whole test's time limit (totalDuration).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
+    pub perf_total_duration: std::time::Duration,
+    /// Performance test: percent of requests that must succeed (successRateThreshold).
+    #[arg(long, default_value_t = 95)]
+    pub perf_success_rate: u32,
+    /// The record of passed sandbox performance tests, shared between a sandbox and a
+    /// production simulator (default: perf-tests.json beside --state; else in memory).
+    #[arg(long, value_name = "FILE")]
+    pub shared_record: Option<std::path::PathBuf>,
+    /// Write the root certificate (PEM) of the chain that signs realtime requests here
+    /// (default: realtime-root.pem beside --state; also at GET /_sim/realtime-root).
+    #[arg(long, value_name = "FILE")]
+    pub realtime_root_out: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

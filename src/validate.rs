@@ -136,15 +136,23 @@ fn check_app(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
 
 fn check_environments(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
     for (env, settings) in &m.environments {
+        check_performance_test(*env, settings, at, d);
         let Some(url) = &settings.realtime_url else {
             continue;
         };
         let span = at.value(&["environments", env.as_str(), "realtimeUrl"]);
-        if !url.starts_with("https://") || url.len() <= "https://".len() {
+        if url.starts_with("http://") && crate::sim::state::realtime_url_accepted(url) {
+            d.warning(
+                span,
+                format!("realtimeUrl `{url}` is plain http to this machine"),
+                "only the simulator and local servers accept it; Apple calls only https URLs",
+            );
+        } else if !url.starts_with("https://") || url.len() <= "https://".len() {
             d.error(
                 span,
                 format!("realtimeUrl `{url}` is not an https URL"),
-                "Apple calls only https URLs, e.g. https://retention.example.com/apple",
+                "Apple calls only https URLs, e.g. https://retention.example.com/apple \
+                 (http:// only to 127.0.0.1, [::1] or localhost)",
             );
         }
         if url.chars().count() > MAX_REALTIME_URL {
@@ -158,6 +166,45 @@ fn check_environments(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
             );
         }
     }
+}
+
+/// `environments.sandbox.performanceTest.originalTransactionId`: digits; sandbox only.
+fn check_performance_test(
+    env: crate::manifest::EnvironmentName,
+    settings: &crate::manifest::EnvironmentSettings,
+    at: &Locations,
+    d: &mut FileDiagnostics,
+) {
+    let Some(test) = &settings.performance_test else {
+        return;
+    };
+    let path = ["environments", env.as_str(), "performanceTest"];
+    if env == crate::manifest::EnvironmentName::Production {
+        d.error(
+            at.key(&path),
+            "performanceTest under `environments.production`",
+            "Apple runs performance tests only in sandbox: move it to `environments.sandbox`",
+        );
+    }
+    let id = &test.original_transaction_id;
+    if !is_transaction_id(id) {
+        d.error(
+            at.value(&[
+                "environments",
+                env.as_str(),
+                "performanceTest",
+                "originalTransactionId",
+            ]),
+            format!("originalTransactionId `{id}` is not a transaction id"),
+            "give the digits of the original transaction id of an active auto-renewable \
+             subscription purchased in sandbox, as a quoted string, e.g. \"2000000123456789\"",
+        );
+    }
+}
+
+/// A transaction id: 1 to 20 digits.
+pub fn is_transaction_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 20 && id.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn check_images(

@@ -105,16 +105,17 @@ fn run_compat(mode: &str) {
             "com.example.app",
             "--products",
             "premium",
+            "--perf-requests",
+            "12",
+            "--perf-concurrency",
+            "4",
         ],
     );
     let url = sim.url.clone();
 
-    // something that answers, for the performance test of the realtime URL
-    let target = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let realtime = format!(
-        "https://127.0.0.1:{}/apple/retention",
-        target.local_addr().unwrap().port()
-    );
+    // production refuses this URL (no passing sandbox test); in sandbox the script runs
+    // its own realtime server and tests it with a real performance test
+    let realtime = "https://127.0.0.1:9/apple/retention".to_string();
 
     let out = Command::new(python)
         .arg(concat!(

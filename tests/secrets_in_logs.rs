@@ -73,6 +73,7 @@ fn no_secret_in_trace_logs() {
                 error_every: 2,
                 ..Default::default()
             },
+            perf: Default::default(),
         };
         let (addr, _h) = retainctl::sim::spawn(config, "127.0.0.1:0".parse().unwrap())
             .await

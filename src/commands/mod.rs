@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod ids;
+pub mod perf_test;
 pub mod plan;
 pub mod reach;
 pub mod sim;
@@ -65,6 +66,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Apply(args) => apply::run(args, &reach),
         Command::Status(args) => status::run(args, &reach),
         Command::Sim(command) => sim::run(*command),
+        Command::PerfTest(args) => perf_test::run(args, &reach),
     }
 }
 

@@ -51,6 +51,8 @@ pub async fn start_local(mode: Mode, state_dir: &Path) -> Result<LocalApple, Str
         // Local rehearsals are not rate limited; `retainctl sim` enforces Apple's limits.
         rate_limits: false,
         faults: Default::default(),
+        // sandbox passes go to perf-tests.json beside the state, where production reads them
+        perf: Default::default(),
     };
     let (addr, server) = sim::spawn(config, "127.0.0.1:0".parse().expect("loopback"))
         .await

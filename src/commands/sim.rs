@@ -65,6 +65,17 @@ fn config(args: &SimServeArgs) -> Result<SimConfig, String> {
             seed: args.seed,
             rules: args.fault_rules.clone(),
         },
+        perf: crate::sim::PerfConfig {
+            settings: crate::sim::perf::PerfTestSettings {
+                max_concurrent_requests: args.perf_concurrency,
+                total_requests: args.perf_requests,
+                total_duration: args.perf_total_duration,
+                response_time_threshold: args.perf_response_time,
+                success_rate_threshold: args.perf_success_rate,
+            },
+            shared_record: args.shared_record.clone(),
+            realtime_root_out: args.realtime_root_out.clone(),
+        },
     })
 }
 

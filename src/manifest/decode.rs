@@ -494,7 +494,7 @@ impl Cx<'_> {
                 value,
                 &ptr,
                 &format!("`environments.{name}`"),
-                &["realtimeUrl"],
+                &["realtimeUrl", "performanceTest"],
                 &[],
             ) else {
                 continue;
@@ -506,9 +506,38 @@ impl Cx<'_> {
                 },
                 None => None,
             };
-            out.insert(env, EnvironmentSettings { realtime_url });
+            let performance_test = match f.get("performanceTest") {
+                Some(n) => match self.performance_test(n, &name) {
+                    Some(p) => Some(p),
+                    None => continue,
+                },
+                None => None,
+            };
+            out.insert(
+                env,
+                EnvironmentSettings {
+                    realtime_url,
+                    performance_test,
+                },
+            );
         }
         out
+    }
+
+    /// `environments.NAME.performanceTest`: `originalTransactionId` (checked in validate).
+    fn performance_test(&mut self, node: &Node, env: &str) -> Option<PerformanceTestSettings> {
+        let f = self.fields(
+            node,
+            &pointer(&["environments", env, "performanceTest"]),
+            &format!("`environments.{env}.performanceTest`"),
+            &["originalTransactionId"],
+            &["originalTransactionId"],
+        )?;
+        let original_transaction_id =
+            self.string(f.get("originalTransactionId")?, "originalTransactionId")?;
+        Some(PerformanceTestSettings {
+            original_transaction_id,
+        })
     }
 
     fn images(&mut self, node: &Node) -> BTreeMap<String, Image> {

@@ -123,6 +123,17 @@ pub struct EnvironmentSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^https://."), length(max = limits::MAX_REALTIME_URL))]
     pub realtime_url: Option<String>,
+    /// Sandbox: how `retainctl perf-test` runs Apple's performance test of the realtime URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub performance_test: Option<PerformanceTestSettings>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PerformanceTestSettings {
+    /// The original transaction id (digits) of an active auto-renewable subscription
+    /// purchased in sandbox; `retainctl perf-test --transaction-id` overrides it.
+    pub original_transaction_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

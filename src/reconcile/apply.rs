@@ -275,6 +275,9 @@ async fn execute(client: &AppleClient, content: &Content<'_>, op: &Op) -> Effect
         (Op::PruneImage { .. }, Some(E::ImageInUse)) => Outcome::Blocked {
             reason: Reason::ImageInUse,
         },
+        (Op::ConfigureRealtimeUrl { .. }, Some(E::ForbiddenNoPassingTest)) => Outcome::Blocked {
+            reason: Reason::NeedsPerformanceTest,
+        },
         _ => match error {
             ApiError::Unauthorized { .. } | ApiError::RateBudgetExhausted { .. } => {
                 return Effect::Stop(AppError::from(&error));

@@ -156,6 +156,9 @@ pub enum Reason {
     },
     /// Apple refused to delete an image a message still uses (ImageInUse).
     ImageInUse,
+    /// Apple refused the production realtime URL: no passing sandbox performance test
+    /// (ForbiddenNoPassingTest).
+    NeedsPerformanceTest,
 }
 
 /// An owned (product, locale) pair.

@@ -208,6 +208,7 @@ pub fn reason_words(reason: &Reason) -> String {
             "Apple says {error} although its list says APPROVED; tried again on the next run"
         ),
         Reason::ImageInUse => "kept: a message that is not in the manifest still uses it".into(),
+        Reason::NeedsPerformanceTest => "Apple needs a passing performance test first (ForbiddenNoPassingTest): run `retainctl perf-test` (sandbox) first".into(),
     }
 }
 

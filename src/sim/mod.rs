@@ -2,8 +2,9 @@
 //! rehearsals, and for `--env local`, where it runs inside the retainctl process.
 
 pub mod faults;
+pub mod perf;
 pub mod server;
 pub mod state;
 
-pub use server::{SimConfig, spawn};
+pub use server::{PerfConfig, SimConfig, spawn};
 pub use state::Mode;

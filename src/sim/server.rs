@@ -10,7 +10,15 @@
 //! `GET /_sim/requests` (method, path and bearer token of the last API requests, kept in
 //! memory only, for tests that look for leaked tokens), `GET /_sim/held` and
 //! `POST /_sim/release` (requests held by a `hold` fault rule), and `/_sim/landing` (the
-//! HTML "200 OK" page a redirect rule may point at).
+//! HTML "200 OK" page a redirect rule may point at), `GET /_sim/realtime-root` (the PEM
+//! root certificate of the chain that signs realtime requests).
+//!
+//! Performance tests run for real (see `perf.rs`): Initiate Performance Test (sandbox)
+//! answers at once with a PENDING run, and a task of its own sends the realtime requests.
+//! A pass is written to the *shared record* (`perf-tests.json` beside the state file, or
+//! `--shared-record FILE`), which a production-mode simulator reads before it accepts a
+//! realtime URL: so `--env local` sandbox and production, or two `retainctl sim`
+//! processes, share what Apple keeps per app.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -28,6 +36,7 @@ use jsonwebtoken::DecodingKey;
 use serde::{Deserialize, Serialize};
 
 use super::faults::{FaultConfig, Faults, Injected, RuleAnswer};
+use super::perf::{PerfTestSettings, RealtimeSigner, SendAttemptResult};
 use super::state::{Mode, Policy, World};
 use crate::apple::ApiErrorCode;
 use crate::apple::model::{Endpoint, ErrorBody, ReviewState};
@@ -49,6 +58,46 @@ pub struct SimConfig {
     /// Apple's hourly budgets per endpoint (sandbox 10%).
     pub rate_limits: bool,
     pub faults: FaultConfig,
+    pub perf: PerfConfig,
+}
+
+/// How performance tests run and where their passes are shared.
+#[derive(Debug, Clone, Default)]
+pub struct PerfConfig {
+    pub settings: PerfTestSettings,
+    /// The record of sandbox passes shared with production-mode simulators. Default:
+    /// `perf-tests.json` beside the state file; in memory when there is none.
+    pub shared_record: Option<PathBuf>,
+    /// Write the root certificate of the realtime signing chain here (PEM). Default:
+    /// `realtime-root.pem` beside the state file.
+    pub realtime_root_out: Option<PathBuf>,
+}
+
+/// The shared record of sandbox performance tests that passed, per bundle id.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SharedRecord {
+    pub sandbox_passes: BTreeMap<String, SandboxPass>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SandboxPass {
+    pub target: String,
+    pub request_id: String,
+    pub passed_at_ms: u64,
+}
+
+impl SharedRecord {
+    fn load(path: &std::path::Path) -> Result<SharedRecord, String> {
+        if !path.exists() {
+            return Ok(SharedRecord::default());
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not a performance test record: {e}", path.display()))
+    }
 }
 
 struct Core {
@@ -100,6 +149,52 @@ struct Sim {
     core: Arc<Mutex<Core>>,
     keys: Arc<Vec<DecodingKey>>,
     bundle_id: Option<String>,
+    perf: Arc<PerfRuntime>,
+}
+
+/// What running performance tests needs, shared by all requests.
+struct PerfRuntime {
+    settings: PerfTestSettings,
+    shared_record: Option<PathBuf>,
+    signer: RealtimeSigner,
+    http: reqwest::Client,
+    /// Sandbox passes when there is no shared record file (this process only).
+    memory: Mutex<SharedRecord>,
+}
+
+impl PerfRuntime {
+    fn sandbox_passed(&self, bundle: &str) -> Result<bool, String> {
+        match &self.shared_record {
+            Some(path) => Ok(SharedRecord::load(path)?
+                .sandbox_passes
+                .contains_key(bundle)),
+            None => Ok(self
+                .memory
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .sandbox_passes
+                .contains_key(bundle)),
+        }
+    }
+
+    fn record_pass(&self, bundle: &str, pass: SandboxPass) -> Result<(), String> {
+        match &self.shared_record {
+            Some(path) => {
+                let mut record = SharedRecord::load(path)?;
+                record.sandbox_passes.insert(bundle.to_string(), pass);
+                let text = serde_json::to_string_pretty(&record).map_err(|e| e.to_string())?;
+                write_atomically(path, text.as_bytes())
+            }
+            None => {
+                self.memory
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .sandbox_passes
+                    .insert(bundle.to_string(), pass);
+                Ok(())
+            }
+        }
+    }
 }
 
 fn now_ms() -> u64 {
@@ -157,7 +252,41 @@ pub fn router(config: SimConfig) -> Result<Router, String> {
         return Err("the simulator needs at least one public key (--public-key)".into());
     }
     Faults::check(&config.faults)?;
-    let world = load_world(config.state_file.as_deref())?;
+    config.perf.settings.check()?;
+    let mut world = load_world(config.state_file.as_deref())?;
+    for app in world.apps.values_mut() {
+        app.end_interrupted_tests();
+    }
+    let beside_state = |name: &str| config.state_file.as_ref().map(|s| s.with_file_name(name));
+    let shared_record = config
+        .perf
+        .shared_record
+        .clone()
+        .or_else(|| beside_state("perf-tests.json"));
+    if let Some(path) = &shared_record {
+        SharedRecord::load(path)?;
+    }
+    let signer = RealtimeSigner::generate()?;
+    if let Some(out) = config
+        .perf
+        .realtime_root_out
+        .clone()
+        .or_else(|| beside_state("realtime-root.pem"))
+    {
+        write_atomically(&out, signer.root_pem().as_bytes())?;
+    }
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent("retainctl-sim (App Store realtime request)")
+        .build()
+        .map_err(|e| format!("cannot make the realtime HTTP client: {e}"))?;
+    let perf = PerfRuntime {
+        settings: config.perf.settings.clone(),
+        shared_record,
+        signer,
+        http,
+        memory: Mutex::new(SharedRecord::default()),
+    };
     let core = Core {
         world,
         policy: Policy {
@@ -177,6 +306,7 @@ pub fn router(config: SimConfig) -> Result<Router, String> {
         core: Arc::new(Mutex::new(core)),
         keys: Arc::new(keys),
         bundle_id: config.bundle_id,
+        perf: Arc::new(perf),
     };
     Ok(Router::new()
         .route("/_sim/state", get(admin_state))
@@ -186,6 +316,7 @@ pub fn router(config: SimConfig) -> Result<Router, String> {
         .route("/_sim/held", get(admin_held))
         .route("/_sim/release", post(admin_release))
         .route("/_sim/landing", any(landing))
+        .route("/_sim/realtime-root", get(admin_realtime_root))
         .fallback(api)
         .with_state(sim))
 }
@@ -532,39 +663,35 @@ async fn answer(sim: Sim, method: Method, uri: Uri, headers: HeaderMap, body: By
         Injected::None | Injected::CommitThenFail => {}
     }
 
-    // A performance test probes its target outside the lock.
-    let probe = if let Route::InitiatePerformanceTest = route {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Request {
-            original_transaction_id: String,
-        }
-        let valid = serde_json::from_slice::<Request>(&body)
-            .is_ok_and(|r| !r.original_transaction_id.trim().is_empty());
-        if !valid {
-            return apple_error(ApiErrorCode::InvalidPerformanceTestRequest);
-        }
-        let target = {
-            let mut core = sim.core.lock().unwrap_or_else(|e| e.into_inner());
-            core.world
-                .apps
-                .entry(bundle.clone())
-                .or_default()
-                .performance_test_target()
-        };
-        let Some(target) = target else {
-            return apple_error(ApiErrorCode::InvalidPerformanceTestRequest);
-        };
-        let passed = probe_url(&target).await;
-        Some((target, passed))
-    } else {
-        None
+    // Production reads the shared record of sandbox passes before a realtime URL.
+    let sandbox_passed = match route {
+        Route::ConfigureRealtimeUrl => match sim.perf.sandbox_passed(&bundle) {
+            Ok(passed) => passed,
+            Err(e) => {
+                tracing::error!("performance test record unreadable: {e}");
+                return apple_error(ApiErrorCode::GeneralInternal);
+            }
+        },
+        _ => false,
     };
-
-    let response = {
+    let started_bundle = bundle.clone();
+    let (response, started) = {
         let mut core = sim.core.lock().unwrap_or_else(|e| e.into_inner());
-        carry_out(&mut core, route, &uri, &body, bundle, endpoint, probe)
+        let settings = &sim.perf.settings;
+        carry_out(
+            &mut core,
+            route,
+            &uri,
+            &body,
+            bundle,
+            endpoint,
+            sandbox_passed,
+            settings,
+        )
     };
+    if let Some(started) = started {
+        tokio::spawn(run_performance_test(sim.clone(), started_bundle, started));
+    }
     if injected == Injected::CommitThenFail {
         return apple_error(ApiErrorCode::GeneralInternalRetryable);
     }
@@ -574,7 +701,15 @@ async fn answer(sim: Sim, method: Method, uri: Uri, headers: HeaderMap, body: By
     response
 }
 
+/// A performance test that Initiate Performance Test recorded as PENDING.
+struct StartedTest {
+    request_id: String,
+    target: String,
+    original_transaction_id: String,
+}
+
 /// Applies the endpoint's rules to the state (under the lock) and persists a change.
+#[allow(clippy::too_many_arguments)]
 fn carry_out(
     core: &mut Core,
     route: Route,
@@ -582,8 +717,9 @@ fn carry_out(
     body: &[u8],
     bundle: String,
     endpoint: Endpoint,
-    probe: Option<(String, bool)>,
-) -> Response {
+    sandbox_passed: bool,
+    settings: &PerfTestSettings,
+) -> (Response, Option<StartedTest>) {
     if core.rate_limits {
         let sandbox = core.policy.mode == Mode::Sandbox;
         let limiter = core
@@ -591,7 +727,7 @@ fn carry_out(
             .entry(bundle.clone())
             .or_insert_with(|| Pacer::new(sandbox, true));
         if let Err(wait) = limiter.reserve(endpoint, Instant::now(), Duration::ZERO) {
-            return rate_limited(now_ms() + wait.as_millis() as u64);
+            return (rate_limited(now_ms() + wait.as_millis() as u64), None);
         }
     }
     let now = now_ms();
@@ -602,6 +738,7 @@ fn carry_out(
         app.approve_pending_before(now.saturating_sub(delay.as_millis() as u64));
     }
     let ok = || StatusCode::OK.into_response();
+    let mut started = None;
     let (response, mutated) = match route {
         Route::ListImages => (json_response(StatusCode::OK, &app.image_list()), false),
         Route::ListMessages => (json_response(StatusCode::OK, &app.message_list()), false),
@@ -618,28 +755,35 @@ fn carry_out(
             Err(code) => (apple_error(code), false),
         },
         Route::DeleteDefault(p, l) => outcome(app.delete_default(&policy, &p, &l), ok),
-        Route::ConfigureRealtimeUrl => {
-            let result = app.configure_realtime_url(&policy, body);
-            // a refusal still records the refused URL, the next test's target
-            let (response, _) = outcome(result, ok);
-            (response, true)
-        }
+        Route::ConfigureRealtimeUrl => outcome(
+            app.configure_realtime_url(&policy, body, sandbox_passed),
+            ok,
+        ),
         Route::GetRealtimeUrl => match app.get_realtime_url() {
             Ok(u) => (json_response(StatusCode::OK, &u), false),
             Err(code) => (apple_error(code), false),
         },
         Route::DeleteRealtimeUrl => outcome(app.delete_realtime_url(), ok),
         Route::InitiatePerformanceTest => {
-            let Some((target, passed)) = probe else {
-                return apple_error(ApiErrorCode::InvalidPerformanceTestRequest);
-            };
             let request_id = uuid::Uuid::new_v4().to_string();
-            app.record_performance_test(&request_id, &target, passed);
-            let answer = crate::apple::model::PerformanceTestResponse {
-                config: super::state::performance_test_config(),
-                request_id,
-            };
-            (json_response(StatusCode::OK, &answer), true)
+            let config = settings.config();
+            match app.start_performance_test(&policy, &request_id, body, config.clone()) {
+                Ok(target) => {
+                    let original_transaction_id =
+                        serde_json::from_slice::<crate::apple::model::PerformanceTestRequest>(body)
+                            .map(|r| r.original_transaction_id)
+                            .unwrap_or_default();
+                    started = Some(StartedTest {
+                        request_id: request_id.clone(),
+                        target,
+                        original_transaction_id,
+                    });
+                    let answer =
+                        crate::apple::model::PerformanceTestResponse { config, request_id };
+                    (json_response(StatusCode::OK, &answer), true)
+                }
+                Err(code) => (apple_error(code), false),
+            }
         }
         Route::PerformanceTestResult(id) => match app.performance_test_result(&id) {
             Ok(r) => (json_response(StatusCode::OK, &r), false),
@@ -648,9 +792,9 @@ fn carry_out(
     };
     if mutated && let Err(e) = core.persist() {
         tracing::error!("simulator state not saved: {e}");
-        return apple_error(ApiErrorCode::GeneralInternal);
+        return (apple_error(ApiErrorCode::GeneralInternal), None);
     }
-    response
+    (response, started)
 }
 
 fn outcome(result: Result<(), ApiErrorCode>, ok: impl FnOnce() -> Response) -> (Response, bool) {
@@ -660,26 +804,134 @@ fn outcome(result: Result<(), ApiErrorCode>, ok: impl FnOnce() -> Response) -> (
     }
 }
 
-/// A performance test passes when the target's host answers on its port.
-async fn probe_url(target: &str) -> bool {
-    let Ok(url) = reqwest::Url::parse(target) else {
-        return false;
+/// Runs a recorded performance test: `totalRequests` signed realtime requests to the
+/// target, `maxConcurrentRequests` at a time, each timed and checked; then PASS or FAIL,
+/// and a pass goes to the shared record.
+async fn run_performance_test(sim: Sim, bundle: String, test: StartedTest) {
+    use futures_util::StreamExt;
+    let settings = sim.perf.settings.clone();
+    let product = {
+        let core = sim.core.lock().unwrap_or_else(|e| e.into_inner());
+        core.policy
+            .products
+            .as_ref()
+            .and_then(|p| p.first().cloned())
+            .unwrap_or_else(|| format!("{bundle}.subscription"))
     };
-    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
-        return false;
+    let deadline = Instant::now() + settings.total_duration;
+    let threshold = settings.response_time_threshold;
+    let app_apple_id = super::perf::app_apple_id(&bundle);
+    futures_util::stream::iter(0..settings.total_requests)
+        .map(|_| {
+            let (sim, bundle, test, product) = (&sim, &bundle, &test, &product);
+            async move {
+                let (elapsed, result) = if Instant::now() >= deadline {
+                    (threshold, SendAttemptResult::TimedOut)
+                } else {
+                    let payload = serde_json::json!({
+                        "originalTransactionId": test.original_transaction_id,
+                        "appAppleId": app_apple_id,
+                        "productId": product,
+                        "userLocale": "en-US",
+                        "requestIdentifier": uuid::Uuid::new_v4().to_string(),
+                        "signedDate": now_ms(),
+                        "environment": "Sandbox",
+                    });
+                    match sim.perf.signer.sign(&payload) {
+                        Ok(jws) => {
+                            let sent =
+                                super::perf::send(&sim.perf.http, &test.target, &jws, threshold)
+                                    .await;
+                            (
+                                sent.elapsed,
+                                judge(sim, bundle, sent.answer, sent.elapsed, threshold),
+                            )
+                        }
+                        Err(e) => {
+                            tracing::error!("{e}");
+                            (Duration::ZERO, SendAttemptResult::Other)
+                        }
+                    }
+                };
+                let mut core = sim.core.lock().unwrap_or_else(|e| e.into_inner());
+                let app = core.world.apps.entry(bundle.clone()).or_default();
+                let outcome = match result {
+                    SendAttemptResult::Success => Ok(()),
+                    failed => Err(failed.name()),
+                };
+                app.record_attempt(&test.request_id, elapsed.as_millis() as u64, outcome);
+            }
+        })
+        .buffer_unordered(settings.max_concurrent_requests as usize)
+        .collect::<()>()
+        .await;
+    let passed = {
+        let mut core = sim.core.lock().unwrap_or_else(|e| e.into_inner());
+        let passed = core
+            .world
+            .apps
+            .entry(bundle.clone())
+            .or_default()
+            .finish_performance_test(&test.request_id);
+        if let Err(e) = core.persist() {
+            tracing::error!("simulator state not saved: {e}");
+        }
+        passed
     };
-    let host = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    matches!(
-        tokio::time::timeout(
-            Duration::from_secs(2),
-            tokio::net::TcpStream::connect((host.as_str(), port))
-        )
-        .await,
-        Ok(Ok(_))
-    )
+    if passed {
+        let pass = SandboxPass {
+            target: test.target.clone(),
+            request_id: test.request_id.clone(),
+            passed_at_ms: now_ms(),
+        };
+        if let Err(e) = sim.perf.record_pass(&bundle, pass) {
+            tracing::error!("performance test pass not recorded: {e}");
+        }
+    }
+}
+
+/// How one answer counts: in time, a `RealtimeResponseBody`, and referring to an APPROVED
+/// message of the app.
+fn judge(
+    sim: &Sim,
+    bundle: &str,
+    answer: Result<Vec<u8>, SendAttemptResult>,
+    elapsed: Duration,
+    threshold: Duration,
+) -> SendAttemptResult {
+    let body = match answer {
+        Ok(body) => body,
+        Err(kind) => return kind,
+    };
+    if elapsed > threshold {
+        return SendAttemptResult::TimedOut;
+    }
+    match super::perf::answer_message_id(&body) {
+        Err(kind) => kind,
+        Ok(None) => SendAttemptResult::Success,
+        Ok(Some(id)) => {
+            let core = sim.core.lock().unwrap_or_else(|e| e.into_inner());
+            let usable = core
+                .world
+                .apps
+                .get(bundle)
+                .is_some_and(|app| app.message_usable(&id));
+            if usable {
+                SendAttemptResult::Success
+            } else {
+                SendAttemptResult::InvalidResponse
+            }
+        }
+    }
+}
+
+async fn admin_realtime_root(State(sim): State<Sim>) -> Response {
+    let mut response = (StatusCode::OK, sim.perf.signer.root_pem().to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-pem-file"),
+    );
+    response
 }
 
 async fn admin_state(State(sim): State<Sim>) -> Response {

@@ -45,11 +45,28 @@ pub struct SimMessage {
     pub uploaded_at_ms: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// PENDING while a test runs, then PASS or FAIL.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TestResult {
+    Pending,
+    Pass,
+    #[default]
+    Fail,
+}
+
+/// One performance test run and its figures so far.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct PerformanceTest {
     pub target: String,
-    pub passed: bool,
+    pub config: Option<PerformanceTestConfig>,
+    pub result: TestResult,
+    /// Response time of each finished attempt, in milliseconds.
+    pub response_times_ms: Vec<u64>,
+    pub successes: i64,
+    /// Failed attempts by Apple's `SendAttemptResult` name.
+    pub failures: BTreeMap<String, i64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -60,11 +77,10 @@ pub struct AppState {
     /// product → locale → message id
     pub defaults: BTreeMap<String, BTreeMap<String, String>>,
     pub realtime_url: Option<String>,
-    /// URLs that passed a performance test (production needs one before configuring).
+    /// Sandbox: the realtime URLs that passed a performance test here.
+    #[serde(default)]
     pub passed_urls: Vec<String>,
-    /// The last URL refused for want of a passing test: the next test's target when no
-    /// URL is configured.
-    pub refused_url: Option<String>,
+    #[serde(default)]
     pub performance_tests: BTreeMap<String, PerformanceTest>,
 }
 
@@ -108,6 +124,30 @@ pub fn id_key(id: &str) -> String {
 
 fn parse_uuid(id: &str) -> Outcome<Uuid> {
     Uuid::parse_str(id).map_err(|_| ApiErrorCode::GeneralBadRequest)
+}
+
+/// A realtime URL the simulator accepts: `https://`, as Apple requires, or `http://` to a
+/// loopback host (127.0.0.1, [::1], localhost) so local servers and tests can be targets.
+pub fn realtime_url_accepted(url: &str) -> bool {
+    if chars(url) > MAX_REALTIME_URL {
+        return false;
+    }
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let Some(host) = parsed.host_str().filter(|h| !h.is_empty()) else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match parsed.scheme() {
+        "https" => true,
+        "http" => loopback,
+        _ => false,
+    }
 }
 
 fn chars(s: &str) -> usize {
@@ -418,19 +458,21 @@ impl AppState {
         Ok(())
     }
 
-    pub fn configure_realtime_url(&mut self, policy: &Policy, body: &[u8]) -> Outcome<()> {
+    /// Production accepts a URL only when `sandbox_passed`: the app passed a performance
+    /// test in sandbox (the shared record, see `server.rs`).
+    pub fn configure_realtime_url(
+        &mut self,
+        policy: &Policy,
+        body: &[u8],
+        sandbox_passed: bool,
+    ) -> Outcome<()> {
         let request: RealtimeUrl =
             serde_json::from_slice(body).map_err(|_| ApiErrorCode::BadRequestRealtimeUrl)?;
         let url = request.realtime_url;
-        let valid = url.starts_with("https://")
-            && url.len() > "https://".len()
-            && chars(&url) <= MAX_REALTIME_URL
-            && reqwest::Url::parse(&url).is_ok();
-        if !valid {
+        if !realtime_url_accepted(&url) {
             return Err(ApiErrorCode::BadRequestRealtimeUrl);
         }
-        if policy.mode == Mode::Production && !self.passed_urls.contains(&url) {
-            self.refused_url = Some(url);
+        if policy.mode == Mode::Production && !sandbox_passed {
             return Err(ApiErrorCode::ForbiddenNoPassingTest);
         }
         self.realtime_url = Some(url);
@@ -451,25 +493,110 @@ impl AppState {
             .ok_or(ApiErrorCode::RealtimeUrlNotFound)
     }
 
-    /// The URL a performance test would target, if any.
-    pub fn performance_test_target(&self) -> Option<String> {
-        self.realtime_url
+    /// Initiate Performance Test: sandbox only, against the configured realtime URL,
+    /// one run at a time. Records a PENDING run; returns its target.
+    pub fn start_performance_test(
+        &mut self,
+        policy: &Policy,
+        request_id: &str,
+        body: &[u8],
+        config: PerformanceTestConfig,
+    ) -> Outcome<String> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        struct Request {
+            original_transaction_id: String,
+        }
+        let request: Request = serde_json::from_slice(body)
+            .map_err(|_| ApiErrorCode::InvalidPerformanceTestRequest)?;
+        let id = request.original_transaction_id;
+        if !crate::validate::is_transaction_id(&id) {
+            return Err(ApiErrorCode::BadRequestTransactionId);
+        }
+        if policy.mode != Mode::Sandbox {
+            return Err(ApiErrorCode::InvalidPerformanceTestRequest);
+        }
+        let target = self
+            .realtime_url
             .clone()
-            .or_else(|| self.refused_url.clone())
-    }
-
-    /// Records a finished test run (the server probes the target; see `server.rs`).
-    pub fn record_performance_test(&mut self, request_id: &str, target: &str, passed: bool) {
-        if passed && !self.passed_urls.iter().any(|u| u == target) {
-            self.passed_urls.push(target.to_string());
+            .ok_or(ApiErrorCode::InvalidPerformanceTestRequest)?;
+        if self
+            .performance_tests
+            .values()
+            .any(|t| t.result == TestResult::Pending)
+        {
+            return Err(ApiErrorCode::ExistingPerformanceTestRun);
         }
         self.performance_tests.insert(
             id_key(request_id),
             PerformanceTest {
-                target: target.to_string(),
-                passed,
+                target: target.clone(),
+                config: Some(config),
+                result: TestResult::Pending,
+                ..Default::default()
             },
         );
+        Ok(target)
+    }
+
+    /// Records one attempt of a running test: `Ok` a valid answer, or how it failed.
+    pub fn record_attempt(&mut self, request_id: &str, elapsed_ms: u64, outcome: Result<(), &str>) {
+        let Some(test) = self.performance_tests.get_mut(&id_key(request_id)) else {
+            return;
+        };
+        test.response_times_ms.push(elapsed_ms);
+        match outcome {
+            Ok(()) => test.successes += 1,
+            Err(kind) => *test.failures.entry(kind.to_string()).or_default() += 1,
+        }
+    }
+
+    /// Ends a run: PASS when the success rate reaches the threshold. Returns whether it
+    /// passed.
+    pub fn finish_performance_test(&mut self, request_id: &str) -> bool {
+        let Some(test) = self.performance_tests.get_mut(&id_key(request_id)) else {
+            return false;
+        };
+        let config = test.config.clone().unwrap_or_else(performance_test_config);
+        let rate = success_rate(test.successes, config.total_requests);
+        let passed = rate >= config.success_rate_threshold;
+        test.result = if passed {
+            TestResult::Pass
+        } else {
+            TestResult::Fail
+        };
+        if passed && !self.passed_urls.contains(&test.target) {
+            self.passed_urls.push(test.target.clone());
+        }
+        passed
+    }
+
+    /// A run left PENDING by a simulator that stopped (an `--env local` process that
+    /// exited, a restart) can never finish: it ends as FAIL, its unsent requests counted
+    /// as OTHER, so it does not block the next test with ExistingPerformanceTestRun.
+    pub fn end_interrupted_tests(&mut self) {
+        for test in self.performance_tests.values_mut() {
+            if test.result != TestResult::Pending {
+                continue;
+            }
+            let total = test.config.as_ref().map_or(0, |c| c.total_requests);
+            let unsent = total - test.response_times_ms.len() as i64;
+            if unsent > 0 {
+                *test.failures.entry("OTHER".into()).or_default() += unsent;
+            }
+            test.result = TestResult::Fail;
+        }
+    }
+
+    /// Whether `message_id` is an APPROVED message whose images are APPROVED: what a
+    /// realtime answer may refer to.
+    pub fn message_usable(&self, message_id: &str) -> bool {
+        self.messages.get(&id_key(message_id)).is_some_and(|m| {
+            m.state == ReviewState::Approved
+                && Self::images_used_by(&m.body)
+                    .iter()
+                    .all(|i| self.images.get(i).map(|i| &i.state) == Some(&ReviewState::Approved))
+        })
     }
 
     pub fn performance_test_result(
@@ -481,26 +608,22 @@ impl AppState {
             .performance_tests
             .get(&id_key(request_id))
             .ok_or(ApiErrorCode::PerformanceTestRunNotFound)?;
-        let times = PerformanceTestResponseTimes {
-            average: 120,
-            p50: 100,
-            p90: 180,
-            p95: 220,
-            p99: 400,
-        };
+        let config = test.config.clone().unwrap_or_else(performance_test_config);
+        let done = test.response_times_ms.len() as i64;
+        let times = percentiles(&test.response_times_ms);
         Ok(PerformanceTestResultResponse {
-            config: performance_test_config(),
             target: test.target.clone(),
-            result: if test.passed { "PASS" } else { "FAIL" }.to_string(),
-            success_rate: Some(if test.passed { 100 } else { 0 }),
-            num_pending: Some(0),
-            response_times: Some(times),
-            failures: (!test.passed).then(|| {
-                BTreeMap::from([(
-                    "NO_RESPONSE".to_string(),
-                    performance_test_config().total_requests,
-                )])
-            }),
+            result: match test.result {
+                TestResult::Pending => "PENDING",
+                TestResult::Pass => "PASS",
+                TestResult::Fail => "FAIL",
+            }
+            .to_string(),
+            success_rate: Some(success_rate(test.successes, done.max(1))),
+            num_pending: Some((config.total_requests - done).max(0)),
+            response_times: times,
+            failures: Some(test.failures.clone()),
+            config,
         })
     }
 
@@ -535,6 +658,36 @@ impl AppState {
     }
 }
 
+/// Percent of `total` that succeeded, rounded down.
+fn success_rate(successes: i64, total: i64) -> i64 {
+    if total <= 0 {
+        0
+    } else {
+        successes * 100 / total
+    }
+}
+
+/// Average and nearest-rank percentiles of response times; `None` before any.
+fn percentiles(times: &[u64]) -> Option<PerformanceTestResponseTimes> {
+    if times.is_empty() {
+        return None;
+    }
+    let mut sorted = times.to_vec();
+    sorted.sort_unstable();
+    let at = |p: usize| {
+        let rank = (p * sorted.len()).div_ceil(100).max(1);
+        sorted[rank - 1] as i64
+    };
+    Some(PerformanceTestResponseTimes {
+        average: (sorted.iter().sum::<u64>() / sorted.len() as u64) as i64,
+        p50: at(50),
+        p90: at(90),
+        p95: at(95),
+        p99: at(99),
+    })
+}
+
+/// The config of runs recorded before it was kept with them.
 pub fn performance_test_config() -> PerformanceTestConfig {
     PerformanceTestConfig {
         max_concurrent_requests: 10,
@@ -664,28 +817,19 @@ mod tests {
     }
 
     #[test]
-    fn realtime_url_needs_a_passing_test_in_production() {
+    fn realtime_url_needs_a_passing_sandbox_test_in_production() {
         let p = production();
         let mut app = AppState::default();
         let body = br#"{"realtimeURL":"https://example.com/hook"}"#;
         assert_eq!(
-            app.configure_realtime_url(&p, br#"{"realtimeURL":"http://example.com"}"#),
+            app.configure_realtime_url(&p, br#"{"realtimeURL":"http://example.com"}"#, true),
             Err(ApiErrorCode::BadRequestRealtimeUrl)
         );
         assert_eq!(
-            app.configure_realtime_url(&p, body),
+            app.configure_realtime_url(&p, body, false),
             Err(ApiErrorCode::ForbiddenNoPassingTest)
         );
-        assert_eq!(
-            app.performance_test_target().as_deref(),
-            Some("https://example.com/hook")
-        );
-        app.record_performance_test(
-            "33333333-3333-4333-8333-333333333333",
-            "https://example.com/hook",
-            true,
-        );
-        assert_eq!(app.configure_realtime_url(&p, body), Ok(()));
+        assert_eq!(app.configure_realtime_url(&p, body, true), Ok(()));
         assert_eq!(
             app.get_realtime_url().unwrap().realtime_url,
             "https://example.com/hook"
@@ -694,6 +838,82 @@ mod tests {
         assert_eq!(
             app.delete_realtime_url(),
             Err(ApiErrorCode::RealtimeUrlNotFound)
+        );
+        assert!(realtime_url_accepted("http://127.0.0.1:9/x"));
+        assert!(realtime_url_accepted("http://[::1]:9/x"));
+        assert!(realtime_url_accepted("http://localhost/x"));
+        assert!(!realtime_url_accepted("http://10.0.0.1/x"));
+    }
+
+    #[test]
+    fn a_performance_test_runs_in_sandbox_one_at_a_time() {
+        let sandbox = Policy {
+            mode: Mode::Sandbox,
+            products: None,
+        };
+        let mut app = AppState::default();
+        let run = "33333333-3333-4333-8333-333333333333";
+        let body = br#"{"originalTransactionId":"2000000123456789"}"#;
+        let config = PerformanceTestConfig {
+            total_requests: 4,
+            ..performance_test_config()
+        };
+        assert_eq!(
+            app.start_performance_test(&sandbox, run, body, config.clone()),
+            Err(ApiErrorCode::InvalidPerformanceTestRequest)
+        );
+        app.configure_realtime_url(&sandbox, br#"{"realtimeURL":"https://e.com/h"}"#, false)
+            .unwrap();
+        assert_eq!(
+            app.start_performance_test(
+                &sandbox,
+                run,
+                br#"{"originalTransactionId":"x1"}"#,
+                config.clone()
+            ),
+            Err(ApiErrorCode::BadRequestTransactionId)
+        );
+        assert_eq!(
+            app.start_performance_test(&production(), run, body, config.clone()),
+            Err(ApiErrorCode::InvalidPerformanceTestRequest)
+        );
+        assert_eq!(
+            app.start_performance_test(&sandbox, run, body, config.clone()),
+            Ok("https://e.com/h".into())
+        );
+        assert_eq!(
+            app.start_performance_test(&sandbox, run, body, config.clone()),
+            Err(ApiErrorCode::ExistingPerformanceTestRun)
+        );
+        app.record_attempt(run, 100, Ok(()));
+        app.record_attempt(run, 900, Err("TIMED_OUT"));
+        let pending = app.performance_test_result(run).unwrap();
+        assert_eq!(pending.result, "PENDING");
+        assert_eq!(pending.num_pending, Some(2));
+        app.record_attempt(run, 200, Ok(()));
+        app.record_attempt(run, 300, Ok(()));
+        assert!(!app.finish_performance_test(run));
+        let done = app.performance_test_result(run).unwrap();
+        assert_eq!(done.result, "FAIL");
+        assert_eq!(done.success_rate, Some(75));
+        assert_eq!(done.failures.unwrap()["TIMED_OUT"], 1);
+        assert_eq!(done.response_times.unwrap().p50, 200);
+        assert_eq!(
+            app.performance_test_result("44444444-4444-4444-8444-444444444444"),
+            Err(ApiErrorCode::PerformanceTestRunNotFound)
+        );
+        // a run the simulator stopped during ends as FAIL and blocks nothing
+        let again = "55555555-5555-4555-8555-555555555555";
+        app.start_performance_test(&sandbox, again, body, config.clone())
+            .unwrap();
+        app.record_attempt(again, 100, Ok(()));
+        app.end_interrupted_tests();
+        let ended = app.performance_test_result(again).unwrap();
+        assert_eq!(ended.result, "FAIL");
+        assert_eq!(ended.failures.unwrap()["OTHER"], 3);
+        assert!(
+            app.start_performance_test(&sandbox, run, body, config)
+                .is_ok()
         );
     }
 

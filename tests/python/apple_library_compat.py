@@ -4,10 +4,13 @@ Run by tests/apple_library.rs with: SIM_URL, SIM_MODE (sandbox|production), KEY_
 (PKCS#8 P-256 PEM), BUNDLE_ID. The client is used unchanged except for its base URL.
 Prints one line per check and "N passed, 0 failed" at the end; exits 1 on a failure.
 """
+import http.server
 import json
 import os
 import struct
 import sys
+import threading
+import time
 import urllib.request
 import uuid
 import zlib
@@ -23,6 +26,7 @@ from appstoreserverlibrary.models.PerformanceTestRequest import PerformanceTestR
 from appstoreserverlibrary.models.RealtimeUrlRequest import RealtimeUrlRequest
 from appstoreserverlibrary.models.UploadMessageImage import UploadMessageImage
 from appstoreserverlibrary.models.UploadMessageRequestBody import UploadMessageRequestBody
+from appstoreserverlibrary.signed_data_verifier import SignedDataVerifier
 
 SIM_URL = os.environ["SIM_URL"]
 MODE = os.environ["SIM_MODE"]
@@ -75,6 +79,44 @@ def review(ids):
     )
     urllib.request.urlopen(request).read()
 
+
+# A realtime server (sandbox): verifies each request with Apple's SignedDataVerifier,
+# trusting the simulator's root, and answers REALTIME_ANSWER's message.
+REALTIME_ANSWER = {"message": None}
+REALTIME_SEEN = []
+REALTIME_ERRORS = []
+ROOT_PEM = urllib.request.urlopen(SIM_URL + "/_sim/realtime-root").read().decode()
+ROOT_DER = __import__("ssl").PEM_cert_to_DER_cert(ROOT_PEM)
+
+
+class Realtime(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        try:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            payload = body["signedPayload"]
+            decoded = json.loads(__import__("base64").urlsafe_b64decode(payload.split(".")[1] + "=="))
+            verifier = SignedDataVerifier([ROOT_DER], False, Environment.SANDBOX, BUNDLE_ID, decoded.get("appAppleId"))
+            REALTIME_SEEN.append(verifier.verify_and_decode_realtime_request(payload))
+        except Exception as e:  # recorded, and answered as a server error
+            REALTIME_ERRORS.append(repr(e) + ' from ' + repr(e.__cause__) + ' ' + repr(getattr(e.__cause__, '__cause__', None)))
+            self.send_response(500)
+            self.end_headers()
+            return
+        answer = json.dumps({"message": {"messageIdentifier": REALTIME_ANSWER["message"]}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+
+if MODE == "sandbox":
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Realtime)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    os.environ["REALTIME_URL"] = f"http://127.0.0.1:{server.server_address[1]}/apple/retention"
 
 pending = MessageState.PENDING if MODE == "production" else MessageState.APPROVED
 image_pending = ImageState.PENDING if MODE == "production" else ImageState.APPROVED
@@ -130,13 +172,71 @@ expect_error("BadRequestRealtimeUrl", APIError.BAD_REQUEST_REALTIME_URL, lambda:
 url = os.environ["REALTIME_URL"]
 if MODE == "production":
     expect_error("ForbiddenNoPassingTest", APIError.FORBIDDEN_NO_PASSING_TEST, lambda: client.configure_realtime_url(RealtimeUrlRequest(realtimeURL=url)))
+    expect_error(
+        "performance test is sandbox only",
+        APIError.INVALID_PERFORMANCE_TEST_REQUEST,
+        lambda: client.initiate_performance_test(PerformanceTestRequest(originalTransactionId="2000000123456789")),
+    )
+else:
+    client.configure_realtime_url(RealtimeUrlRequest(realtimeURL=url))
+    check("configure + get realtime URL", client.get_realtime_url().realtimeURL == url)
+    REALTIME_ANSWER["message"] = str(message)
+    test = client.initiate_performance_test(PerformanceTestRequest(originalTransactionId="2000000123456789"))
+    check("initiate_performance_test answers a config", test.config.totalRequests > 0 and test.requestId, test)
+    expect_error(
+        "ExistingPerformanceTestRun while one runs",
+        APIError.EXISTING_PERFORMANCE_TEST_RUN,
+        lambda: client.initiate_performance_test(PerformanceTestRequest(originalTransactionId="2000000123456789")),
+    )
+    result = client.get_performance_test_results(test.requestId)
+    deadline = time.time() + 60
+    while result.result.value == "PENDING" and time.time() < deadline:
+        time.sleep(0.2)
+        result = client.get_performance_test_results(test.requestId)
+    check(
+        "performance test: realtime requests verified by SignedDataVerifier, PASS with Apple's fields",
+        result.result.value == "PASS"
+        and result.target == url
+        and result.successRate == 100
+        and result.numPending == 0
+        and result.responseTimes is not None
+        and result.responseTimes.p99 >= result.responseTimes.p50
+        and result.rawFailures == {}
+        and len(REALTIME_SEEN) == test.config.totalRequests
+        and not REALTIME_ERRORS,
+        (result, REALTIME_ERRORS[:3], len(REALTIME_SEEN)),
+    )
+    check(
+        "realtime requests carry DecodedRealtimeRequestBody's fields",
+        all(
+            r.originalTransactionId == "2000000123456789"
+            and r.productId == "premium"
+            and r.userLocale == "en-US"
+            and r.environment == Environment.SANDBOX
+            and r.requestIdentifier
+            and r.signedDate
+            for r in REALTIME_SEEN
+        ),
+        REALTIME_SEEN[:1],
+    )
+    expect_error(
+        "PerformanceTestRunNotFound",
+        APIError.PERFORMANCE_TEST_RUN_NOT_FOUND,
+        lambda: client.get_performance_test_results(str(uuid.uuid4())),
+    )
+    REALTIME_ANSWER["message"] = str(uuid.uuid4())
     test = client.initiate_performance_test(PerformanceTestRequest(originalTransactionId="2000000123456789"))
     result = client.get_performance_test_results(test.requestId)
-    check("performance test passes against an answering URL", result.result.value == "PASS" and result.target == url, result)
-client.configure_realtime_url(RealtimeUrlRequest(realtimeURL=url))
-check("configure + get realtime URL", client.get_realtime_url().realtimeURL == url)
-client.delete_realtime_url()
-expect_error("RealtimeUrlNotFound after delete", APIError.REALTIME_URL_NOT_FOUND, lambda: client.delete_realtime_url())
+    while result.result.value == "PENDING" and time.time() < deadline:
+        time.sleep(0.2)
+        result = client.get_performance_test_results(test.requestId)
+    check(
+        "performance test FAILs with INVALID_RESPONSE for an unknown message",
+        result.result.value == "FAIL" and result.rawFailures.get("INVALID_RESPONSE") == test.config.totalRequests,
+        result,
+    )
+    client.delete_realtime_url()
+    expect_error("RealtimeUrlNotFound after delete", APIError.REALTIME_URL_NOT_FOUND, lambda: client.delete_realtime_url())
 
 client.delete_message(message)
 expect_error("MessageNotFound", APIError.MESSAGE_NOT_FOUND, lambda: client.delete_message(message))
