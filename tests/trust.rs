@@ -616,3 +616,91 @@ fn a_redirected_write_is_an_error_not_done() {
         "{all}"
     );
 }
+
+/// Apple holds 1,995 messages (drift of earlier edits); the manifest adds more: the plan
+/// says so before anything is sent, apply without --prune sends no upload, and
+/// `apply --prune` deletes drift first, then uploads.
+#[test]
+fn apples_cap_is_counted_before_any_upload_and_prune_makes_room_first() {
+    let state_dir = tempfile::tempdir().unwrap();
+    let state = state_dir.path().join("state.json");
+    let messages: serde_json::Map<String, Value> = (0..1995u128)
+        .map(|i| {
+            (
+                uuid::Uuid::from_u128(0xd1f7_0000 + i).to_string(),
+                serde_json::json!({"state": "APPROVED", "body": {"header": "old", "body": "old"}, "uploadedAtMs": 0}),
+            )
+        })
+        .collect();
+    std::fs::write(
+        &state,
+        serde_json::json!({"apps": {"com.example.app": {
+            "images": {}, "messages": messages, "defaults": {}, "realtimeUrl": null
+        }}})
+        .to_string(),
+    )
+    .unwrap();
+    // Production: 1,995 deletions fit Apple's hourly budget there (sandbox's is 360).
+    let w = World::start(
+        "production",
+        &["--rate-limits", "false", "--state", state.to_str().unwrap()],
+    );
+    // 10 new message × locale uploads: 5 over the cap.
+    let mut manifest = std::fs::read_to_string(w.path().join("app.yaml")).unwrap();
+    for i in 0..4 {
+        manifest.push_str(&format!(
+            "\n  extra{i}:\n    localizations:\n      en-US: {{ header: Extra {i}, body: More {i}. }}\n      de-DE: {{ header: Mehr {i}, body: Mehr {i}. }}\n"
+        ));
+    }
+    let manifest =
+        manifest.replace("defaults:\n  premium: stay\n", "") + "defaults:\n  premium: stay\n";
+    std::fs::write(w.path().join("app.yaml"), manifest).unwrap();
+
+    let out = w.run(&["plan", "--env", "production", "app.yaml"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(
+        all.contains("cap: Apple holds 1995 messages + 10 to upload > its cap of 2000: 5 must go first; 1995 drift messages can go with `apply --prune`"),
+        "{all}"
+    );
+
+    let out = w.run(&["apply", "--env", "production", "app.yaml"]);
+    assert_eq!(w.count("UploadMessage"), 0, "{}", text(&out));
+
+    let out = w.run(&["apply", "--env", "production", "--prune", "app.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(w.count("UploadMessage"), 10, "{}", text(&out));
+    // Room first: Apple saw every message deletion before the first message upload.
+    let requests: Value = common::world::block_on(async {
+        reqwest::get(format!("{}/_sim/requests", w.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    let order: Vec<(String, String)> = requests["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["method"].as_str().unwrap_or("").to_string(),
+                r["path"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .filter(|(_, p)| p.contains("/messaging/message/") && !p.ends_with("/list"))
+        .collect();
+    let first_upload = order.iter().position(|(m, _)| m == "PUT").unwrap();
+    let deletes_first = order[..first_upload]
+        .iter()
+        .filter(|(m, _)| m == "DELETE")
+        .count();
+    assert_eq!(deletes_first, 5, "just enough room first");
+    assert_eq!(w.count("DeleteMessage"), 1995, "then the rest of the drift");
+    let held = w.state()["apps"]["com.example.app"]["messages"]
+        .as_object()
+        .unwrap()
+        .len();
+    assert_eq!(held, 10);
+}

@@ -17,8 +17,8 @@ use uuid::Uuid;
 use super::observe::{observe, refresh_defaults, refresh_lists};
 use super::observed::Observed;
 use super::planner::{
-    Action, AppPlan, ContentState, DefaultState, Drift, Op, Phase, PlanOptions, RealtimeUrlState,
-    Reason, Status, plan,
+    Action, AppPlan, ContentKind, ContentState, DefaultState, Drift, Op, Phase, PlanOptions,
+    RealtimeUrlState, Reason, Status, plan,
 };
 use super::{AppError, AppErrorKind};
 use crate::apple::{ApiError, ApiErrorCode, AppleClient};
@@ -198,6 +198,9 @@ pub trait Progress: Sync {
 /// What the app's run learnt from one request beyond the action's own outcome.
 enum Effect {
     Outcome(Outcome),
+    /// Apple's cap is reached: this action is blocked, and the rest of the phase is not
+    /// sent (every upload would get the same answer).
+    HaltPhase(Outcome),
     /// The app cannot go on (credentials, budget): stop its run.
     Stop(AppError),
 }
@@ -275,6 +278,12 @@ async fn execute(client: &AppleClient, content: &Content<'_>, op: &Op) -> Effect
         (Op::PruneImage { .. }, Some(E::ImageInUse)) => Outcome::Blocked {
             reason: Reason::ImageInUse,
         },
+        (
+            Op::UploadImage { .. } | Op::UploadMessage { .. },
+            Some(E::MaximumNumberOfImagesReached | E::MaximumNumberOfMessagesReached),
+        ) => {
+            return Effect::HaltPhase(cap_reached(op));
+        }
         (Op::ConfigureRealtimeUrl { .. }, Some(E::ForbiddenNoPassingTest)) => Outcome::Blocked {
             reason: Reason::NeedsPerformanceTest,
         },
@@ -340,6 +349,16 @@ impl Outcomes {
     }
 }
 
+fn cap_reached(op: &Op) -> Outcome {
+    let kind = match op {
+        Op::UploadImage { .. } => ContentKind::Image,
+        _ => ContentKind::Message,
+    };
+    Outcome::Blocked {
+        reason: Reason::AppleCapReached { kind },
+    }
+}
+
 /// Executes one phase's ready actions concurrently (at most `parallelism` at once; the
 /// client's shared limit and per-endpoint gates bound them further). Once a request says
 /// the app cannot go on, the actions not yet started are left unstarted (`None`). The
@@ -352,16 +371,25 @@ async fn run_phase(
     progress: &dyn Progress,
 ) -> Vec<(Action, Option<Effect>)> {
     let stopped = AtomicBool::new(false);
+    let halted = AtomicBool::new(false);
     let mut results: Vec<(Action, Option<Effect>)> = stream::iter(ready)
         .map(|action| {
-            let stopped = &stopped;
+            let (stopped, halted) = (&stopped, &halted);
             async move {
                 if stopped.load(Ordering::SeqCst) {
                     return (action, None);
                 }
+                if halted.load(Ordering::SeqCst) {
+                    let outcome = cap_reached(&action.op);
+                    return (action, Some(Effect::Outcome(outcome)));
+                }
                 let effect = execute(client, content, &action.op).await;
                 match &effect {
                     Effect::Outcome(outcome) => progress.finished(&action.op, outcome),
+                    Effect::HaltPhase(outcome) => {
+                        halted.store(true, Ordering::SeqCst);
+                        progress.finished(&action.op, outcome);
+                    }
                     Effect::Stop(error) => {
                         stopped.store(true, Ordering::SeqCst);
                         progress.finished(
@@ -445,8 +473,29 @@ pub async fn apply_app(
     let mut outcomes = Outcomes::default();
     let deadline = options.wait.map(|w| Instant::now() + w);
     let mut pause = options.poll_interval.max(Duration::from_millis(50));
+    // Over Apple's cap with --prune: delete the drift first, then upload.
+    // Over Apple's cap with --prune: delete just enough drift first (Apple's hourly budget
+    // is better spent on the uploads), upload, and delete the rest in its usual place.
+    let room: Vec<(Phase, usize)> = first
+        .over_cap
+        .iter()
+        .filter(|c| c.room_made_by_prune)
+        .map(|c| match c.kind {
+            ContentKind::Message => (Phase::PruneMessages, c.must_go),
+            ContentKind::Image => (Phase::PruneImages, c.must_go),
+        })
+        .collect();
+    let phases: Vec<(Phase, Option<usize>)> = [Phase::PruneMessages, Phase::PruneImages]
+        .into_iter()
+        .filter_map(|p| {
+            room.iter()
+                .find(|(q, _)| *q == p)
+                .map(|(_, n)| (p, Some(*n)))
+        })
+        .chain(Phase::ALL.into_iter().map(|p| (p, None)))
+        .collect();
     let stopped: Option<AppError> = 'run: loop {
-        for phase in Phase::ALL {
+        for &(phase, at_most) in &phases {
             let mut current = plan(desired, env, file, &observed, plan_options);
             if phase == Phase::PruneMessages
                 && current
@@ -471,6 +520,7 @@ pub async fn apply_app(
                 .into_iter()
                 .filter(|a| a.status == Status::Ready && a.op.phase() == phase)
                 .filter(|a| permitted(&a.op) && !outcomes.settled(&a.op))
+                .take(at_most.unwrap_or(usize::MAX))
                 .collect();
             let mut uploaded = false;
             let mut stop = None;
@@ -480,7 +530,7 @@ pub async fn apply_app(
                 let outcome = match effect {
                     // Not started: an earlier request of the phase stopped the app.
                     None => continue,
-                    Some(Effect::Outcome(o)) => o,
+                    Some(Effect::Outcome(o) | Effect::HaltPhase(o)) => o,
                     Some(Effect::Stop(error)) => {
                         stop.get_or_insert(error.clone());
                         Outcome::Failed { error }

@@ -159,6 +159,33 @@ pub enum Reason {
     /// Apple refused the production realtime URL: no passing sandbox performance test
     /// (ForbiddenNoPassingTest).
     NeedsPerformanceTest,
+    /// Uploads of this kind would pass Apple's cap per app, and `--prune` cannot (or may
+    /// not) free enough room: nothing of this kind is sent.
+    OverAppleCap {
+        cap: CapState,
+    },
+    /// Apple answered MaximumNumberOf…Reached: the rest of the uploads were not sent.
+    AppleCapReached {
+        kind: ContentKind,
+    },
+}
+
+/// Apple's cap of messages or images per app against what the plan would upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapState {
+    pub kind: ContentKind,
+    /// Apple's cap (2,000 messages, 2,000 images per app).
+    pub limit: usize,
+    /// What Apple holds now.
+    pub on_apple: usize,
+    /// What the plan uploads.
+    pub uploads: usize,
+    /// How many must be deleted from Apple first.
+    pub must_go: usize,
+    /// Drift that `--prune` may delete (not a default, not used by the manifest).
+    pub prunable: usize,
+    /// With `--prune`, apply deletes that drift before it uploads, and it is enough.
+    pub room_made_by_prune: bool,
 }
 
 /// An owned (product, locale) pair.
@@ -252,6 +279,9 @@ pub struct AppPlan {
     /// With `plan --base`: the localizations whose copy changed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub diffs: Vec<crate::diff::LocalizationDiff>,
+    /// Apple's caps per app that the uploads would pass.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub over_cap: Vec<CapState>,
 }
 
 impl AppPlan {
@@ -275,6 +305,7 @@ impl AppPlan {
             drift: vec![],
             realtime_url: RealtimeUrlState::default(),
             diffs: vec![],
+            over_cap: vec![],
         }
     }
 
@@ -541,6 +572,7 @@ pub fn plan(
         }
     }
 
+    let over_cap = check_caps(&mut actions, &drift, observed, options);
     actions.sort_by(|a, b| (a.op.phase(), &a.op).cmp(&(b.op.phase(), &b.op)));
     AppPlan {
         bundle_id: desired.bundle_id.clone(),
@@ -559,7 +591,63 @@ pub fn plan(
             desired: want_url,
         },
         diffs: vec![],
+        over_cap,
     }
+}
+
+/// Counts Apple's holdings plus the planned uploads against Apple's caps. Over a cap,
+/// the uploads of that kind are blocked unless `--prune` deletes enough drift first.
+fn check_caps(
+    actions: &mut [Action],
+    drift: &[Drift],
+    observed: &Observed,
+    options: PlanOptions,
+) -> Vec<CapState> {
+    use crate::apple::limits::{MAX_IMAGES, MAX_MESSAGES};
+    let mut over = vec![];
+    for (kind, limit, on_apple) in [
+        (ContentKind::Image, MAX_IMAGES, observed.images.len()),
+        (ContentKind::Message, MAX_MESSAGES, observed.messages.len()),
+    ] {
+        let is_upload = |op: &Op| match kind {
+            ContentKind::Image => matches!(op, Op::UploadImage { .. }),
+            ContentKind::Message => matches!(op, Op::UploadMessage { .. }),
+        };
+        let uploads = actions.iter().filter(|a| is_upload(&a.op)).count();
+        if on_apple + uploads <= limit {
+            continue;
+        }
+        let must_go = on_apple + uploads - limit;
+        // Only drift that no owned default points at now can go before the uploads.
+        let is_default = |id: &str| {
+            observed
+                .defaults
+                .values()
+                .flat_map(|by_locale| by_locale.values().flatten())
+                .any(|d| d == id)
+        };
+        let prunable = drift
+            .iter()
+            .filter(|d| d.kind == kind && d.kept_because.is_none() && !is_default(&d.id))
+            .count();
+        let cap = CapState {
+            kind,
+            limit,
+            on_apple,
+            uploads,
+            must_go,
+            prunable,
+            room_made_by_prune: options.prune && prunable >= must_go,
+        };
+        if !cap.room_made_by_prune {
+            for action in actions.iter_mut().filter(|a| is_upload(&a.op)) {
+                action.status = Status::Blocked;
+                action.reason = Reason::OverAppleCap { cap: cap.clone() };
+            }
+        }
+        over.push(cap);
+    }
+    over
 }
 
 /// A default can be set when its message and every image it uses are APPROVED; any

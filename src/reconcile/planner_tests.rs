@@ -544,3 +544,60 @@ fn apply_summaries_count_what_was_not_done() {
         )
     );
 }
+
+#[test]
+fn uploads_past_apples_cap_are_blocked_unless_prune_makes_room_first() {
+    let drift: Vec<String> = (0..1999)
+        .map(|i| Uuid::from_u128(0xdead_0000 + i).to_string())
+        .collect();
+    let mut o = observed(&[(I1, Approved)], &[], &[]);
+    for id in &drift {
+        o.messages.insert(id.clone(), Approved);
+    }
+    // 1,999 on Apple + 2 uploads > 2,000: one must go.
+    let p = run(&o, false);
+    let cap = &p.over_cap[0];
+    assert_eq!(
+        (
+            cap.kind,
+            cap.on_apple,
+            cap.uploads,
+            cap.must_go,
+            cap.prunable
+        ),
+        (ContentKind::Message, 1999, 2, 1, 1999)
+    );
+    assert!(!cap.room_made_by_prune);
+    let uploads: Vec<&Action> = p
+        .actions
+        .iter()
+        .filter(|a| matches!(a.op, Op::UploadMessage { .. }))
+        .collect();
+    assert_eq!(uploads.len(), 2);
+    assert!(uploads.iter().all(|a| a.status == Status::Blocked
+        && matches!(a.reason, Reason::OverAppleCap { .. })));
+    assert!(
+        crate::render::reason_words(&uploads[0].reason).starts_with(
+            "Apple holds 1999 messages + 2 to upload > its cap of 2000: 1 must go first; 1999 drift messages can go with `apply --prune`"
+        ),
+        "{}",
+        crate::render::reason_words(&uploads[0].reason)
+    );
+
+    let p = run(&o, true);
+    assert!(p.over_cap[0].room_made_by_prune);
+    assert!(
+        p.actions
+            .iter()
+            .filter(|a| matches!(a.op, Op::UploadMessage { .. }))
+            .all(|a| a.status == Status::Ready)
+    );
+
+    // A current default is not drift that can go.
+    let mut o = observed(&[(I1, Approved)], &[], &[("basic", "en-US", &drift[0])]);
+    for id in drift.iter().take(1999) {
+        o.messages.insert(id.clone(), Approved);
+    }
+    let p = run(&o, true);
+    assert_eq!(p.over_cap[0].prunable, 1998);
+}

@@ -136,6 +136,9 @@ pub fn plan(plan: &Plan) -> String {
             }
             out.push('\n');
         }
+        for cap in &app.over_cap {
+            let _ = writeln!(out, "**Apple's cap:** {}\n", cell(&super::cap_words(cap)));
+        }
         let rejected: Vec<_> = app.rejected().collect();
         if !rejected.is_empty() {
             let _ = writeln!(

@@ -208,6 +208,11 @@ pub fn reason_words(reason: &Reason) -> String {
             "Apple says {error} although its list says APPROVED; tried again on the next run"
         ),
         Reason::ImageInUse => "kept: a message that is not in the manifest still uses it".into(),
+        Reason::OverAppleCap { cap } => cap_words(cap),
+        Reason::AppleCapReached { kind } => format!(
+            "Apple's cap of {} per app is reached: not sent; delete drift with `apply --prune`",
+            plural_kind(*kind)
+        ),
         Reason::NeedsPerformanceTest => "Apple needs a passing performance test first (ForbiddenNoPassingTest): run `retainctl perf-test` (sandbox) first".into(),
     }
 }
@@ -292,5 +297,37 @@ pub fn tally_words(t: &Tally) -> String {
         t.blocked,
         t.failed,
         t.not_attempted
+    )
+}
+
+fn plural_kind(kind: ContentKind) -> &'static str {
+    match kind {
+        ContentKind::Image => "images",
+        ContentKind::Message => "messages",
+    }
+}
+
+/// `Apple holds 1995 messages + 10 to upload > its cap of 2000: 5 must go; …`
+pub fn cap_words(cap: &crate::reconcile::planner::CapState) -> String {
+    let what = plural_kind(cap.kind);
+    let then = if cap.room_made_by_prune {
+        format!(
+            "apply --prune deletes {} drift {what} first (never a default)",
+            cap.prunable
+        )
+    } else if cap.prunable >= cap.must_go {
+        format!(
+            "{} drift {what} can go with `apply --prune`, which deletes them before uploading",
+            cap.prunable
+        )
+    } else {
+        format!(
+            "only {} drift {what} can go with `apply --prune`; delete others in App Store Connect or change fewer",
+            cap.prunable
+        )
+    };
+    format!(
+        "Apple holds {} {what} + {} to upload > its cap of {}: {} must go first; {then}",
+        cap.on_apple, cap.uploads, cap.limit, cap.must_go
     )
 }

@@ -116,6 +116,14 @@ pub fn plan(plan: &Plan, color: bool) -> String {
             };
             let _ = writeln!(out, "  {} {}{status}", paint.sign(view.sign), action(&view));
         }
+        for cap in &app.over_cap {
+            let _ = writeln!(
+                out,
+                "  {} {}",
+                paint.code("31", "cap:"),
+                super::cap_words(cap)
+            );
+        }
         for c in app.rejected() {
             let locale = c
                 .locale
