@@ -377,7 +377,7 @@ impl AppState {
     }
 
     fn check_pair(policy: &Policy, product: &str, locale: &str) -> Outcome<()> {
-        if crate::locale::check(locale).is_err() {
+        if !crate::apple::limits::is_app_store_locale(locale) {
             return Err(ApiErrorCode::InvalidLocale);
         }
         if product.is_empty()
@@ -753,6 +753,15 @@ mod tests {
         assert_eq!(
             app.configure_default(&p, "premium", "en_US", set.as_bytes()),
             Err(ApiErrorCode::InvalidLocale)
+        );
+        // Apple's short codes only: `ja`, never `ja-JP`.
+        assert_eq!(
+            app.configure_default(&p, "premium", "ja-JP", set.as_bytes()),
+            Err(ApiErrorCode::InvalidLocale)
+        );
+        assert_eq!(
+            app.configure_default(&p, "premium", "ja", set.as_bytes()),
+            Ok(())
         );
         assert_eq!(
             app.configure_default(&p, "other", "en-US", set.as_bytes()),
