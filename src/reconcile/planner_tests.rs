@@ -466,11 +466,64 @@ fn markdown_is_capped_below_githubs_limit() {
         "{}",
         text.len()
     );
-    assert!(text.contains("> **Truncated:**"));
+    assert!(text.contains(
+        "> **Shortened to fit one comment:** left out review-state tables, upload summaries."
+    ));
     assert_eq!(
         text.matches("<details>").count(),
         text.matches("</details>").count()
     );
+}
+
+/// 500 messages × 4 locales in sandbox and production: every section and every default
+/// change survives; the upload rows and review states are what is left out.
+#[test]
+fn a_large_plan_keeps_every_section_and_default_change() {
+    let mut d = desired();
+    d.messages.clear();
+    d.defaults.clear();
+    let locales = ["en-US", "de-DE", "fr-FR", "ja"];
+    for i in 0..500u128 {
+        for (j, locale) in locales.iter().enumerate() {
+            d.messages.push(DesiredMessage {
+                key: format!("message-{i}"),
+                locale: locale.to_string(),
+                kind: MessageKind::Text,
+                id: Uuid::from_u128(10_000 + i * 4 + j as u128),
+                body: "{}".into(),
+                image_ids: vec![],
+            });
+        }
+    }
+    d.owned_pairs = locales
+        .iter()
+        .map(|l| ("premium".into(), l.to_string()))
+        .collect();
+    for (j, l) in locales.iter().enumerate() {
+        d.defaults.insert(
+            ("premium".into(), l.to_string()),
+            Uuid::from_u128(10_000 + j as u128),
+        );
+    }
+    let apps: Vec<AppPlan> = [EnvironmentName::Sandbox, EnvironmentName::Production]
+        .into_iter()
+        .map(|env| {
+            plan(
+                &d,
+                env,
+                "app.yaml",
+                &observed(&[], &[], &[]),
+                PlanOptions::default(),
+            )
+        })
+        .collect();
+    let text =
+        crate::render::markdown::plan(&crate::reconcile::Plan::new(PlanOptions::default(), apps));
+    assert!(text.chars().count() <= crate::render::MARKDOWN_LIMIT);
+    assert!(text.contains("### com.example.app · sandbox"));
+    assert!(text.contains("### com.example.app · production"));
+    assert_eq!(text.matches("| set default |").count(), 8, "{text}");
+    assert!(text.contains("left out review-state tables"), "{text}");
 }
 
 /// The showcase beside an app whose state could not be read (a 401).

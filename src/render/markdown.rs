@@ -70,32 +70,58 @@ fn failed_headline(plan: &Plan) -> Option<String> {
     })
 }
 
+/// A part of the plan comment. Over GitHub's limit, the parts with the highest `detail`
+/// go first; `detail` 0 is never left out (every app × environment keeps its section).
+struct Part {
+    detail: u8,
+    text: String,
+}
+
+/// What each level of detail is called when it is left out.
+const DETAIL_NAMES: [&str; 6] = [
+    "",
+    "",
+    "upload summaries",
+    "copy diffs",
+    "drift lists",
+    "review-state tables",
+];
+
+fn part(detail: u8, write: impl FnOnce(&mut String)) -> Part {
+    let mut text = String::new();
+    write(&mut text);
+    Part { detail, text }
+}
+
+/// The plan as a pull-request comment: per app × environment what customers will see
+/// change first (errors, blocked and rejected content, defaults, deletions), then uploads
+/// summarised per message, then diffs, drift and review states, collapsed.
 pub fn plan(plan: &Plan) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "{PLAN_MARKER}");
-    let _ = writeln!(out, "## retainctl plan\n");
+    let mut head = String::new();
+    let _ = writeln!(head, "{PLAN_MARKER}");
+    let _ = writeln!(head, "## retainctl plan\n");
     let count = |s| plan.apps.iter().map(|a| a.count(s)).sum::<usize>();
     let all: usize = plan.apps.iter().map(|a| a.actions.len()).sum();
     let read = plan.apps.iter().filter(|a| a.error.is_none()).count();
     let changed = plan.apps.iter().filter(|a| !a.actions.is_empty()).count();
     let failed = failed_headline(plan);
     if let Some(line) = &failed {
-        let _ = writeln!(out, "{line}");
+        let _ = writeln!(head, "{line}");
     }
     if all == 0 && failed.is_none() {
         let _ = writeln!(
-            out,
+            head,
             "**No changes.** Apple matches the manifests in all {} app × environment pairs.\n",
             plan.apps.len()
         );
     } else if all == 0 {
         let _ = writeln!(
-            out,
+            head,
             "No changes in the {read} app × environment pairs that could be read.\n"
         );
     } else {
         let _ = writeln!(
-            out,
+            head,
             "**{}** in {changed} of {read} app × environment pairs read: {} ready, {} waiting on Apple's review, {} blocked.\n",
             plural(all, "change", "changes"),
             count(Status::Ready),
@@ -103,11 +129,27 @@ pub fn plan(plan: &Plan) -> String {
             count(Status::Blocked),
         );
     }
+    let mut parts = vec![Part {
+        detail: 0,
+        text: head,
+    }];
     for app in &plan.apps {
+        parts.extend(app_parts(app));
+    }
+    fit(parts, MARKDOWN_LIMIT)
+}
+
+fn app_parts(app: &AppPlan) -> Vec<Part> {
+    let mut parts = vec![part(0, |out| {
         let _ = writeln!(out, "### {} · {}\n", cell(&app.bundle_id), app.environment);
-        if failed_row(&mut out, app) {
-            continue;
+        if failed_row(out, app) {
+            return;
         }
+        let uploads = app
+            .actions
+            .iter()
+            .filter(|a| a.op.is_write_of_content())
+            .count();
         let _ = writeln!(
             out,
             "{} — {}\n",
@@ -115,27 +157,13 @@ pub fn plan(plan: &Plan) -> String {
             if app.actions.is_empty() {
                 "no changes".to_string()
             } else {
-                plural(app.actions.len(), "action", "actions")
+                format!(
+                    "{}, {} of them uploads",
+                    plural(app.actions.len(), "action", "actions"),
+                    uploads
+                )
             }
         );
-        if !app.actions.is_empty() {
-            let _ = writeln!(out, "| | action | target | status |\n|---|---|---|---|");
-            for a in &app.actions {
-                let view = describe(&a.op);
-                let status = match a.status {
-                    Status::Ready => "ready".to_string(),
-                    s => format!("{}: {}", status_word(s), cell(&reason_words(&a.reason))),
-                };
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {status} |",
-                    view.sign.as_str(),
-                    view.verb,
-                    target(&view)
-                );
-            }
-            out.push('\n');
-        }
         for cap in &app.over_cap {
             let _ = writeln!(out, "**Apple's cap:** {}\n", cell(&super::cap_words(cap)));
         }
@@ -157,6 +185,31 @@ pub fn plan(plan: &Plan) -> String {
             }
             out.push('\n');
         }
+        // What customers see change: defaults, deletions, the realtime URL, and any
+        // upload that cannot go (blocked).
+        let first: Vec<_> = app
+            .actions
+            .iter()
+            .filter(|a| !a.op.is_write_of_content() || a.status == Status::Blocked)
+            .collect();
+        if !first.is_empty() {
+            let _ = writeln!(out, "| | action | target | status |\n|---|---|---|---|");
+            for a in first {
+                let view = describe(&a.op);
+                let status = match a.status {
+                    Status::Ready => "ready".to_string(),
+                    s => format!("{}: {}", status_word(s), cell(&reason_words(&a.reason))),
+                };
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {status} |",
+                    view.sign.as_str(),
+                    view.verb,
+                    target(&view)
+                );
+            }
+            out.push('\n');
+        }
         let uncovered: Vec<String> = app
             .uncovered()
             .map(|d| format!("{} {}", code(&d.product), d.locale))
@@ -168,28 +221,130 @@ pub fn plan(plan: &Plan) -> String {
                 uncovered.join(", ")
             );
         }
-        content_table(&mut out, app);
-        if !app.diffs.is_empty() {
+    })];
+    if app.error.is_some() {
+        return parts;
+    }
+    parts.push(part(2, |out| upload_summary(out, app)));
+    parts.push(part(3, |out| {
+        if app.diffs.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "<details><summary>Changed copy ({} localizations)</summary>\n",
+            app.diffs.len()
+        );
+        for d in &app.diffs {
             let _ = writeln!(
                 out,
-                "<details><summary>Changed copy ({} localizations)</summary>\n",
-                app.diffs.len()
+                "{} — {} {}\n",
+                change_word(d.change),
+                code(&d.message_key),
+                d.locale
             );
-            for d in &app.diffs {
-                let _ = writeln!(
-                    out,
-                    "{} — {} {}\n",
-                    change_word(d.change),
-                    code(&d.message_key),
-                    d.locale
-                );
-                let _ = writeln!(out, "```diff\n{}```\n", d.unified.replace("```", "'''"));
-            }
-            let _ = writeln!(out, "</details>\n");
+            let _ = writeln!(out, "```diff\n{}```\n", d.unified.replace("```", "'''"));
         }
-        drift_list(&mut out, app);
+        let _ = writeln!(out, "</details>\n");
+    }));
+    parts.push(part(4, |out| drift_list(out, app)));
+    parts.push(part(5, |out| content_table(out, app)));
+    parts
+}
+
+/// Uploads per message key: which locales, and the characters of each locale's new copy
+/// where the plan has a diff of it (`plan --base`).
+fn upload_summary(out: &mut String, app: &AppPlan) {
+    use std::collections::BTreeMap;
+    let mut messages: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut images: Vec<String> = vec![];
+    for a in &app.actions {
+        match &a.op {
+            crate::reconcile::Op::UploadMessage { key, locale, .. } => {
+                messages.entry(key).or_default().push(locale)
+            }
+            crate::reconcile::Op::UploadImage { key, size, .. } => {
+                images.push(format!("{} {}", code(key), size.as_str()))
+            }
+            _ => {}
+        }
     }
-    cap_markdown(out, MARKDOWN_LIMIT)
+    if messages.is_empty() && images.is_empty() {
+        return;
+    }
+    let message_uploads: usize = messages.values().map(Vec::len).sum();
+    let _ = writeln!(
+        out,
+        "<details><summary>Uploads: {} messages × locales of {} message keys, {} images</summary>\n",
+        message_uploads,
+        messages.len(),
+        images.len()
+    );
+    if !images.is_empty() {
+        let _ = writeln!(out, "Images: {}\n", images.join(", "));
+    }
+    if !messages.is_empty() {
+        let _ = writeln!(out, "| message | locales | new copy |\n|---|---|---|");
+        for (key, locales) in messages {
+            let sizes: Vec<String> = app
+                .diffs
+                .iter()
+                .filter(|d| d.message_key == key && locales.contains(&d.locale.as_str()))
+                .map(|d| {
+                    let added: usize = d
+                        .unified
+                        .lines()
+                        .filter(|l| l.starts_with('+') && !l.starts_with("+++"))
+                        .map(|l| l.chars().count().saturating_sub(1))
+                        .sum();
+                    format!("{} {added} chars", d.locale)
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                code(key),
+                cell(&locales.join(", ")),
+                if sizes.is_empty() {
+                    "—".to_string()
+                } else {
+                    cell(&sizes.join(", "))
+                }
+            );
+        }
+    }
+    let _ = writeln!(out, "\n</details>\n");
+}
+
+/// Joins the parts; over `limit`, leaves out the most detailed kind of part everywhere,
+/// then the next, and says what was left out and where the whole plan is.
+fn fit(mut parts: Vec<Part>, limit: usize) -> String {
+    let reserve = 600;
+    let size = |parts: &[Part]| parts.iter().map(|p| p.text.chars().count()).sum::<usize>();
+    let mut left_out: Vec<&str> = vec![];
+    for detail in (2..DETAIL_NAMES.len() as u8).rev() {
+        if size(&parts) <= limit {
+            break;
+        }
+        if parts
+            .iter()
+            .any(|p| p.detail == detail && !p.text.is_empty())
+        {
+            left_out.push(DETAIL_NAMES[detail as usize]);
+        }
+        parts.retain(|p| p.detail != detail);
+    }
+    let text: String = parts.iter().map(|p| p.text.as_str()).collect();
+    if left_out.is_empty() {
+        return text;
+    }
+    let mut text = cap_markdown(text, limit - reserve);
+    let _ = writeln!(
+        text,
+        "\n> **Shortened to fit one comment:** left out {}. The full plan is in this run's artifact (`retainctl plan --format json`), or run `retainctl plan` locally.",
+        left_out.join(", ")
+    );
+    text
 }
 
 fn content_table(out: &mut String, app: &AppPlan) {
