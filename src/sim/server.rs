@@ -727,6 +727,7 @@ fn carry_out(
             .entry(bundle.clone())
             .or_insert_with(|| Pacer::new(sandbox, true));
         if let Err(wait) = limiter.reserve(endpoint, Instant::now(), Duration::ZERO) {
+            core.world.rate_limited_requests += 1;
             return (rate_limited(now_ms() + wait.as_millis() as u64), None);
         }
     }

@@ -96,6 +96,9 @@ pub struct World {
     /// they were carried out all the same.
     #[serde(default)]
     pub abandoned_requests: u64,
+    /// API requests answered 429 because the app's hourly budget was used up.
+    #[serde(default)]
+    pub rate_limited_requests: u64,
 }
 
 /// Rules that depend on how the simulator was started.
