@@ -704,3 +704,53 @@ fn apples_cap_is_counted_before_any_upload_and_prune_makes_room_first() {
         .len();
     assert_eq!(held, 10);
 }
+
+/// A review state Apple adds later (`IN_REVIEW`) is shown as sent and never used for a
+/// default; plan, status and apply go on for the app.
+#[test]
+fn an_unknown_review_state_is_shown_and_not_used_for_a_default() {
+    let w = World::new("production");
+    w.run(&["apply", "--env", "production", "app.yaml"]);
+    let english = w.id_of("stay", "en-US");
+    // Apple's list now says IN_REVIEW for the English message; everything else approved.
+    w.review("approve-all", &[]);
+    let state_dir = tempfile::tempdir().unwrap();
+    let state = state_dir.path().join("state.json");
+    let mut world = w.state();
+    world["apps"]["com.example.app"]["messages"][&english]["state"] = "IN_REVIEW".into();
+    std::fs::write(&state, world.to_string()).unwrap();
+    let mut w = w;
+    let _ = w.sim.child.kill();
+    let _ = w.sim.child.wait();
+    w.sim = common::SimProcess::spawn(
+        &w.path().join("public.pem"),
+        &[
+            "--mode",
+            "production",
+            "--products",
+            "premium",
+            "--state",
+            state.to_str().unwrap(),
+        ],
+    );
+    w.url = w.sim.url.clone();
+
+    let out = w.run(&["plan", "--env", "production", "app.yaml"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(
+        all.contains("~ set default premium [en-US]")
+            && all.contains("[waiting: waiting for review: message stay IN_REVIEW"),
+        "{all}"
+    );
+    let out = w.run(&["status", "--env", "production", "app.yaml"]);
+    assert!(
+        text(&out).contains(&format!("{english} IN_REVIEW")),
+        "{}",
+        text(&out)
+    );
+    let out = w.run(&["apply", "--env", "production", "app.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(w.default_of("en-US"), None, "{}", text(&out));
+    assert!(w.default_of("de-DE").is_some(), "{}", text(&out));
+}
