@@ -232,6 +232,14 @@ fn status_markdown_and_json_are_not_the_plan() {
     );
     assert!(!md.contains("retainctl:plan"), "{md}");
 
+    let out = w.run(&["status", "--env", "sandbox", "app.yaml"]);
+    assert!(
+        text(&out).contains(&format!("{} APPROVED FULL_SIZE", w.ids_of("image")[0]))
+            || text(&out).contains(&format!("{} APPROVED FULL_SIZE", w.ids_of("image")[1])),
+        "status shows the size Apple lists: {}",
+        text(&out)
+    );
+
     let out = w.run(&["status", "--env", "sandbox", "--format", "json", "app.yaml"]);
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["kind"], "status");

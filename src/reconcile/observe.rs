@@ -26,8 +26,12 @@ pub async fn observe(
 /// arrive lower-cased from the wire model.
 pub async fn refresh_lists(client: &AppleClient, observed: &mut Observed) -> Result<(), ApiError> {
     let (images, messages) = tokio::join!(client.list_images(), client.list_messages());
-    observed.images = images?
-        .image_identifiers
+    let images = images?.image_identifiers;
+    observed.image_sizes = images
+        .iter()
+        .filter_map(|i| Some((i.image_identifier.clone(), i.image_size?)))
+        .collect();
+    observed.images = images
         .into_iter()
         .map(|i| (i.image_identifier, i.image_state))
         .collect();

@@ -17,6 +17,9 @@ pub struct Observed {
     /// product → locale → current default message id (`None`: no default).
     pub defaults: BTreeMap<String, BTreeMap<String, Option<String>>>,
     pub realtime_url: Option<String>,
+    /// The size Apple lists for an image (API 1.4), where it says one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub image_sizes: BTreeMap<String, crate::manifest::ImageSize>,
 }
 
 impl Observed {

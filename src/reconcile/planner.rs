@@ -156,6 +156,12 @@ pub enum Reason {
     },
     /// Apple refused to delete an image a message still uses (ImageInUse).
     ImageInUse,
+    /// A default whose image Apple lists with another size than the manifest's.
+    ImageSizeDiffers {
+        key: String,
+        apple: ImageSize,
+        manifest: ImageSize,
+    },
     /// Apple refused the production realtime URL: no passing sandbox performance test
     /// (ForbiddenNoPassingTest).
     NeedsPerformanceTest,
@@ -219,6 +225,9 @@ pub struct ContentState {
     pub locale: Option<String>,
     pub id: String,
     pub state: Option<ReviewState>,
+    /// For an image: the size Apple lists, when Apple lists one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apple_size: Option<ImageSize>,
 }
 
 /// An owned (product, locale) pair: what Apple has and what the manifest wants.
@@ -240,6 +249,11 @@ pub enum KeptBecause {
     CurrentDefault { pairs: Vec<Pair> },
     /// A message of the manifest uses this image.
     UsedByManifest,
+    /// The manifest's image id, but Apple lists it with another size: it cannot serve.
+    SizeDiffers {
+        apple: ImageSize,
+        manifest: ImageSize,
+    },
 }
 
 /// Content on Apple that the manifest does not produce.
@@ -378,6 +392,7 @@ pub fn plan(
             kind: ContentKind::Image,
             key: image.key.clone(),
             locale: None,
+            apple_size: observed.image_sizes.get(&id).copied(),
             id,
             state,
         });
@@ -400,6 +415,7 @@ pub fn plan(
             kind: ContentKind::Message,
             key: message.key.clone(),
             locale: Some(message.locale.clone()),
+            apple_size: None,
             id,
             state,
         });
@@ -438,7 +454,19 @@ pub fn plan(
                         state: observed.images.get(&image_id.to_string()).cloned(),
                     });
                 }
-                let (status, reason) = gate(parts);
+                let mismatch = message.image_ids.iter().find_map(|image_id| {
+                    let image = images_by_id.get(image_id)?;
+                    let apple = *observed.image_sizes.get(&image_id.to_string())?;
+                    (apple != image.size).then(|| Reason::ImageSizeDiffers {
+                        key: image.key.clone(),
+                        apple,
+                        manifest: image.size,
+                    })
+                });
+                let (status, reason) = match mismatch {
+                    Some(reason) => (Status::Blocked, reason),
+                    None => gate(parts),
+                };
                 replaced_now = status == Status::Ready;
                 actions.push(Action {
                     op: Op::SetDefault {
@@ -547,6 +575,26 @@ pub fn plan(
             state: state.clone(),
             kept_because,
         });
+    }
+
+    // The manifest's image id listed with another size: drift that no run can fix by
+    // uploading (the id exists); a changed image gets a new id.
+    for image in &desired.images {
+        let id = image.id.to_string();
+        if let (Some(state), Some(apple)) =
+            (observed.images.get(&id), observed.image_sizes.get(&id))
+            && *apple != image.size
+        {
+            drift.push(Drift {
+                kind: ContentKind::Image,
+                id,
+                state: state.clone(),
+                kept_because: Some(KeptBecause::SizeDiffers {
+                    apple: *apple,
+                    manifest: image.size,
+                }),
+            });
+        }
     }
 
     let managed = desired.realtime_managed.contains(&env);

@@ -654,3 +654,37 @@ fn uploads_past_apples_cap_are_blocked_unless_prune_makes_room_first() {
     let p = run(&o, true);
     assert_eq!(p.over_cap[0].prunable, 1998);
 }
+
+#[test]
+fn an_image_apple_lists_with_another_size_is_drift_and_blocks_its_defaults() {
+    let mut o = observed(&[(I1, Approved)], &[(M1, Approved), (M2, Approved)], &[]);
+    o.image_sizes.insert(I1.into(), ImageSize::BulletPoint);
+    let p = run(&o, false);
+    assert_eq!(
+        p.drift,
+        vec![Drift {
+            kind: ContentKind::Image,
+            id: I1.into(),
+            state: Approved,
+            kept_because: Some(KeptBecause::SizeDiffers {
+                apple: ImageSize::BulletPoint,
+                manifest: ImageSize::FullSize
+            }),
+        }]
+    );
+    let english = p
+        .actions
+        .iter()
+        .find(|a| matches!(&a.op, Op::SetDefault { locale, .. } if locale == "en-US"))
+        .unwrap();
+    assert_eq!(english.status, Status::Blocked);
+    assert!(matches!(english.reason, Reason::ImageSizeDiffers { .. }));
+    assert_eq!(
+        p.content[0].apple_size,
+        Some(ImageSize::BulletPoint),
+        "status shows Apple's size"
+    );
+    // The same size is no drift.
+    o.image_sizes.insert(I1.into(), ImageSize::FullSize);
+    assert!(run(&o, false).drift.is_empty());
+}

@@ -208,6 +208,15 @@ pub fn reason_words(reason: &Reason) -> String {
             "Apple says {error} although its list says APPROVED; tried again on the next run"
         ),
         Reason::ImageInUse => "kept: a message that is not in the manifest still uses it".into(),
+        Reason::ImageSizeDiffers {
+            key,
+            apple,
+            manifest,
+        } => format!(
+            "Apple lists image {key} as {}, the manifest wants {}: change the image to get a new id",
+            apple.as_str(),
+            manifest.as_str()
+        ),
         Reason::OverAppleCap { cap } => cap_words(cap),
         Reason::AppleCapReached { kind } => format!(
             "Apple's cap of {} per app is reached: not sent; delete drift with `apply --prune`",
@@ -221,6 +230,11 @@ pub fn kept_words(kept: Option<&KeptBecause>) -> String {
     match kept {
         None => "deleted only with --prune".into(),
         Some(KeptBecause::UsedByManifest) => "a message of the manifest uses it".into(),
+        Some(KeptBecause::SizeDiffers { apple, manifest }) => format!(
+            "the manifest's id, but Apple lists it as {} and the manifest wants {}: change the image (a new id) or delete it in App Store Connect",
+            apple.as_str(),
+            manifest.as_str()
+        ),
         Some(KeptBecause::CurrentDefault { pairs }) => format!(
             "the current default of {}; it can go once the new default is set",
             pairs_words(pairs)

@@ -195,9 +195,13 @@ pub fn status(plan: &Plan) -> String {
         }
         let _ = writeln!(out, "  content:");
         for c in &app.content {
+            let size = c
+                .apple_size
+                .map(|s| format!(" {}", s.as_str()))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "    {:<7} {:<24} {:<8} {} {}",
+                "    {:<7} {:<24} {:<8} {} {}{size}",
                 kind_word(c.kind),
                 c.key,
                 c.locale.as_deref().unwrap_or("-"),
