@@ -7,10 +7,18 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::manifest::EnvironmentName;
 
+/// `--version`: the crate version and the git commit it was built from (see build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("RETAINCTL_GIT_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "retainctl",
-    version,
+    version = VERSION,
     about = "GitOps for Apple's Retention Messaging API: validate, plan and apply retention messages kept in git"
 )]
 pub struct Cli {
