@@ -22,7 +22,7 @@ pub const VERSION: &str = concat!(
     about = "GitOps for Apple's Retention Messaging API: validate, plan and apply retention messages kept in git"
 )]
 pub struct Cli {
-    /// Print only results and errors: no warnings of valid manifests, notes or progress bar.
+    /// Print only results and errors: no warnings of valid manifests, no progress bar.
     #[arg(long, short, global = true)]
     pub quiet: bool,
 

@@ -408,3 +408,133 @@ fn apply_report_writes_the_summary_and_outputs_also_on_failure() {
     assert!(outputs.lines().any(|l| l == "exit-code=1"), "{outputs}");
     assert!(outputs.lines().any(|l| l == "rejected=false"), "{outputs}");
 }
+
+/// A release archive as `release.yml` packs it, with a stand-in binary.
+fn release_archive(dir: &Path, version: &str, target: &str) -> Vec<u8> {
+    let name = format!("retainctl-v{version}-{target}");
+    let folder = dir.join(&name);
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("retainctl"),
+        format!("#!/bin/sh\necho \"retainctl {version} (commit test)\"\n"),
+    )
+    .unwrap();
+    let archive = dir.join(format!("{name}.tar.gz"));
+    let ok = Command::new("tar")
+        .arg("-czf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(dir)
+        .arg(&name)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    std::fs::read(archive).unwrap()
+}
+
+/// Serves `files` (path → bytes) on loopback; anything else is 404.
+fn serve_files(files: BTreeMap<String, Vec<u8>>) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap().to_string()).unwrap();
+            let files = Arc::new(files);
+            let app = Router::new().fallback(move |uri: axum::http::Uri| {
+                let files = files.clone();
+                async move {
+                    match files.get(uri.path()) {
+                        Some(bytes) => bytes.clone().into_response(),
+                        None => StatusCode::NOT_FOUND.into_response(),
+                    }
+                }
+            });
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    format!("http://{}", rx.recv().unwrap())
+}
+
+fn install(releases: &str, cache: &Path, github_path: &Path) -> Output {
+    Command::new("bash")
+        .arg(script("install.sh"))
+        .env("RETAINCTL_VERSION", "9.9.9")
+        .env("RUNNER_OS", "Linux")
+        .env("RUNNER_ARCH", "X64")
+        .env("RUNNER_TOOL_CACHE", cache)
+        .env("GITHUB_PATH", github_path)
+        .env("RETAINCTL_RELEASES_URL", releases)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn install_verifies_the_checksum_and_uses_the_tool_cache() {
+    let tools = ["curl", "tar", "sha256sum"];
+    if tools
+        .iter()
+        .any(|t| Command::new(t).arg("--version").output().is_err())
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{tools:?} are needed under CI"
+        );
+        eprintln!("skipped: one of {tools:?} is missing");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let target = "x86_64-unknown-linux-musl";
+    let archive = release_archive(dir.path(), "9.9.9", target);
+    let name = format!("retainctl-v9.9.9-{target}.tar.gz");
+    let sum = {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(&archive);
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let good = serve_files(BTreeMap::from([
+        (format!("/v9.9.9/{name}"), archive.clone()),
+        (
+            format!("/v9.9.9/{name}.sha256"),
+            format!("{sum}  {name}\n").into_bytes(),
+        ),
+    ]));
+    let bad = serve_files(BTreeMap::from([
+        (format!("/v9.9.9/{name}"), archive),
+        (
+            format!("/v9.9.9/{name}.sha256"),
+            format!("{}  {name}\n", "0".repeat(64)).into_bytes(),
+        ),
+    ]));
+
+    let tampered_cache = dir.path().join("cache-bad");
+    let out = install(&bad, &tampered_cache, &dir.path().join("path-bad"));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("checksum mismatch"), "{}", text(&out));
+    assert!(
+        !tampered_cache
+            .join(format!("retainctl/9.9.9/{target}/retainctl"))
+            .exists()
+    );
+
+    let cache = dir.path().join("cache");
+    let github_path = dir.path().join("path");
+    let out = install(&good, &cache, &github_path);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("retainctl 9.9.9"), "{}", text(&out));
+    let bin_dir = cache.join(format!("retainctl/9.9.9/{target}"));
+    assert!(bin_dir.join("retainctl").exists());
+    assert_eq!(
+        std::fs::read_to_string(&github_path).unwrap().trim(),
+        bin_dir.to_str().unwrap()
+    );
+    // Cached: a second install downloads nothing (the server is not even asked).
+    let out = install("http://127.0.0.1:9", &cache, &github_path);
+    assert!(out.status.success(), "{}", text(&out));
+}
