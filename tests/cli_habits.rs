@@ -321,3 +321,18 @@ fn sim_review_by_key_with_a_state_file_prints_what_changed() {
     assert_eq!(unknown.status.code(), Some(1), "{}", both(&unknown));
     assert!(stderr(&unknown).contains("keep-clam"), "{}", both(&unknown));
 }
+
+#[test]
+fn quiet_drops_warnings_of_valid_manifests() {
+    let dir = tempfile::tempdir().unwrap();
+    // A product with a default for en-US only: a locale-coverage warning, not an error.
+    let manifest = MANIFEST.to_string() + "defaults:\n  premium:\n    en-US: keep-calm\n";
+    std::fs::write(dir.path().join("app.yaml"), manifest).unwrap();
+    let loud = run(dir.path(), &["plan", "--env", "local", "."]);
+    assert!(loud.status.success(), "{}", both(&loud));
+    assert!(stderr(&loud).contains("warning"), "{}", both(&loud));
+    let quiet = run(dir.path(), &["plan", "--env", "local", "--quiet", "."]);
+    assert!(quiet.status.success(), "{}", both(&quiet));
+    assert!(!stderr(&quiet).contains("warning"), "{}", both(&quiet));
+    assert_eq!(stdout(&loud), stdout(&quiet), "the result is the same");
+}
