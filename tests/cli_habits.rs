@@ -336,3 +336,18 @@ fn quiet_drops_warnings_of_valid_manifests() {
     assert!(!stderr(&quiet).contains("warning"), "{}", both(&quiet));
     assert_eq!(stdout(&loud), stdout(&quiet), "the result is the same");
 }
+
+#[test]
+fn version_names_the_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = stdout(&run(dir.path(), &["--version"]));
+    let rest = out
+        .trim()
+        .strip_prefix(&format!("retainctl {} (commit ", env!("CARGO_PKG_VERSION")))
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        rest == "unknown" || (rest.len() >= 7 && rest.chars().all(|c| c.is_ascii_hexdigit())),
+        "{out}"
+    );
+}
