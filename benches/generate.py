@@ -2,7 +2,7 @@
 import os
 import sys
 
-LOCALES = ["en-US", "de-DE", "fr-FR", "es-ES", "it-IT", "ja-JP", "ko-KR", "pt-BR", "nl-NL", "sv-SE"]
+LOCALES = ["en-US", "de-DE", "fr-FR", "es-ES", "it", "ja", "ko", "pt-BR", "nl-NL", "sv"]
 name, out, apps, messages, locales = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 os.makedirs(out, exist_ok=True)
 for a in range(apps):

@@ -8,7 +8,7 @@ from appstoreserverlibrary.models.DefaultConfigurationRequest import DefaultConf
 from appstoreserverlibrary.models.Environment import Environment
 from appstoreserverlibrary.models.UploadMessageRequestBody import UploadMessageRequestBody
 
-LOCALES = ["en-US", "de-DE", "fr-FR", "es-ES", "it-IT", "ja-JP", "ko-KR", "pt-BR", "nl-NL", "sv-SE"]
+LOCALES = ["en-US", "de-DE", "fr-FR", "es-ES", "it", "ja", "ko", "pt-BR", "nl-NL", "sv"]
 url, key_file, messages, locales = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 client = AppStoreServerAPIClient(open(key_file, "rb").read(), "BENCHKEY01", "bench", "com.bench.one0", Environment.PRODUCTION)
 client._base_url = url

@@ -95,7 +95,7 @@ pub fn load_base(spec: &str, paths: &[PathBuf]) -> Result<Base, String> {
             )],
         });
     }
-    Ok(collect(loader::load(&base_paths)))
+    Ok(collect(loader::load_in_tree(&base_paths, dir.path())))
 }
 
 fn collect(loaded: loader::Loaded) -> Base {

@@ -79,6 +79,18 @@ pub enum PlanFormat {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApplyFormat {
+    /// One line per action, then a summary per app (progress on a terminal).
+    Text,
+    /// The apply report (`format_version`, `kind: apply`) on stdout; lines go to stderr.
+    Json,
+    /// The report as markdown for a job summary; lines go to stderr.
+    Markdown,
+    /// Annotations for what failed or is blocked, the text lines, and the job summary.
+    Github,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StatusFormat {
     Text,
     /// Starts with `<!-- retainctl:status -->`: never mistaken for the plan's comment.
@@ -196,6 +208,16 @@ pub struct ApplyArgs {
     /// Poll until content waiting on Apple's review is approved, up to this long (e.g. 30m).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub wait: Option<std::time::Duration>,
+    /// Requests to Apple in flight at once, across all apps (Apple's budgets are hourly,
+    /// so a burst is allowed; a 429 narrows the endpoint it came from).
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallelism: u16,
+    #[arg(long, value_enum, default_value_t = ApplyFormat::Text)]
+    pub format: ApplyFormat,
+    /// Also write the JSON apply report here (what was done and the state it ended in),
+    /// whatever the outcome.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
     /// Exit 2 when actions are still pending (waiting on review, blocked, not attempted).
     #[arg(long)]
     pub detailed_exitcode: bool,
@@ -334,6 +356,11 @@ pub struct SimServeArgs {
     /// Seed of the fault injection's random choices.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Fault injection: `METHOD PATH ANSWER [times N]` (repeatable), e.g.
+    /// `PUT /inApps/v1/messaging/default/*/* error 4030017 times 1`; ANSWER is
+    /// `error NUMBER`, `status CODE`, `redirect URL`, `upper-case-ids` or `hold [MS]`.
+    #[arg(long = "fault-rule", value_name = "RULE")]
+    pub fault_rules: Vec<crate::sim::faults::FaultRule>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

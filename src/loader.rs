@@ -1,12 +1,20 @@
 //! Finds manifest files, reads them and their images, and runs parse → decode →
 //! validate → expand on each. The only file-system code of the manifest side.
+//!
+//! Files come from pull requests, so reading them is bounded: only regular files are
+//! read (a FIFO or a device is refused after `fstat`, opened without blocking), each
+//! with a size cap; folder discovery does not follow symbolic links to folders (so link
+//! loops cannot make it run forever); and an image path may not leave the tree being
+//! validated (see [`TreeRoot`]).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use crate::desired::{self, DesiredApp};
 use crate::diagnostics::{FileDiagnostics, Report};
+use crate::image_rules::MAX_IMAGE_FILE_BYTES;
 use crate::manifest::{self, API_VERSION, Locations, Manifest};
 use crate::validate::{self, ImageFile};
 use crate::yaml::{self, Span};
@@ -29,17 +37,167 @@ pub struct Loaded {
     pub files: Vec<PathBuf>,
 }
 
+/// The largest manifest file read: far above any real one (2,000 messages in 40
+/// locales stay under 30 MiB), small enough that parsing it stays bounded.
+pub const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
+
+/// How much of an oversized `.yaml` file discovery reads to tell whether it is a manifest.
+const SNIFF_BYTES: u64 = 64 * 1024;
+
 const SKIPPED_DIRS: [&str; 3] = ["target", "node_modules", ".retainctl"];
 
+/// The folder an image path must stay inside, like kustomize's load restrictor: the top
+/// of the git work tree holding the manifest (the nearest ancestor folder with a `.git`
+/// entry), else the folder named on the command line (for a file argument, its folder).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TreeRoot {
+    GitWorkTree(PathBuf),
+    Folder(PathBuf),
+}
+
+impl TreeRoot {
+    /// The root for `manifest`, found from the command-line argument `arg` it came from.
+    pub fn of(manifest: &Path, arg: &Path) -> TreeRoot {
+        let folder = folder_of_path(manifest.parent().unwrap_or(Path::new(".")));
+        if let Ok(real) = folder.canonicalize() {
+            for dir in real.ancestors() {
+                if std::fs::symlink_metadata(dir.join(".git")).is_ok() {
+                    return TreeRoot::GitWorkTree(dir.to_path_buf());
+                }
+            }
+        }
+        let arg_folder = if arg.is_dir() { arg } else { folder };
+        TreeRoot::Folder(
+            arg_folder
+                .canonicalize()
+                .unwrap_or_else(|_| arg_folder.into()),
+        )
+    }
+
+    pub fn path(&self) -> &Path {
+        match self {
+            TreeRoot::GitWorkTree(p) | TreeRoot::Folder(p) => p,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            TreeRoot::GitWorkTree(p) => format!("the git work tree {}", p.display()),
+            TreeRoot::Folder(p) => format!("the folder being validated, {}", p.display()),
+        }
+    }
+}
+
+/// `.` for the empty parent of a bare file name.
+fn folder_of_path(folder: &Path) -> &Path {
+    if folder.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        folder
+    }
+}
+
+/// Why a file was not read.
+#[derive(Debug)]
+pub enum Unreadable {
+    /// Not a regular file: a FIFO, a device, a socket or a folder.
+    NotRegular(&'static str),
+    TooLarge {
+        size: u64,
+        max: u64,
+    },
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unreadable::NotRegular(kind) => write!(f, "is not a regular file ({kind})"),
+            Unreadable::TooLarge { size, max } => {
+                write!(f, "is {size} bytes, more than the {max} bytes allowed")
+            }
+            Unreadable::Io(e) => f.write_str(&io_reason(e)),
+        }
+    }
+}
+
+fn kind_of(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "a folder"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    }
+}
+
+/// Opens `path` without blocking (a FIFO with no writer would block `open`), checks with
+/// `fstat` that it is a regular file of at most `max` bytes, and returns the open file
+/// with its size.
+fn open_regular(path: &Path, max: u64) -> Result<(std::fs::File, u64), Unreadable> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(Unreadable::Io)?;
+    let meta = file.metadata().map_err(Unreadable::Io)?;
+    if !meta.file_type().is_file() {
+        return Err(Unreadable::NotRegular(kind_of(meta.file_type())));
+    }
+    if meta.len() > max {
+        return Err(Unreadable::TooLarge {
+            size: meta.len(),
+            max,
+        });
+    }
+    Ok((file, meta.len()))
+}
+
+/// Reads a regular file of at most `max` bytes; a file that grows past `max` while being
+/// read is refused too (the read stops at `max + 1` bytes).
+pub fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>, Unreadable> {
+    let (file, size) = open_regular(path, max)?;
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(Unreadable::Io)?;
+    if bytes.len() as u64 > max {
+        return Err(Unreadable::TooLarge {
+            size: bytes.len() as u64,
+            max,
+        });
+    }
+    Ok(bytes)
+}
+
+/// A manifest file found, with the command-line argument it was found from.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub path: PathBuf,
+    pub arg: PathBuf,
+}
+
 /// Manifest files under `paths`: files as given; folders searched recursively for
-/// `*.yaml`/`*.yml` that declare a `retainctl/` apiVersion.
-pub fn discover(paths: &[PathBuf], report: &mut Report) -> Vec<PathBuf> {
+/// `*.yaml`/`*.yml` that declare a `retainctl/` apiVersion. Symbolic links to folders are
+/// not followed (as git does not); links to files are read like the files.
+pub fn discover(paths: &[PathBuf], report: &mut Report) -> Vec<Found> {
     let mut out = vec![];
     for path in paths {
         if path.is_dir() {
             walk(path, &mut out, report);
         } else if path.exists() {
-            out.push(path.clone());
+            out.push(Found {
+                path: path.clone(),
+                arg: path.clone(),
+            });
         } else {
             let mut d = FileDiagnostics::new(path);
             d.error(
@@ -50,60 +208,207 @@ pub fn discover(paths: &[PathBuf], report: &mut Report) -> Vec<PathBuf> {
             report.extend(d.report);
         }
     }
-    out.sort();
-    out.dedup();
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out.dedup_by(|a, b| a.path == b.path);
     out
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>, report: &mut Report) {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => {
-            let mut d = FileDiagnostics::new(dir);
-            d.error(
-                Span { line: 1, col: 1 },
-                format!("cannot read folder: {e}"),
-                "check the folder's permissions",
-            );
-            report.extend(d.report);
-            return;
-        }
-    };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for path in paths {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if path.is_dir() {
-            if !name.starts_with('.') && !SKIPPED_DIRS.contains(&name) {
-                walk(&path, out, report);
+fn walk(dir: &Path, out: &mut Vec<Found>, report: &mut Report) {
+    let walker = walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            e.depth() == 0
+                || !e.file_type().is_dir()
+                || !e
+                    .file_name()
+                    .to_str()
+                    .is_some_and(|n| n.starts_with('.') || SKIPPED_DIRS.contains(&n))
+        });
+    for entry in walker {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                let at = e.path().unwrap_or(dir);
+                let mut d = FileDiagnostics::new(at);
+                let why = e
+                    .io_error()
+                    .map(|io| io.to_string())
+                    .unwrap_or_else(|| e.to_string());
+                d.error(
+                    Span { line: 1, col: 1 },
+                    format!("cannot read folder: {why}"),
+                    "check the folder's permissions",
+                );
+                report.extend(d.report);
+                continue;
             }
-        } else if (name.ends_with(".yaml") || name.ends_with(".yml")) && declares_retainctl(&path) {
-            out.push(path);
+        };
+        let name = entry.file_name().to_str().unwrap_or("");
+        if entry.file_type().is_dir() || !(name.ends_with(".yaml") || name.ends_with(".yml")) {
+            continue;
+        }
+        let path = entry.path();
+        match sniff(path) {
+            Sniff::Manifest => out.push(Found {
+                path: path.to_path_buf(),
+                arg: dir.to_path_buf(),
+            }),
+            Sniff::NotManifest => {}
+            Sniff::Skipped(why) => {
+                let mut d = FileDiagnostics::new(path);
+                let line = match why {
+                    SkipReason::NoDeclaration(line) => line,
+                    SkipReason::Unreadable(_) => 1,
+                };
+                d.warning(Span { line, col: 1 }, why.message(), why.hint());
+                report.extend(d.report);
+            }
         }
     }
 }
 
-/// Whether a file says `apiVersion: retainctl/...` on a line of its own.
-fn declares_retainctl(path: &Path) -> bool {
-    std::fs::read_to_string(path)
-        .map(|text| {
-            text.lines().any(|line| {
-                line.trim_start()
-                    .strip_prefix("apiVersion:")
-                    .is_some_and(|v| v.trim().trim_matches(['"', '\'']).starts_with("retainctl/"))
-            })
+/// What discovery makes of a `.yaml` file.
+enum Sniff {
+    Manifest,
+    NotManifest,
+    Skipped(SkipReason),
+}
+
+/// Why a `.yaml` file in a folder scan was left out although it may be a manifest.
+enum SkipReason {
+    Unreadable(Unreadable),
+    /// A line starts like the declaration (`apiversion: Retainctl/v1`, `apiVersion:
+    /// retainctl v1`) but is not one: its line number.
+    NoDeclaration(usize),
+}
+
+impl SkipReason {
+    fn message(&self) -> String {
+        match self {
+            SkipReason::Unreadable(why) => format!("skipped: the file {why}"),
+            SkipReason::NoDeclaration(_) => "skipped: this line looks like a manifest's `apiVersion` but is not `apiVersion: retainctl/v1`".into(),
+        }
+    }
+
+    fn hint(&self) -> &'static str {
+        match self {
+            SkipReason::Unreadable(_) => {
+                "a manifest is a regular text file; rename this one if it is not a manifest"
+            }
+            SkipReason::NoDeclaration(_) => {
+                "start the manifest with the line `apiVersion: retainctl/v1`, or rename the file if it is not a manifest"
+            }
+        }
+    }
+}
+
+/// Whether a file declares a `retainctl/` apiVersion on a line of its own. The key may be
+/// quoted, open a flow mapping (`{apiVersion: ...`) and follow a byte order mark; bytes
+/// that are not UTF-8 do not hide the line (the file is then loaded, and its encoding
+/// reported as an error). A line that only resembles the declaration is a warning.
+fn sniff(path: &Path) -> Sniff {
+    let (file, size) = match open_regular(path, u64::MAX) {
+        Ok(f) => f,
+        Err(Unreadable::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Sniff::NotManifest; // a dangling link
+        }
+        Err(why) => return Sniff::Skipped(SkipReason::Unreadable(why)),
+    };
+    let limit = if size > MAX_MANIFEST_BYTES {
+        SNIFF_BYTES
+    } else {
+        MAX_MANIFEST_BYTES + 1
+    };
+    let mut bytes = vec![];
+    if let Err(e) = file.take(limit).read_to_end(&mut bytes) {
+        return Sniff::Skipped(SkipReason::Unreadable(Unreadable::Io(e)));
+    }
+    let text = match utf16_text(&bytes) {
+        Some(t) => t,
+        None => String::from_utf8_lossy(&bytes).into_owned(),
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    if text.lines().any(declares_api_version) {
+        return Sniff::Manifest;
+    }
+    match text.lines().position(resembles_api_version) {
+        Some(i) => Sniff::Skipped(SkipReason::NoDeclaration(i + 1)),
+        None => Sniff::NotManifest,
+    }
+}
+
+/// A line's text after indentation and an opening `{` (a flow-style root mapping).
+fn line_start(line: &str) -> &str {
+    let line = line.trim_start();
+    line.strip_prefix('{').map_or(line, str::trim_start)
+}
+
+/// A line that starts with an `apiversion` key in any case or quoting and mentions
+/// `retainctl` in any case: a manifest with a typo, not some other YAML file.
+fn resembles_api_version(line: &str) -> bool {
+    let lower = line_start(line).to_ascii_lowercase();
+    let key = lower.trim_start_matches(['"', '\'']);
+    key.starts_with("apiversion") && lower.contains("retainctl")
+}
+
+/// `apiVersion: retainctl/...`, the key bare or quoted, the value bare or quoted.
+fn declares_api_version(line: &str) -> bool {
+    let line = line_start(line);
+    let rest = ["apiVersion", "\"apiVersion\"", "'apiVersion'"]
+        .iter()
+        .find_map(|k| line.strip_prefix(k));
+    rest.and_then(|r| r.trim_start().strip_prefix(':'))
+        .is_some_and(|v| v.trim().trim_matches(['"', '\'']).starts_with("retainctl/"))
+}
+
+/// The text of a file that starts with a UTF-16 byte order mark.
+fn utf16_text(bytes: &[u8]) -> Option<String> {
+    let units = |be: bool| {
+        bytes[2..].chunks_exact(2).map(move |c| {
+            if be {
+                u16::from_be_bytes([c[0], c[1]])
+            } else {
+                u16::from_le_bytes([c[0], c[1]])
+            }
         })
-        .unwrap_or(false)
+    };
+    match bytes {
+        [0xff, 0xfe, ..] => Some(
+            char::decode_utf16(units(false))
+                .map(|c| c.unwrap_or('\u{fffd}'))
+                .collect(),
+        ),
+        [0xfe, 0xff, ..] => Some(
+            char::decode_utf16(units(true))
+                .map(|c| c.unwrap_or('\u{fffd}'))
+                .collect(),
+        ),
+        _ => None,
+    }
 }
 
 /// Loads, validates and expands every manifest under `paths`.
 pub fn load(paths: &[PathBuf]) -> Loaded {
+    load_with(paths, None)
+}
+
+/// [`load`] for manifests extracted from a git revision into `tree` (`plan --base`):
+/// image paths must stay inside `tree`.
+pub fn load_in_tree(paths: &[PathBuf], tree: &Path) -> Loaded {
+    let root = TreeRoot::GitWorkTree(tree.canonicalize().unwrap_or_else(|_| tree.into()));
+    load_with(paths, Some(root))
+}
+
+fn load_with(paths: &[PathBuf], tree: Option<TreeRoot>) -> Loaded {
     let mut loaded = Loaded::default();
-    let files = discover(paths, &mut loaded.report);
+    let found = discover(paths, &mut loaded.report);
     let mut bundles: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for file in &files {
+    for Found { path: file, arg } in &found {
         let mut d = FileDiagnostics::new(file);
-        if let Some(app) = load_file(file, &mut d) {
+        let root = tree.clone().unwrap_or_else(|| TreeRoot::of(file, arg));
+        if let Some(app) = load_file_in(file, &root, &mut d) {
             match bundles.get(&app.manifest.app.bundle_id) {
                 Some(other) => d.error(
                     app.locations.value(&["app", "bundleId"]),
@@ -122,36 +427,47 @@ pub fn load(paths: &[PathBuf]) -> Loaded {
         }
         loaded.report.extend(d.report);
     }
-    loaded.files = files;
+    loaded.files = found.into_iter().map(|f| f.path).collect();
     loaded.report.sort();
     loaded
 }
 
-/// Reads one file; returns the app when it has no errors.
+/// Reads one file; returns the app when it has no errors. Image paths stay inside the
+/// git work tree holding the file, else the file's folder.
 pub fn load_file(file: &Path, d: &mut FileDiagnostics) -> Option<LoadedApp> {
-    let source = match std::fs::read(file) {
-        Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(s) => s,
-            Err(_) => {
-                d.error(
-                    Span { line: 1, col: 1 },
-                    "the file is not UTF-8 text",
-                    "save it as UTF-8",
-                );
-                return None;
-            }
-        },
-        Err(e) => {
+    load_file_in(file, &TreeRoot::of(file, file), d)
+}
+
+fn load_file_in(file: &Path, root: &TreeRoot, d: &mut FileDiagnostics) -> Option<LoadedApp> {
+    let at_start = Span { line: 1, col: 1 };
+    let bytes = match read_capped(file, MAX_MANIFEST_BYTES) {
+        Ok(bytes) => bytes,
+        Err(why @ Unreadable::Io(_)) => {
             d.error(
-                Span { line: 1, col: 1 },
-                format!("cannot read file: {e}"),
+                at_start,
+                format!("cannot read file: {why}"),
                 "check the path and its permissions",
             );
             return None;
         }
+        Err(why) => {
+            d.error(
+                at_start,
+                format!("cannot read file: it {why}"),
+                "a manifest is a regular YAML text file",
+            );
+            return None;
+        }
     };
-    let (manifest, locations, images) =
-        check_source(&source, file.parent().unwrap_or(Path::new(".")), d)?;
+    let source = match manifest_text(bytes) {
+        Ok(s) => s,
+        Err((span, message)) => {
+            d.error(span, message, "save it as UTF-8");
+            return None;
+        }
+    };
+    let base = file.parent().unwrap_or(Path::new("."));
+    let (manifest, locations, images) = check_source_in(&source, base, root, d)?;
     let pngs: BTreeMap<String, Arc<Vec<u8>>> = images
         .into_iter()
         .filter_map(|(k, v)| v.ok().map(|b| (k, b)))
@@ -170,15 +486,55 @@ pub fn load_file(file: &Path, d: &mut FileDiagnostics) -> Option<LoadedApp> {
     }
 }
 
+/// A manifest's bytes as text, or where and why they are not UTF-8.
+fn manifest_text(bytes: Vec<u8>) -> Result<String, (Span, String)> {
+    if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
+        return Err((
+            Span { line: 1, col: 1 },
+            "the file is not UTF-8 text (it starts with a UTF-16 byte order mark)".into(),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let bad = e.as_bytes()[good.len()];
+        let line = 1 + good.iter().filter(|b| **b == b'\n').count();
+        let line_start = good.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        // Only valid UTF-8 precedes the bad byte on its line.
+        let col = 1 + String::from_utf8_lossy(&good[line_start..]).chars().count();
+        (
+            Span { line, col },
+            format!("the file is not UTF-8 text (byte 0x{bad:02x})"),
+        )
+    })
+}
+
 /// Parses, decodes and validates one manifest's text; image files are read relative to
-/// `base`. Returns the model when there are no errors.
+/// `base` and must stay inside it. Returns the model when there are no errors.
 pub fn check_source(
     source: &str,
     base: &Path,
     d: &mut FileDiagnostics,
 ) -> Option<(Manifest, Locations, BTreeMap<String, ImageFile>)> {
-    let root = match yaml::parse(source) {
-        Ok(root) => root,
+    let folder = folder_of_path(base);
+    let root = TreeRoot::Folder(folder.canonicalize().unwrap_or_else(|_| folder.into()));
+    check_source_in(source, base, &root, d)
+}
+
+fn check_source_in(
+    source: &str,
+    base: &Path,
+    root: &TreeRoot,
+    d: &mut FileDiagnostics,
+) -> Option<(Manifest, Locations, BTreeMap<String, ImageFile>)> {
+    // Every problem in one run: YAML problems that leave a tree (duplicate keys), then
+    // structural ones, then semantic checks on every part that decoded.
+    let parsed = match yaml::parse_document(source) {
+        Ok(document) => {
+            for e in document.problems {
+                d.error(e.span, e.message, e.hint);
+            }
+            document.root
+        }
         Err(errors) => {
             for e in errors {
                 d.error(e.span, e.message, e.hint);
@@ -186,35 +542,150 @@ pub fn check_source(
             return None;
         }
     };
-    let decoded = manifest::decode(root.as_ref(), d);
+    let decoded = manifest::decode(parsed.as_ref(), d);
     let manifest = decoded.manifest?;
-    if !decoded.complete {
-        return None;
-    }
     // Image keys may share a file: read each file once and share its bytes.
-    let mut by_path: BTreeMap<PathBuf, ImageFile> = BTreeMap::new();
-    let images: BTreeMap<String, ImageFile> = manifest
-        .images
-        .iter()
-        .map(|(key, image)| {
-            let path = base.join(&image.file);
-            let bytes = by_path
-                .entry(path.clone())
-                .or_insert_with(|| {
-                    std::fs::read(&path)
-                        .map(Arc::new)
-                        .map_err(|e| format!("{} ({})", io_reason(&e), path.display()))
-                })
-                .clone();
-            (key.clone(), bytes)
-        })
-        .collect();
+    let real_base = folder_of_path(base)
+        .canonicalize()
+        .unwrap_or_else(|_| base.into());
+    let mut by_path: BTreeMap<PathBuf, Result<Arc<Vec<u8>>, ImageRefusal>> = BTreeMap::new();
+    let mut images: BTreeMap<String, ImageFile> = BTreeMap::new();
+    for (key, image) in &manifest.images {
+        let shown = base.join(&image.file);
+        let read = by_path
+            .entry(shown.clone())
+            .or_insert_with(|| read_image(&real_base, root, &image.file, &shown));
+        match read {
+            Ok(bytes) => {
+                images.insert(key.clone(), Ok(bytes.clone()));
+            }
+            Err(ImageRefusal::Io(why)) => {
+                images.insert(key.clone(), Err(why.clone()));
+            }
+            Err(refusal) => {
+                let (message, hint) = refusal.explain(&image.file, root);
+                d.error(
+                    decoded.locations.value(&["images", key, "file"]),
+                    message,
+                    hint,
+                );
+            }
+        }
+    }
     validate::validate(&manifest, &decoded.locations, &images, d);
     if d.report.has_errors() {
         return None;
     }
     debug_assert_eq!(manifest.api_version, API_VERSION);
     Some((manifest, decoded.locations, images))
+}
+
+/// Why an image file named by a manifest was not read.
+#[derive(Debug, Clone)]
+enum ImageRefusal {
+    Absolute,
+    /// `..` leads out of the tree.
+    Outside,
+    /// The path is inside, but a symbolic link on it leads out.
+    OutsideThroughLink,
+    NotRegular(&'static str),
+    TooLarge(u64),
+    /// Missing, not permitted…: reported by `validate` like any unreadable image.
+    Io(String),
+}
+
+impl ImageRefusal {
+    fn explain(&self, file: &str, root: &TreeRoot) -> (String, String) {
+        let inside = root.describe();
+        let keep_inside = match root {
+            TreeRoot::GitWorkTree(_) => {
+                "image files must be inside the git work tree that holds the manifest: move the image there"
+            }
+            TreeRoot::Folder(_) => {
+                "outside git, image files must be inside the folder given to retainctl: move the image there, or validate a folder that holds both"
+            }
+        };
+        match self {
+            ImageRefusal::Absolute => (
+                format!("image file `{file}` is an absolute path"),
+                format!("give the path relative to this manifest file, inside {inside}"),
+            ),
+            ImageRefusal::Outside => (
+                format!("image file `{file}` is outside {inside}"),
+                keep_inside.into(),
+            ),
+            ImageRefusal::OutsideThroughLink => (
+                format!(
+                    "image file `{file}` resolves, through a symbolic link, to a file outside {inside}"
+                ),
+                keep_inside.into(),
+            ),
+            ImageRefusal::NotRegular(kind) => (
+                format!("image file `{file}` is not a regular file ({kind})"),
+                "point `file:` at a PNG file".into(),
+            ),
+            ImageRefusal::TooLarge(size) => (
+                format!(
+                    "image file `{file}` is {size} bytes; image files are at most {MAX_IMAGE_FILE_BYTES} bytes"
+                ),
+                "no PNG of Apple's sizes is this large: export the image again".into(),
+            ),
+            ImageRefusal::Io(why) => (
+                format!("image file `{file}` cannot be read: {why}"),
+                "the path is relative to this manifest file".into(),
+            ),
+        }
+    }
+}
+
+/// Checks that `file` stays inside the tree, then reads it (regular files only, capped).
+fn read_image(
+    real_base: &Path,
+    root: &TreeRoot,
+    file: &str,
+    shown: &Path,
+) -> Result<Arc<Vec<u8>>, ImageRefusal> {
+    if Path::new(file).has_root() {
+        return Err(ImageRefusal::Absolute);
+    }
+    let lexical = normalize(&real_base.join(file));
+    if !lexical.starts_with(root.path()) {
+        return Err(ImageRefusal::Outside);
+    }
+    // Links are resolved before reading, so what is read is what was checked.
+    let path = match lexical.canonicalize() {
+        Ok(real) if !real.starts_with(root.path()) => {
+            return Err(ImageRefusal::OutsideThroughLink);
+        }
+        Ok(real) => real,
+        Err(_) => lexical,
+    };
+    match read_capped(&path, MAX_IMAGE_FILE_BYTES) {
+        Ok(bytes) => Ok(Arc::new(bytes)),
+        Err(Unreadable::NotRegular(kind)) => Err(ImageRefusal::NotRegular(kind)),
+        Err(Unreadable::TooLarge { size, .. }) => Err(ImageRefusal::TooLarge(size)),
+        Err(Unreadable::Io(e)) => Err(ImageRefusal::Io(format!(
+            "{} ({})",
+            io_reason(&e),
+            shown.display()
+        ))),
+    }
+}
+
+/// `a/b/../c` → `a/c` without touching the file system (`..` above the start is dropped,
+/// which only matters for paths that are then refused anyway).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn io_reason(e: &std::io::Error) -> String {

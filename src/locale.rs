@@ -1,56 +1,57 @@
-//! Locale tags as Apple takes them: BCP 47 `language[-Script][-REGION]`, in canonical
-//! case (`en-US`, `zh-Hans-CN`). Apple refuses `en_US` (InvalidLocale), so the check
-//! suggests the tag it most likely meant.
+//! Locales as Apple takes them: one of the App Store's locale short codes
+//! ([`crate::apple::limits::APP_STORE_LOCALES`]), exactly as listed and case-sensitive
+//! (`en-US`, `ja`, `zh-Hans`). Free BCP 47 tags such as `ja-JP` or `en_US` get
+//! InvalidLocale from Apple, so the check refuses them and names the listed code.
 
-/// Checks a locale tag; on failure returns the problem and, when one exists, the
-/// canonical tag the user probably meant.
-pub fn check(tag: &str) -> Result<(), (String, Option<String>)> {
-    let suggestion = canonical(&tag.replace('_', "-"));
-    if let Some(canon) = &suggestion
-        && canon == tag
-    {
-        return Ok(());
-    }
-    let problem = if tag.contains('_') {
-        format!("`{tag}` is not a BCP 47 locale: parts are separated by `-`, not `_`")
-    } else if suggestion.is_some() {
-        format!("`{tag}` is not in canonical BCP 47 case")
-    } else {
-        format!("`{tag}` is not a BCP 47 locale such as `en-US` or `zh-Hans-CN`")
-    };
-    Err((problem, suggestion))
+use crate::apple::limits;
+
+/// A locale that is not one of Apple's codes, and what to write instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unlisted {
+    pub written: String,
+    /// The listed code it most likely means.
+    pub suggestion: Option<&'static str>,
+    /// When no single code fits: the listed codes of the same language, if any.
+    pub same_language: Vec<&'static str>,
 }
 
-/// The canonical spelling of `language[-Script][-REGION]`, if `tag` has that shape.
-fn canonical(tag: &str) -> Option<String> {
-    let mut parts = tag.split('-');
-    let language = parts.next()?;
-    if !(2..=3).contains(&language.len()) || !language.chars().all(|c| c.is_ascii_alphabetic()) {
-        return None;
+impl Unlisted {
+    pub fn message(&self) -> String {
+        format!(
+            "`{}` is not one of the App Store's locale codes",
+            self.written
+        )
     }
-    let mut out = language.to_ascii_lowercase();
-    let mut rest: Vec<&str> = parts.collect();
-    if let Some(script) = rest.first()
-        && script.len() == 4
-        && script.chars().all(|c| c.is_ascii_alphabetic())
-    {
-        out.push('-');
-        out.push_str(&script[..1].to_ascii_uppercase());
-        out.push_str(&script[1..].to_ascii_lowercase());
-        rest.remove(0);
-    }
-    match rest.as_slice() {
-        [] => Some(out),
-        [region]
-            if (region.len() == 2 && region.chars().all(|c| c.is_ascii_alphabetic()))
-                || (region.len() == 3 && region.chars().all(|c| c.is_ascii_digit())) =>
-        {
-            out.push('-');
-            out.push_str(&region.to_ascii_uppercase());
-            Some(out)
+
+    pub fn hint(&self) -> String {
+        match (self.suggestion, self.same_language.as_slice()) {
+            (Some(code), _) => {
+                format!("write `{code}`; Apple refuses other spellings with InvalidLocale")
+            }
+            (None, [_, _, ..]) => format!(
+                "write one of {}; Apple refuses other spellings with InvalidLocale",
+                self.same_language.join(", ")
+            ),
+            _ => "use a code from the App Store's list (case-sensitive), e.g. en-US, de-DE, ja, zh-Hans; `retainctl schema` lists them all".to_string(),
         }
-        _ => None,
     }
+}
+
+/// Checks a locale against the App Store's list.
+pub fn check(code: &str) -> Result<(), Unlisted> {
+    if limits::is_app_store_locale(code) {
+        return Ok(());
+    }
+    let suggestion = limits::suggest_locale(code);
+    Err(Unlisted {
+        written: code.to_string(),
+        suggestion,
+        same_language: if suggestion.is_none() {
+            limits::codes_of_language(code)
+        } else {
+            vec![]
+        },
+    })
 }
 
 #[cfg(test)]
@@ -58,23 +59,47 @@ mod tests {
     use super::check;
 
     #[test]
-    fn accepts_canonical_tags() {
-        for tag in ["en-US", "de-DE", "fr", "zh-Hans-CN", "es-419", "zh-Hant"] {
-            assert_eq!(check(tag), Ok(()), "{tag}");
+    fn accepts_listed_codes_only() {
+        for code in ["en-US", "de-DE", "ja", "zh-Hans", "zh-Hant", "no", "pt-BR"] {
+            assert_eq!(check(code), Ok(()), "{code}");
+        }
+        for code in [
+            "ja-JP",
+            "en_US",
+            "EN-us",
+            "zh-CN",
+            "zh-Hans-CN",
+            "es-419",
+            "fr",
+            "",
+        ] {
+            assert!(check(code).is_err(), "{code}");
         }
     }
 
     #[test]
-    fn suggests_the_canonical_tag() {
+    fn names_the_listed_code() {
+        let e = check("ja-JP").unwrap_err();
+        assert_eq!(e.suggestion, Some("ja"));
         assert_eq!(
-            check("en_US"),
-            Err((
-                "`en_US` is not a BCP 47 locale: parts are separated by `-`, not `_`".into(),
-                Some("en-US".into())
-            ))
+            e.message(),
+            "`ja-JP` is not one of the App Store's locale codes"
         );
-        assert_eq!(check("en-us").unwrap_err().1.as_deref(), Some("en-US"));
-        assert_eq!(check("english").unwrap_err().1, None);
-        assert_eq!(check("").unwrap_err().1, None);
+        assert_eq!(
+            e.hint(),
+            "write `ja`; Apple refuses other spellings with InvalidLocale"
+        );
+        let e = check("fr").unwrap_err();
+        assert_eq!(e.suggestion, None);
+        assert_eq!(
+            e.hint(),
+            "write one of fr-CA, fr-FR; Apple refuses other spellings with InvalidLocale"
+        );
+        assert!(
+            check("english")
+                .unwrap_err()
+                .hint()
+                .starts_with("use a code")
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! Every semantic rule of a manifest, offline and pure: lengths, bullet points, header
 //! position, message kinds, locales, references, image files, limits, defaults and
-//! locale coverage. Each problem points at the value it is about.
+//! locale coverage. Each problem points at the value it is about, and is reported once:
+//! a part that did not decode (see [`Locations::is_broken`]) or a locale that is not
+//! Apple's gives no follow-on errors elsewhere.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -11,14 +13,10 @@ use crate::locale;
 use crate::manifest::decode::{closest, pointer};
 use crate::manifest::{DefaultTarget, HeaderPosition, ImageSize, Locations, Manifest, MessageKind};
 
-pub const MAX_HEADER: usize = 66;
-pub const MAX_BODY: usize = 144;
-pub const MAX_ALT_TEXT: usize = 150;
-pub const MAX_BULLET_TEXT: usize = 66;
-pub const MAX_BULLET_POINTS: usize = 5;
-pub const MAX_MESSAGES: usize = 2000;
-pub const MAX_IMAGES: usize = 2000;
-pub const MAX_REALTIME_URL: usize = 256;
+pub use crate::apple::limits::{
+    MAX_ALT_TEXT, MAX_BODY, MAX_BULLET_POINTS, MAX_BULLET_TEXT, MAX_HEADER, MAX_IMAGES,
+    MAX_MESSAGES, MAX_REALTIME_URL,
+};
 
 /// An image file as the loader found it: its bytes, or why they could not be read.
 pub type ImageFile = Result<Arc<Vec<u8>>, String>;
@@ -40,23 +38,56 @@ pub fn validate(
 fn check_locale(tag: &str, span: crate::yaml::Span, d: &mut FileDiagnostics) -> bool {
     match locale::check(tag) {
         Ok(()) => true,
-        Err((problem, suggestion)) => {
-            let hint = match suggestion {
-                Some(s) => format!("write `{s}`"),
-                None => "use a language and region such as `en-US`".to_string(),
-            };
-            d.error(span, problem, hint);
+        Err(unlisted) => {
+            d.error(span, unlisted.message(), unlisted.hint());
             false
         }
     }
 }
 
+/// Whether `app.locales` did not decode, so comparisons with it would mislead.
+fn locales_broken(at: &Locations) -> bool {
+    at.is_broken(&["app"]) || at.is_broken(&["app", "locales"])
+}
+
+/// Whether `app.products` did not decode.
+fn products_broken(at: &Locations) -> bool {
+    at.is_broken(&["app"]) || at.is_broken(&["app", "products"])
+}
+
+/// The locales of `app.locales` that are Apple's (the others are reported once, where
+/// they are written, and take part in no other rule).
+fn valid_app_locales(m: &Manifest) -> Vec<&str> {
+    m.app
+        .locales
+        .iter()
+        .map(String::as_str)
+        .filter(|l| locale::check(l).is_ok())
+        .collect()
+}
+
+/// The codes `app.locales` means: its listed codes, and for a spelling Apple refuses,
+/// the code it stands for (`ja-JP` → `ja`), so that a localization or default written
+/// `ja` is not also reported as outside app.locales.
+fn meant_app_locales(m: &Manifest) -> BTreeSet<&str> {
+    m.app
+        .locales
+        .iter()
+        .filter_map(|l| match locale::check(l) {
+            Ok(()) => Some(l.as_str()),
+            Err(unlisted) => unlisted.suggestion,
+        })
+        .collect()
+}
+
 fn check_app(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
     let bundle = &m.app.bundle_id;
-    let valid_bundle = !bundle.is_empty()
-        && bundle
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    let bundle_broken = at.is_broken(&["app"]) || at.is_broken(&["app", "bundleId"]);
+    let valid_bundle = bundle_broken
+        || !bundle.is_empty()
+            && bundle
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
     if !valid_bundle {
         d.error(
             at.value(&["app", "bundleId"]),
@@ -64,7 +95,7 @@ fn check_app(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
             "use the app's bundle id as in App Store Connect, e.g. com.example.app",
         );
     }
-    if m.app.locales.is_empty() {
+    if m.app.locales.is_empty() && !locales_broken(at) {
         d.error(
             at.value(&["app", "locales"]),
             "app.locales is empty",
@@ -196,7 +227,8 @@ fn check_images(
                 }
             },
         }
-        if !used.contains(key.as_str()) {
+        // When a message did not decode, what it uses is unknown: say nothing.
+        if !used.contains(key.as_str()) && !at.is_broken_within(&["messages"]) {
             d.warning(
                 at.key(&["images", key]),
                 format!("image `{key}` is not used by any message"),
@@ -244,6 +276,7 @@ fn check_length(
 
 fn check_image_ref(
     m: &Manifest,
+    at: &Locations,
     key: &str,
     want: ImageSize,
     role: &str,
@@ -251,6 +284,8 @@ fn check_image_ref(
     d: &mut FileDiagnostics,
 ) {
     match m.images.get(key) {
+        // Present but broken: already reported where it is.
+        None if at.is_broken(&["images", key]) => {}
         None => {
             let known: Vec<&str> = m.images.keys().map(String::as_str).collect();
             let hint = match closest(key, &known) {
@@ -287,9 +322,10 @@ fn check_messages(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
             "remove messages or localizations",
         );
     }
-    let app_locales: BTreeSet<&str> = m.app.locales.iter().map(String::as_str).collect();
+    let app_locales = meant_app_locales(m);
     for (key, msg) in &m.messages {
-        if msg.localizations.is_empty() {
+        if msg.localizations.is_empty() && !at.is_broken_within(&["messages", key, "localizations"])
+        {
             d.error(
                 at.value(&["messages", key, "localizations"]),
                 format!("message `{key}` has no localizations"),
@@ -303,7 +339,10 @@ fn check_messages(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
             let span = |rest: &[&str]| loc(rest).value;
             let key_span = |rest: &[&str]| loc(rest).key;
 
-            if check_locale(locale, key_span(&[]), d) && !app_locales.contains(locale.as_str()) {
+            if check_locale(locale, key_span(&[]), d)
+                && !locales_broken(at)
+                && !app_locales.contains(locale.as_str())
+            {
                 d.warning(
                     key_span(&[]),
                     format!("message `{key}` has a localization for `{locale}`, which is not in app.locales"),
@@ -329,6 +368,7 @@ fn check_messages(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
                 } else {
                     check_image_ref(
                         m,
+                        at,
                         &image.image_ref,
                         ImageSize::FullSize,
                         "a message's image",
@@ -337,7 +377,10 @@ fn check_messages(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
                     );
                 }
             }
-            if msg.header_position == Some(HeaderPosition::AboveImage) && l.image.is_none() {
+            if msg.header_position == Some(HeaderPosition::AboveImage)
+                && l.image.is_none()
+                && !at.is_broken(&["messages", key, "localizations", locale, "image"])
+            {
                 d.error(
                     key_span(&[]),
                     format!("headerPosition ABOVE_IMAGE needs an image, but localization `{locale}` of message `{key}` has none"),
@@ -381,6 +424,7 @@ fn check_messages(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
                     if msg.kind == MessageKind::Text {
                         check_image_ref(
                             m,
+                            at,
                             &b.image,
                             ImageSize::BulletPoint,
                             "a bullet point",
@@ -395,9 +439,11 @@ fn check_messages(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
 }
 
 fn check_defaults(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
-    let app_locales: BTreeSet<&str> = m.app.locales.iter().map(String::as_str).collect();
+    let app_locales = meant_app_locales(m);
+    let valid_locales = valid_app_locales(m);
     for (product, target) in &m.defaults {
         if let Some(products) = &m.app.products
+            && !products_broken(at)
             && !products.contains(product)
         {
             d.error(
@@ -407,11 +453,9 @@ fn check_defaults(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
             );
         }
         let pairs: Vec<(&str, &str, crate::yaml::Span)> = match target {
-            DefaultTarget::AllLocales(message) => m
-                .app
-                .locales
+            DefaultTarget::AllLocales(message) => valid_locales
                 .iter()
-                .map(|l| (l.as_str(), message.as_str(), at.value(&["defaults", product])))
+                .map(|l| (*l, message.as_str(), at.value(&["defaults", product])))
                 .collect(),
             DefaultTarget::PerLocale(by_locale) => by_locale
                 .iter()
@@ -420,7 +464,7 @@ fn check_defaults(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
                     if !check_locale(locale, span, d) {
                         return false;
                     }
-                    if !app_locales.contains(locale.as_str()) {
+                    if !locales_broken(at) && !app_locales.contains(locale.as_str()) {
                         d.error(
                             span,
                             format!("default of `{product}` is set for `{locale}`, which is not in app.locales"),
@@ -436,7 +480,9 @@ fn check_defaults(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
         let mut reported_unknown = BTreeSet::new();
         for (locale, message_key, span) in pairs {
             let Some(msg) = m.messages.get(message_key) else {
-                if reported_unknown.insert((message_key, span)) {
+                if !at.is_broken(&["messages", message_key])
+                    && reported_unknown.insert((message_key, span))
+                {
                     let known: Vec<&str> = m.messages.keys().map(String::as_str).collect();
                     let hint = match closest(message_key, &known) {
                         Some(s) => format!("did you mean `{s}`?"),
@@ -463,7 +509,11 @@ fn check_defaults(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
                 }
                 continue;
             }
-            if !msg.localizations.contains_key(locale) {
+            if !msg.localizations.contains_key(locale)
+                && !at.is_broken(&["messages", message_key, "localizations", locale])
+                && !at.is_broken(&["messages", message_key, "localizations"])
+                && !written_as_unlisted_spelling(msg, locale)
+            {
                 d.error(
                     span,
                     format!(
@@ -474,14 +524,18 @@ fn check_defaults(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
             }
         }
         if let DefaultTarget::PerLocale(by_locale) = target {
-            let missing: Vec<&str> = m
-                .app
-                .locales
+            let missing: Vec<&str> = valid_locales
                 .iter()
-                .filter(|l| !by_locale.contains_key(*l))
-                .map(String::as_str)
+                .copied()
+                .filter(|l| {
+                    !by_locale.contains_key(*l)
+                        && !at.is_broken(&["defaults", product, l])
+                        && !by_locale
+                            .keys()
+                            .any(|k| locale::check(k).is_err() && suggests(k, l))
+                })
                 .collect();
-            if !missing.is_empty() {
+            if !missing.is_empty() && !locales_broken(at) {
                 d.warning(
                     at.key(&["defaults", product]),
                     format!("product `{product}` has no default for {}", missing.join(", ")),
@@ -492,13 +546,29 @@ fn check_defaults(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
     }
     if let Some(products) = &m.app.products {
         for (i, product) in products.iter().enumerate() {
-            if !m.defaults.contains_key(product) && !m.app.locales.is_empty() {
+            if !m.defaults.contains_key(product)
+                && !at.is_broken(&["defaults", product])
+                && !valid_locales.is_empty()
+            {
                 d.warning(
                     at.value(&["app", "products", &i.to_string()]),
-                    format!("product `{product}` has no default for {}", m.app.locales.join(", ")),
+                    format!("product `{product}` has no default for {}", valid_locales.join(", ")),
                     "add it under `defaults:`; as an owned product, any default it has on Apple is deleted",
                 );
             }
         }
     }
+}
+
+/// Whether `written`, not one of Apple's codes, is a spelling of the listed `code`.
+fn suggests(written: &str, code: &str) -> bool {
+    crate::apple::limits::suggest_locale(written) == Some(code)
+}
+
+/// Whether the message has a localization for `code` under a spelling Apple refuses
+/// (`ja-JP` for `ja`): that spelling is reported once, where it is written.
+fn written_as_unlisted_spelling(msg: &crate::manifest::Message, code: &str) -> bool {
+    msg.localizations
+        .keys()
+        .any(|k| locale::check(k).is_err() && suggests(k, code))
 }

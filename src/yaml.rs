@@ -82,19 +82,55 @@ pub struct YamlError {
     pub hint: Option<String>,
 }
 
+/// A parsed document and the problems that did not stop parsing: a duplicate key is
+/// reported and its second entry left out, so the rest of the file is still checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    pub root: Option<Node>,
+    pub problems: Vec<YamlError>,
+}
+
 /// Parses one YAML document. Duplicate keys, several documents and unresolved
 /// aliases are errors. An empty file is an empty mapping's absence: `Ok(None)`.
 pub fn parse(source: &str) -> Result<Option<Node>, Vec<YamlError>> {
+    let parsed = parse_document(source)?;
+    if parsed.problems.is_empty() {
+        Ok(parsed.root)
+    } else {
+        Err(parsed.problems)
+    }
+}
+
+/// Like [`parse`], but a duplicate key does not stop the document: it comes back in
+/// [`Parsed::problems`] next to the tree (which keeps the first entry). Syntax errors,
+/// several documents and alias bombs are still `Err`: there is no tree to check.
+pub fn parse_document(source: &str) -> Result<Parsed, Vec<YamlError>> {
+    // A UTF-8 byte order mark (editors on Windows add it) is not part of the text.
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+    if let Some(at) = source.find('\0') {
+        return Err(vec![nul_error(source, at)]);
+    }
     let mut builder = TreeBuilder::default();
     let mut parser = Parser::new_from_str(source);
     if let Err(e) = parser.load(&mut builder, true) {
+        // The scanner may blame a tab on the scalar before it (a line or more earlier):
+        // point at the tab itself.
+        if e.info().contains("tab")
+            && let Some(span) = first_tab_from(source, e.marker().index())
+        {
+            return Err(vec![YamlError {
+                span,
+                message: format!("YAML syntax error: {}", e.info()),
+                hint: Some("indent with spaces: YAML does not allow tabs for indentation".into()),
+            }]);
+        }
         return Err(vec![YamlError {
             span: Span::from_marker(*e.marker()),
             message: format!("YAML syntax error: {}", e.info()),
             hint: Some("fix the YAML syntax at this position (indentation, quotes, colons)".into()),
         }]);
     }
-    if !builder.errors.is_empty() {
+    if builder.fatal {
         return Err(builder.errors);
     }
     let mut docs = builder.documents;
@@ -105,7 +141,42 @@ pub fn parse(source: &str) -> Result<Option<Node>, Vec<YamlError>> {
             hint: Some("put each app in a file of its own (remove the `---` separator)".into()),
         }]);
     }
-    Ok(docs.pop())
+    Ok(Parsed {
+        root: docs.pop(),
+        problems: builder.errors,
+    })
+}
+
+/// The position of the first tab at or after the `from`-th character.
+fn first_tab_from(source: &str, from: usize) -> Option<Span> {
+    let (mut line, mut col) = (1, 1);
+    for (i, c) in source.chars().enumerate() {
+        if c == '\t' && i >= from {
+            return Some(Span { line, col });
+        }
+        if c == '\n' {
+            line += 1;
+            col = 1;
+        } else {
+            col += 1;
+        }
+    }
+    None
+}
+
+/// The YAML parser stops at a NUL as if the file ended there, which would report
+/// whatever follows as missing: name the NUL itself instead.
+fn nul_error(source: &str, at: usize) -> YamlError {
+    let before = &source[..at];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    YamlError {
+        span: Span {
+            line: 1 + before.matches('\n').count(),
+            col: 1 + before[line_start..].chars().count(),
+        },
+        message: "the file holds a NUL byte (\\0); a manifest is text".into(),
+        hint: Some("remove the NUL byte (was a binary file saved under this name?)".into()),
+    }
 }
 
 enum Frame {
@@ -124,6 +195,8 @@ struct TreeBuilder {
     /// Anchored nodes with their sizes in nodes.
     anchors: std::collections::HashMap<usize, (Node, usize)>,
     errors: Vec<YamlError>,
+    /// Set by an error that leaves no usable tree (alias bomb, unknown anchor).
+    fatal: bool,
     nodes: usize,
     too_large: bool,
 }
@@ -148,6 +221,13 @@ impl TreeBuilder {
             Some(Frame::Mapping(_, _, entries, pending_key)) => match pending_key.take() {
                 None => *pending_key = Some(node),
                 Some(key) => {
+                    let mut node = node;
+                    // A value written as nothing (`header:`) gets the position of the
+                    // next token, often on a later line: place it at its key instead.
+                    if matches!(&node.kind, NodeKind::Scalar { text, plain: true } if text.is_empty())
+                    {
+                        node.span = key.span;
+                    }
                     if let NodeKind::Scalar { text, .. } = &key.kind
                         && let Some((first, _)) = entries
                             .iter()
@@ -161,6 +241,8 @@ impl TreeBuilder {
                             ),
                             hint: Some("remove one of the two entries or rename it".into()),
                         });
+                        // Keep the first entry: the later one is reported, not read.
+                        return;
                     }
                     entries.push((key, node));
                 }
@@ -219,6 +301,7 @@ impl MarkedEventReceiver for TreeBuilder {
                     if self.nodes > MAX_NODES {
                         if !self.too_large {
                             self.too_large = true;
+                            self.fatal = true;
                             self.errors.push(YamlError {
                                 span,
                                 message: format!("the document expands to more than {MAX_NODES} nodes through aliases"),
@@ -231,11 +314,14 @@ impl MarkedEventReceiver for TreeBuilder {
                     node.span = span;
                     self.push_node(node, 0);
                 }
-                None => self.errors.push(YamlError {
-                    span,
-                    message: "alias refers to an unknown anchor".into(),
-                    hint: None,
-                }),
+                None => {
+                    self.fatal = true;
+                    self.errors.push(YamlError {
+                        span,
+                        message: "alias refers to an unknown anchor".into(),
+                        hint: None,
+                    })
+                }
             },
             _ => {}
         }
@@ -302,6 +388,59 @@ mod tests {
             "{:?}",
             errs[0]
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_key() {
+        let node = parse("\u{feff}apiVersion: x\n").unwrap().unwrap();
+        let NodeKind::Mapping(entries) = node.kind else {
+            panic!()
+        };
+        assert_eq!(entries[0].0.as_str(), Some("apiVersion"));
+        assert_eq!(entries[0].0.span, Span { line: 1, col: 1 });
+    }
+
+    #[test]
+    fn a_nul_byte_is_an_error_at_its_position() {
+        let errs = parse("a: 1\nbé: x\0y\n").unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].span, Span { line: 2, col: 6 });
+        assert_eq!(
+            errs[0].message,
+            "the file holds a NUL byte (\\0); a manifest is text"
+        );
+    }
+
+    #[test]
+    fn a_tab_is_blamed_on_its_own_line() {
+        let errs = parse("a: 1\nb: x\n\tc: 2\n").unwrap_err();
+        assert_eq!(errs[0].span, Span { line: 3, col: 1 }, "{errs:?}");
+        let errs = parse("a:\n  b: com.example\n  c: 1\n\td: [x]\n").unwrap_err();
+        assert_eq!(errs[0].span, Span { line: 4, col: 1 }, "{errs:?}");
+    }
+
+    #[test]
+    fn a_value_written_as_nothing_stands_at_its_key() {
+        let node = parse("a:\n  b:\n  c: 1\n").unwrap().unwrap();
+        let NodeKind::Mapping(entries) = node.kind else {
+            panic!()
+        };
+        let NodeKind::Mapping(inner) = &entries[0].1.kind else {
+            panic!()
+        };
+        assert!(inner[0].1.is_null());
+        assert_eq!(inner[0].1.span, Span { line: 2, col: 3 });
+    }
+
+    #[test]
+    fn duplicate_keys_leave_a_tree_with_the_first_entry() {
+        let parsed = parse_document("a: 1\nb: 2\na: 3\n").unwrap();
+        assert_eq!(parsed.problems.len(), 1);
+        let NodeKind::Mapping(entries) = parsed.root.unwrap().kind else {
+            panic!()
+        };
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].1.as_str(), Some("1"));
     }
 
     #[test]

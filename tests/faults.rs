@@ -32,7 +32,7 @@ fn assert_exact(w: &World) {
     );
 }
 
-fn converges_in_one_apply(faults: &[&str]) {
+fn converges_in_one_apply(faults: &[&str]) -> World {
     let mut sim_args = vec!["--rate-limits", "false"];
     sim_args.extend_from_slice(faults);
     let w = World::start("sandbox", &sim_args);
@@ -61,6 +61,7 @@ fn converges_in_one_apply(faults: &[&str]) {
         "{faults:?}: converged\n{}",
         text(&out)
     );
+    w
 }
 
 #[test]
@@ -85,28 +86,39 @@ fn every_third_connection_drops() {
 
 #[test]
 fn every_third_answer_comes_after_the_client_timeout() {
-    converges_in_one_apply(&["--slow-every", "3", "--slow-ms", "1500"]);
+    let w = converges_in_one_apply(&["--slow-every", "3", "--slow-ms", "1500"]);
+    // The client gave up on slow answers (its timeout is 1 s) rather than waiting them
+    // out; the simulator carried those requests out all the same, and the runs still
+    // converged.
+    let abandoned = w.state()["abandonedRequests"].as_u64().unwrap_or(0);
+    assert!(
+        abandoned > 0,
+        "no request timed out: the slow answers were not slow, or the client waited"
+    );
 }
 
 #[test]
 fn a_killed_apply_is_finished_by_the_next_run() {
-    let w = World::start(
-        "sandbox",
-        &["--rate-limits", "false", "--latency-ms", "150"],
-    );
+    let w = World::start("sandbox", &["--rate-limits", "false"]);
+    // Hold the first Configure Default: the kill lands after the uploads, before any default.
+    w.set_faults(serde_json::json!({"rules": [
+        {"method": "PUT", "path": "/inApps/v1/messaging/default/*/*", "answer": {"hold": 30000}}
+    ]}));
     let mut child = w
         .command(&["apply", "--env", "sandbox", "app.yaml"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // lists and the first uploads take ~150 ms each: kill in the middle of the uploads
-    std::thread::sleep(Duration::from_millis(1200));
+    w.wait_held(1);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let uploaded = w.count("UploadImage") + w.count("UploadMessage");
     assert!(uploaded > 0, "the kill came after some uploads");
     assert!(w.default_of("en-US").is_none(), "and before the defaults");
+    // The held request of the killed run is carried out once released, as on Apple.
+    w.set_faults(serde_json::json!({"rules": []}));
+    w.release(None);
     let out = w.run(&["apply", "--env", "sandbox", "app.yaml"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_exact(&w);
@@ -128,5 +140,44 @@ fn three_applies_at_once_all_succeed() {
         let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     }
+    assert_exact(&w);
+}
+
+#[test]
+fn a_held_default_holds_the_apply_until_released() {
+    let w = World::start("sandbox", &["--rate-limits", "false"]);
+    w.set_faults(serde_json::json!({"rules": [{
+        "method": "PUT",
+        "path": "/inApps/v1/messaging/default/*/*",
+        "answer": {"hold": 60000}
+    }]}));
+    let mut child = w
+        .command(&["apply", "--env", "sandbox", "app.yaml"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let held = w.wait_held(1);
+    assert_eq!(held[0].0, "PUT");
+    assert!(
+        held[0]
+            .1
+            .starts_with("/inApps/v1/messaging/default/premium/"),
+        "{held:?}"
+    );
+    assert!(child.try_wait().unwrap().is_none(), "apply waits for it");
+    assert_eq!(w.default_of("en-US"), None);
+    assert_eq!(w.default_of("de-DE"), None);
+    // let everything through as it comes (each hold ends by itself after 60 s anyway)
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let out = loop {
+        assert!(std::time::Instant::now() < deadline, "apply did not finish");
+        w.release(None);
+        if let Some(_status) = child.try_wait().unwrap() {
+            break child.wait_with_output().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    };
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_exact(&w);
 }

@@ -1,5 +1,6 @@
-//! The examples validate, the schema file is in sync, identifiers are pinned, the
-//! decoder agrees with serde's reading of the same types, and no input panics.
+//! The examples validate, the schema file is in sync and agrees with `validate` on which
+//! files are invalid, identifiers are pinned, the decoder agrees with serde's reading of
+//! the same types, and no input panics.
 
 mod common;
 
@@ -58,6 +59,105 @@ fn schema_file_is_the_schema_command_output() {
         String::from_utf8(out.stdout).unwrap() == file,
         "schema/retainctl.schema.json is stale: run `cargo run -- schema > schema/retainctl.schema.json`"
     );
+}
+
+/// Corpus files whose problem no JSON Schema can see, with the reason. Every other file
+/// must be refused by both the schema and `validate`.
+const BEYOND_A_SCHEMA: &[(&str, &str)] = &[
+    (
+        "missing-image.yaml",
+        "the image file's existence and PNG contents are outside the document",
+    ),
+    (
+        "escape-image.yaml",
+        "whether `..` leads out of the folder tree depends on where the file sits",
+    ),
+];
+
+/// The manifest as JSON, or why it is not one YAML document a schema could read
+/// (syntax errors, tabs, duplicate keys, several documents, alias bombs).
+fn as_json(text: &str) -> Result<serde_json::Value, String> {
+    serde_yaml::from_str::<serde_json::Value>(text).map_err(|e| e.to_string())
+}
+
+fn validate_exit_code(file: &Path) -> i32 {
+    let out = bin().arg("validate").arg(file).output().unwrap();
+    out.status.code().unwrap_or(-1)
+}
+
+#[test]
+fn schema_and_validate_agree_on_which_files_are_invalid() {
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("schema/retainctl.schema.json").unwrap())
+            .unwrap();
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("the schema is a valid JSON Schema");
+
+    for file in [
+        "simple/notes.yaml",
+        "fitness/fitness.yaml",
+        "accounts/photos.yaml",
+        "accounts/video.yaml",
+    ] {
+        let path = Path::new("examples").join(file);
+        let doc = as_json(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+        assert!(
+            errors.is_empty(),
+            "{file}: the schema refuses an example: {errors:?}"
+        );
+        assert_eq!(validate_exit_code(&path), 0, "{file}");
+    }
+
+    // Valid edge cases: nothing written for an optional section or an environment, and
+    // Apple's short codes.
+    let dir = tempfile::tempdir().unwrap();
+    for (i, text) in [
+        "apiVersion: retainctl/v1\napp: { bundleId: a.b, locales: [ja, zh-Hans, no] }\nimages:\nmessages:\ndefaults:\nenvironments:\n",
+        "apiVersion: retainctl/v1\napp: { bundleId: a.b, locales: [en-US] }\nenvironments:\n  production:\n",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let path = dir.path().join(format!("valid{i}.yaml"));
+        std::fs::write(&path, text).unwrap();
+        let doc = as_json(text).unwrap();
+        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{text}: the schema refuses it: {errors:?}");
+        assert_eq!(validate_exit_code(&path), 0, "{text}");
+    }
+
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/manifests");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let mut checked = 0;
+    for path in files {
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        assert_eq!(validate_exit_code(&path), 1, "{name}: validate accepts it");
+        let refused_by_schema = match as_json(&std::fs::read_to_string(&path).unwrap()) {
+            Err(_) => true,
+            Ok(doc) => !validator.is_valid(&doc),
+        };
+        match BEYOND_A_SCHEMA.iter().find(|(n, _)| *n == name) {
+            Some((_, why)) => assert!(
+                !refused_by_schema,
+                "{name} is listed as beyond a schema ({why}), but the schema refuses it: drop it from the list"
+            ),
+            None => {
+                assert!(
+                    refused_by_schema,
+                    "{name}: validate refuses it, the schema accepts it"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 25, "only {checked} corpus files compared");
 }
 
 /// Vectors computed independently with Python's uuid.uuid5, hashlib.sha256 and

@@ -3,13 +3,17 @@
 //! subscriber unreliable when other tests log from other threads at the same time.
 //! And no environment variable's value, and no password of a `--base-url`, in anything
 //! the real binary prints.
+//! The tokens looked for are the ones the simulator actually received
+//! (`GET /_sim/requests`), not freshly signed ones.
 
 mod common;
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use retainctl::apple::credentials::{Credentials, generate_key_pair};
+use common::world::{World, text};
+
+use retainctl::apple::credentials::{Credentials, PrivateKeyPem, generate_key_pair};
 use retainctl::apple::token::TokenSigner;
 use retainctl::apple::{AppleClient, ClientConfig, RetryPolicy};
 use retainctl::sim::faults::FaultConfig;
@@ -79,10 +83,7 @@ fn no_secret_in_trace_logs() {
             .await
             .unwrap();
         assert!(client(addr, &stranger).list_images().await.is_err());
-        // the client caches its token, so a signer with the same inputs gives the one used
-        TokenSigner::new(&creds, BUNDLE)
-            .unwrap()
-            .token(SystemTime::now())
+        tokens_sent(&format!("http://{addr}")).await
     });
     let logs = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
     assert!(
@@ -93,8 +94,92 @@ fn no_secret_in_trace_logs() {
     assert!(!logs.contains("PRIVATE KEY"));
     assert!(!logs.contains("Bearer"));
     assert!(!logs.to_lowercase().contains("authorization"));
-    let signature = token.rsplit('.').next().unwrap();
-    assert!(!logs.contains(signature));
+    assert!(
+        token.len() >= 4,
+        "the simulator saw the requests: {token:?}"
+    );
+    assert_no_token(&logs, &token);
+    for key in [&creds.private_key, &stranger.private_key] {
+        assert_no_key(&logs, key);
+    }
+}
+
+/// Every bearer token the simulator at `url` received.
+async fn tokens_sent(url: &str) -> Vec<String> {
+    let seen: serde_json::Value = reqwest::get(format!("{url}/_sim/requests"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    seen["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["token"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// Neither a whole token nor its signature appears in `output`.
+fn assert_no_token(output: &str, tokens: &[String]) {
+    for token in tokens {
+        let signature = token.rsplit('.').next().unwrap();
+        assert!(signature.len() >= 40, "a signed token: {}", token.len());
+        assert!(
+            !output.contains(token.as_str()) && !output.contains(signature),
+            "a bearer token that was sent appears in the output"
+        );
+    }
+}
+
+/// No line of the key's PEM body appears in `output`.
+fn assert_no_key(output: &str, key: &PrivateKeyPem) {
+    assert!(!output.contains("PRIVATE KEY"));
+    for line in key.pem_text().lines().filter(|l| !l.starts_with("-----")) {
+        assert!(
+            !output.contains(line.trim()),
+            "a line of the private key appears in the output"
+        );
+    }
+}
+
+/// The real binary at RUST_LOG=trace, through plan, apply (with retried 500s), status and
+/// a 401: none of the tokens it sent, and no line of its key, is on stdout or stderr.
+#[test]
+fn no_token_sent_and_no_key_in_the_binarys_output_at_trace_level() {
+    let w = World::start("sandbox", &["--rate-limits", "false", "--error-every", "4"]);
+    let mut output = String::new();
+    for args in [
+        &["plan", "--env", "sandbox", "app.yaml"][..],
+        &["apply", "--env", "sandbox", "app.yaml"],
+        &["status", "--env", "sandbox", "app.yaml"],
+    ] {
+        let out = w.command(args).env("RUST_LOG", "trace").output().unwrap();
+        assert!(out.status.success(), "{args:?}\n{}", text(&out));
+        output.push_str(&text(&out));
+    }
+    // a key the simulator does not know: a 401
+    let (stranger, _) = generate_key_pair();
+    let out = w
+        .command(&["plan", "--env", "sandbox", "app.yaml"])
+        .env("RUST_LOG", "trace")
+        .env("RETAINCTL_PRIVATE_KEY", stranger.pem_text())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", text(&out));
+    output.push_str(&text(&out));
+
+    assert!(
+        output.contains("TRACE") && output.contains("apple_request"),
+        "trace logs were written: {}",
+        &output[..output.len().min(2000)]
+    );
+    let tokens = w.tokens_sent();
+    assert!(tokens.len() >= 10, "the simulator saw the requests");
+    assert_no_token(&output, &tokens);
+    assert!(!output.contains("Bearer"));
+    assert_no_key(&output, &w.key);
+    assert_no_key(&output, &stranger);
 }
 
 struct LogWriter(Arc<Mutex<Vec<u8>>>);

@@ -292,3 +292,327 @@ fn a_closed_pipe_ends_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(status.code(), Some(0), "{stderr}");
 }
+
+#[test]
+fn apply_reports_in_json_and_markdown_and_writes_the_report_file() {
+    let w = World::new("sandbox");
+    let out = w.run(&[
+        "apply",
+        "--env",
+        "sandbox",
+        "--format",
+        "json",
+        "--out",
+        "report.json",
+        "app.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let json: Value = serde_json::from_slice(&out.stdout).expect("stdout is only the report");
+    assert_eq!(json["kind"], "apply");
+    assert_eq!(json["format_version"], 1);
+    assert_eq!(json["totals"]["written"], 6);
+    assert_eq!(json["apps"][0]["actions"][0]["outcome"], "written");
+    assert_eq!(
+        json["apps"][0]["end_state"]["defaults"][0]["current"],
+        json["apps"][0]["end_state"]["defaults"][0]["desired"]
+    );
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(w.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(saved, json);
+
+    let out = w.run(&[
+        "apply", "--env", "sandbox", "--format", "markdown", "app.yaml",
+    ]);
+    let md = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        md.starts_with("<!-- retainctl:apply -->\n## retainctl apply · sandbox\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "**Apply: 0 done, 0 waiting on review, 0 blocked, 0 failed, 0 not attempted.**"
+        ),
+        "{md}"
+    );
+}
+
+/// Edits the en-US body so that en-US's default must switch to a new message id.
+fn edit_english(w: &World, body: &str) {
+    let path = w.path().join("app.yaml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("body: Keep your plan.", &format!("body: {body}"));
+    std::fs::write(path, text).unwrap();
+}
+
+fn message_ids_on_apple(w: &World) -> Vec<String> {
+    w.state()["apps"]["com.example.app"]["messages"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn rules(w: &World, rules: Value) {
+    w.set_faults(serde_json::json!({ "rules": rules }));
+}
+
+/// A refused Configure Default (403 MessageNotApproved while the list says APPROVED)
+/// leaves the old default in place, and `--prune` does not delete it.
+#[test]
+fn a_refused_default_switch_keeps_the_live_default_under_prune() {
+    let w = World::new("sandbox");
+    w.run(&["apply", "--env", "sandbox", "app.yaml"]);
+    let live = w.default_of("en-US").unwrap();
+    edit_english(&w, "Keep your plan, please.");
+    rules(
+        &w,
+        serde_json::json!([{"method": "PUT", "path": "/inApps/v1/messaging/default/*/*", "answer": {"error": 4030017}}]),
+    );
+    let out = w.run(&[
+        "apply",
+        "--env",
+        "sandbox",
+        "--prune",
+        "--detailed-exitcode",
+        "app.yaml",
+    ]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert_eq!(
+        w.default_of("en-US").as_deref(),
+        Some(live.as_str()),
+        "{all}"
+    );
+    assert!(
+        message_ids_on_apple(&w).contains(&live),
+        "the live default was deleted: {all}"
+    );
+    assert!(
+        all.contains("waiting: set default premium [en-US]")
+            && all.contains("Apple says MessageNotApproved (4030017)"),
+        "{all}"
+    );
+    assert!(
+        !all.contains(&format!("done     delete message {live}")),
+        "{all}"
+    );
+
+    rules(&w, serde_json::json!([]));
+    let out = w.run(&[
+        "apply",
+        "--env",
+        "sandbox",
+        "--prune",
+        "--detailed-exitcode",
+        "app.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!message_ids_on_apple(&w).contains(&live), "{}", text(&out));
+}
+
+/// Configure Default answering 500 on every attempt: FAILED, exit 1, the old default and
+/// its message stay.
+#[test]
+fn a_failing_default_switch_keeps_the_live_default_under_prune() {
+    let w = World::new("sandbox");
+    w.run(&["apply", "--env", "sandbox", "app.yaml"]);
+    let live = w.default_of("en-US").unwrap();
+    edit_english(&w, "Keep your plan, please.");
+    rules(
+        &w,
+        serde_json::json!([{"method": "PUT", "path": "/inApps/v1/messaging/default/*/*", "answer": {"error": 5000001}}]),
+    );
+    let out = w.run(&["apply", "--env", "sandbox", "--prune", "app.yaml"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("FAILED   set default premium [en-US]"),
+        "{all}"
+    );
+    assert_eq!(
+        w.default_of("en-US").as_deref(),
+        Some(live.as_str()),
+        "{all}"
+    );
+    assert!(
+        message_ids_on_apple(&w).contains(&live),
+        "the live default was deleted: {all}"
+    );
+}
+
+/// Get Default answering upper-case ids: no endless "set default", and the live default
+/// (PENDING replacement) is never pruned.
+#[test]
+fn upper_case_ids_from_apple_are_the_same_ids() {
+    let w = World::new("production");
+    w.run(&["apply", "--env", "production", "app.yaml"]);
+    w.review("approve-all", &[]);
+    w.run(&["apply", "--env", "production", "app.yaml"]);
+    let live = w.default_of("en-US").unwrap();
+    rules(
+        &w,
+        serde_json::json!([{"method": "GET", "path": "/inApps/v1/messaging/default/*/*", "answer": "upperCaseIds"}]),
+    );
+    let out = w.run(&[
+        "plan",
+        "--env",
+        "production",
+        "--detailed-exitcode",
+        "app.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("No changes."), "{}", text(&out));
+
+    edit_english(&w, "Keep your plan, please.");
+    w.run(&["apply", "--env", "production", "app.yaml"]);
+    let out = w.run(&["apply", "--env", "production", "--prune", "app.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(w.default_of("en-US").as_deref(), Some(live.as_str()));
+    assert!(message_ids_on_apple(&w).contains(&live), "{}", text(&out));
+}
+
+/// A stale checkout running `apply --prune` while a new manifest's apply switches a
+/// default: the prune re-reads the defaults and keeps the new default's message.
+#[test]
+fn overlapping_applies_never_leave_a_pair_without_its_default() {
+    let w = World::new("sandbox");
+    w.run(&["apply", "--env", "sandbox", "app.yaml"]);
+    let stale = std::fs::read_to_string(w.path().join("app.yaml")).unwrap();
+    std::fs::create_dir(w.path().join("stale")).unwrap();
+    std::fs::write(
+        w.path().join("stale/app.yaml"),
+        stale.replace("Behalte deinen Plan.", "Behalte deinen Plan, alt."),
+    )
+    .unwrap();
+    for png in ["hero.png", "check.png"] {
+        std::fs::copy(w.path().join(png), w.path().join("stale").join(png)).unwrap();
+    }
+    edit_english(&w, "Keep your plan, new.");
+
+    // The new manifest's apply uploads, then is held at Configure Default.
+    rules(
+        &w,
+        serde_json::json!([{"method": "PUT", "path": "/inApps/v1/messaging/default/*/*", "answer": {"hold": 30000}}]),
+    );
+    let new = w
+        .command(&["apply", "--env", "sandbox", "app.yaml"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    w.wait_held(1);
+    let fresh = w.id_of("stay", "en-US");
+    assert!(message_ids_on_apple(&w).contains(&fresh));
+
+    // The stale apply reads Apple (the new message is drift to it), then is held at its
+    // own upload.
+    rules(
+        &w,
+        serde_json::json!([
+            {"method": "PUT", "path": "/inApps/v1/messaging/default/*/*", "answer": {"hold": 30000}},
+            {"method": "PUT", "path": "/inApps/v1/messaging/message/*", "answer": {"hold": 30000}}
+        ]),
+    );
+    let stale_apply = w
+        .command(&["apply", "--env", "sandbox", "--prune", "stale/app.yaml"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    w.wait_held(2);
+    // The new default is set, then the stale apply goes on to its prune.
+    w.release(Some(1));
+    let new = new.wait_with_output().unwrap();
+    assert_eq!(new.status.code(), Some(0), "{}", text(&new));
+    assert_eq!(w.default_of("en-US").as_deref(), Some(fresh.as_str()));
+    rules(&w, serde_json::json!([]));
+    w.release(None);
+    let stale_out = stale_apply.wait_with_output().unwrap();
+    let all = text(&stale_out);
+    assert_eq!(
+        w.default_of("en-US").as_deref(),
+        Some(fresh.as_str()),
+        "{all}"
+    );
+    assert!(
+        message_ids_on_apple(&w).contains(&fresh),
+        "the stale prune deleted the live default's message: {all}"
+    );
+}
+
+/// A 401 in the middle of a run: the rest is reported as not attempted, exit 1.
+#[test]
+fn actions_after_a_401_are_reported_as_not_attempted() {
+    let w = World::new("sandbox");
+    rules(
+        &w,
+        serde_json::json!([{"method": "PUT", "path": "/inApps/v1/messaging/message/*", "answer": {"status": 401}}]),
+    );
+    let out = w.run(&[
+        "apply",
+        "--env",
+        "sandbox",
+        "--detailed-exitcode",
+        "app.yaml",
+    ]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    // Both message uploads may be in flight when the first 401 arrives: 1 or 2 fail,
+    // and every action after them is not attempted.
+    let counts = all
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("com.example.app · sandbox: 2 done, 0 waiting on review, 0 blocked, ")
+        })
+        .unwrap_or_else(|| panic!("no summary line: {all}"));
+    let numbers: Vec<u32> = counts
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    assert!(numbers[0] >= 1 && numbers[0] + numbers[1] == 4, "{all}");
+    assert!(
+        all.contains("not attempted: set default premium [en-US]"),
+        "{all}"
+    );
+}
+
+/// Apple's hourly budget used up beyond --max-rate-wait: stop, and say what was left.
+#[test]
+fn actions_after_an_exhausted_budget_are_reported_as_not_attempted() {
+    let w = World::new("sandbox");
+    // Requests 1–4 read Apple; the 6th (the second image upload) is answered 429 with a
+    // Retry-After ten minutes ahead.
+    w.set_faults(serde_json::json!({"rateLimitEvery": 6, "retryAfterMs": 600000}));
+    let out = w.run(&[
+        "--max-rate-wait",
+        "1s",
+        "apply",
+        "--env",
+        "sandbox",
+        "app.yaml",
+    ]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("hourly request budget is used up"), "{all}");
+    assert!(all.contains("1 failed, 4 not attempted"), "{all}");
+}
+
+/// A write answered with a redirect is not "done": an error naming the host.
+#[test]
+fn a_redirected_write_is_an_error_not_done() {
+    let w = World::new("sandbox");
+    rules(
+        &w,
+        serde_json::json!([{"method": "PUT", "path": "/inApps/v1/messaging/message/*", "answer": {"redirect": "http://login.example.net/sso?token=abc"}}]),
+    );
+    let out = w.run(&["apply", "--env", "sandbox", "app.yaml"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(!all.contains("done     upload message"), "{all}");
+    assert!(all.contains("FAILED   upload message"), "{all}");
+    assert!(
+        all.contains("login.example.net") && !all.contains("token=abc"),
+        "{all}"
+    );
+}

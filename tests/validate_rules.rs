@@ -204,13 +204,11 @@ fn switch_plan_carries_no_image() {
 }
 
 #[test]
-fn underscore_locale_suggests_the_bcp47_form() {
+fn underscore_locale_suggests_the_listed_code() {
     let o = validate_text(&with("locales: [en-US, de-DE]", "locales: [en_US, de-DE]"));
     assert_eq!(o.code, 1);
-    o.assert_has(
-        "app.yaml:4:13: error: `en_US` is not a BCP 47 locale: parts are separated by `-`, not `_`",
-    );
-    o.assert_has("  hint: write `en-US`");
+    o.assert_has("app.yaml:4:13: error: `en_US` is not one of the App Store's locale codes");
+    o.assert_has("  hint: write `en-US`; Apple refuses other spellings with InvalidLocale");
 }
 
 #[test]
@@ -219,10 +217,115 @@ fn localization_locale_is_checked_too() {
         "      de-DE:\n        header: Bleib",
         "      de_de:\n        header: Bleib",
     ));
-    o.assert_has(
-        "app.yaml:24:7: error: `de_de` is not a BCP 47 locale: parts are separated by `-`, not `_`",
+    o.assert_has("app.yaml:24:7: error: `de_de` is not one of the App Store's locale codes");
+    o.assert_has("  hint: write `de-DE`; Apple refuses other spellings with InvalidLocale");
+}
+
+#[test]
+fn ja_jp_is_refused_at_its_line_suggesting_ja_and_nothing_else() {
+    let o = validate_text(&with(
+        "locales: [en-US, de-DE]",
+        "locales: [en-US, de-DE, ja-JP]",
+    ));
+    assert_eq!(o.code, 1, "{}", o.text);
+    o.assert_has("app.yaml:4:27: error: `ja-JP` is not one of the App Store's locale codes");
+    o.assert_has("  hint: write `ja`; Apple refuses other spellings with InvalidLocale");
+    // One problem, one error: no "message `stay` has no `ja-JP` localization" for the
+    // default of premium.yearly, no coverage warning for premium.monthly.
+    assert_eq!(o.errors(), 1, "{}", o.text);
+    assert_eq!(
+        o.lines.iter().filter(|l| l.contains("ja-JP")).count(),
+        1,
+        "{}",
+        o.text
     );
-    o.assert_has("  hint: write `de-DE`");
+    assert!(
+        o.has("1 file, 0 apps valid: 1 error, 0 warnings"),
+        "{}",
+        o.text
+    );
+}
+
+const LISTED: &str = "\
+apiVersion: retainctl/v1
+app:
+  bundleId: com.example.app
+  locales: [en-US, ja, zh-Hans]
+messages:
+  stay:
+    localizations:
+      en-US: { header: Stay, body: Keep your plan. }
+      ja: { header: 継続, body: プランを維持してください。 }
+      zh-Hans: { header: 继续, body: 保留您的计划。 }
+defaults:
+  premium.yearly: stay
+  premium.monthly:
+    en-US: stay
+    ja: stay
+    zh-Hans: stay
+";
+
+#[test]
+fn apples_short_codes_pass() {
+    let o = validate_text(LISTED);
+    assert_eq!(o.code, 0, "{}", o.text);
+    o.assert_has("1 file, 1 app valid: 0 errors, 0 warnings");
+}
+
+#[test]
+fn every_unlisted_spelling_names_its_code_where_it_is_written() {
+    let yaml = LISTED
+        .replace(
+            "locales: [en-US, ja, zh-Hans]",
+            "locales: [EN-us, ja, zh-CN]",
+        )
+        .replace("      ja: { header", "      ko-KR: { header")
+        .replace("    zh-Hans: stay", "    zh-TW: stay")
+        .replace("    ja: stay", "    sv-SE: stay");
+    let o = validate_text(&yaml);
+    assert_eq!(o.code, 1, "{}", o.text);
+    for (at, written, code) in [
+        ("4:13", "EN-us", "en-US"),
+        ("4:24", "zh-CN", "zh-Hans"),
+        ("9:7", "ko-KR", "ko"),
+        ("15:5", "sv-SE", "sv"),
+        ("16:5", "zh-TW", "zh-Hant"),
+    ] {
+        o.assert_has(&format!(
+            "app.yaml:{at}: error: `{written}` is not one of the App Store's locale codes"
+        ));
+        o.assert_has(&format!(
+            "  hint: write `{code}`; Apple refuses other spellings with InvalidLocale"
+        ));
+    }
+    // `ja` is listed but has no localization and no per-locale default any more:
+    // those are real problems, reported once each.
+    o.assert_has("app.yaml:12:19: error: message `stay` has no `ja` localization, so it cannot be the default of `premium.yearly` in `ja`");
+    assert_eq!(o.errors(), 6, "{}", o.text);
+}
+
+#[test]
+fn an_unknown_locale_gives_one_error_and_no_follow_on_hints() {
+    let o = validate_text(&LISTED.replace(
+        "locales: [en-US, ja, zh-Hans]",
+        "locales: [en-US, ja, zh-Hans, english]",
+    ));
+    assert_eq!(o.code, 1, "{}", o.text);
+    o.assert_has("app.yaml:4:33: error: `english` is not one of the App Store's locale codes");
+    o.assert_has("  hint: use a code from the App Store's list (case-sensitive), e.g. en-US, de-DE, ja, zh-Hans; `retainctl schema` lists them all");
+    assert_eq!(o.errors(), 1, "{}", o.text);
+    assert!(
+        !o.text.contains("add a `english` localization"),
+        "{}",
+        o.text
+    );
+    assert!(!o.text.contains("no default for english"), "{}", o.text);
+    let o = validate_text(&LISTED.replace(
+        "locales: [en-US, ja, zh-Hans]",
+        "locales: [en-US, ja, zh-Hans, en]",
+    ));
+    o.assert_has("app.yaml:4:33: error: `en` is not one of the App Store's locale codes");
+    o.assert_has("  hint: write one of en-AU, en-CA, en-GB, en-US; Apple refuses other spellings with InvalidLocale");
 }
 
 #[test]
@@ -490,6 +593,89 @@ fn all_problems_are_reported_not_only_the_first() {
     );
 }
 
+const MANY_PROBLEMS: &str = "\
+apiVersion: retainctl/v1
+app:
+  bundleId: com.example.app
+  locales: [en_US]
+images:
+  hero: { file: images/hero.png, size: FULL_SIZE }
+  check: { file: images/check.png, size: BULLETPOINT }
+messages:
+  a:
+    localizations:
+      en-US:
+  b:
+    kind: txt
+    localizations:
+      en-US: { header: Stay, body: Keep your plan. }
+  c:
+    headerPosition: ABOVE_IMAGE
+    localizations:
+      en-US:
+        header: Stay
+        body: Keep your plan.
+        image: { ref: hero }
+        bulletPoints:
+          - { text: Sync, image: check, altText: a check mark }
+  d:
+    localizations:
+      en-US: { header: XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX, body: Keep. }
+  d:
+    localizations: {}
+defaults:
+  premium.yearly: b
+  premium.monthly: a
+";
+
+#[test]
+fn structural_and_semantic_problems_are_all_reported_in_one_run() {
+    let o = validate_text(MANY_PROBLEMS);
+    assert_eq!(o.code, 1, "{}", o.text);
+    // the duplicate key, every structural problem, then the semantic ones
+    o.assert_has("app.yaml:28:3: error: duplicate key `d` (first defined at line 25)");
+    o.assert_has("app.yaml:7:42: error: image `check` size `BULLETPOINT` is not valid");
+    o.assert_has("app.yaml:11:7: error: localization `en-US` of message `a` must be a mapping, found nothing (null)");
+    o.assert_has("app.yaml:13:11: error: message `b` kind `txt` is not valid");
+    o.assert_has("app.yaml:22:9: error: `image` is missing the required key `altText`");
+    o.assert_has("app.yaml:4:13: error: `en_US` is not one of the App Store's locale codes");
+    o.assert_has("app.yaml:27:24: error: header is 67 characters; Apple allows at most 66");
+    // and nothing that only follows from those: no "image `check` is not defined",
+    // no "ABOVE_IMAGE needs an image", no "message `a` has no `en-US` localization",
+    // no "`en-US` is not in app.locales", no "image `hero` is not used".
+    assert_eq!(o.errors(), 7, "{}", o.text);
+    assert!(!o.text.contains(": warning: "), "{}", o.text);
+}
+
+#[test]
+fn a_broken_part_does_not_hide_the_semantic_checks_of_the_rest() {
+    // A null localization and `locales: [en_US]`: both reported (before, only the first).
+    let o = validate_text(&with(
+        "  offer:\n    kind: promotional-offer\n    localizations:\n      en-US:\n        header: Half price\n        body: Stay for half price.\n",
+        "  offer:\n    kind: promotional-offer\n    localizations:\n      en-US:\n",
+    ).replace("locales: [en-US, de-DE]", "locales: [en_US, de-DE]"));
+    assert_eq!(o.code, 1, "{}", o.text);
+    o.assert_has("app.yaml:31:7: error: localization `en-US` of message `offer` must be a mapping, found nothing (null)");
+    o.assert_has("app.yaml:4:13: error: `en_US` is not one of the App Store's locale codes");
+    assert_eq!(o.errors(), 2, "{}", o.text);
+}
+
+#[test]
+fn a_tab_is_reported_on_its_own_line() {
+    let o = validate_text(
+        "apiVersion: retainctl/v1\napp:\n  bundleId: com.example.app\n\tlocales: [en-US]\n",
+    );
+    assert_eq!(o.code, 1, "{}", o.text);
+    assert!(
+        o.lines
+            .iter()
+            .any(|l| l.starts_with("app.yaml:4:1: error: ")),
+        "{}",
+        o.text
+    );
+    o.assert_has("  hint: indent with spaces: YAML does not allow tabs for indentation");
+}
+
 #[test]
 fn github_format_annotates_the_diff() {
     let ws = Workspace::new();
@@ -510,6 +696,9 @@ fn github_format_annotates_the_diff() {
 #[test]
 fn folders_are_searched_for_retainctl_manifests_only() {
     let ws = Workspace::new();
+    // A repository: `../images` stays inside its work tree (outside git, image paths may
+    // not leave the folder given to `validate`).
+    std::fs::create_dir(ws.path().join(".git")).unwrap();
     ws.write("retention/app.yaml", &BASE.replace("images/", "../images/"));
     ws.write(
         "retention/other.yaml",
@@ -549,4 +738,12 @@ fn empty_and_non_yaml_input_is_a_clear_error() {
     let o = validate_text("apiVersion: retainctl/v1\napp: [unclosed\n");
     assert_eq!(o.code, 1);
     assert!(o.text.contains("error: YAML syntax error"), "{}", o.text);
+}
+
+#[test]
+fn a_value_written_as_nothing_is_reported_on_its_own_line() {
+    let o = validate_text(&with("        body: Keep your plan.\n", "        body:\n"));
+    assert_eq!(o.code, 1, "{}", o.text);
+    o.assert_has("app.yaml:20:9: error: body must be text, found nothing (null)");
+    assert_eq!(o.errors(), 1, "{}", o.text);
 }

@@ -22,6 +22,7 @@ use uuid::Uuid;
 use super::errors::ApiErrorCode;
 use super::model::*;
 use super::pacer::Pacer;
+use super::throttle::Throttle;
 use super::token::TokenSigner;
 use crate::manifest::ImageSize;
 
@@ -123,6 +124,8 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// The largest answer read ([`MAX_ANSWER_BYTES`]).
     pub max_answer_bytes: usize,
+    /// The run's limit on requests in flight, shared by every client (`--parallelism`).
+    pub in_flight: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 impl ClientConfig {
@@ -134,6 +137,7 @@ impl ClientConfig {
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(30),
             max_answer_bytes: MAX_ANSWER_BYTES,
+            in_flight: None,
         }
     }
 }
@@ -241,6 +245,7 @@ pub struct AppleClient {
     signer: TokenSigner,
     bundle_id: String,
     pacer: Pacer,
+    throttle: Throttle,
     retry: RetryPolicy,
     max_answer_bytes: usize,
 }
@@ -290,6 +295,7 @@ impl AppleClient {
             signer,
             bundle_id: bundle_id.to_string(),
             pacer: Pacer::new(config.sandbox, config.pacing),
+            throttle: Throttle::new(config.in_flight),
             retry: config.retry,
             max_answer_bytes: config.max_answer_bytes,
         })
@@ -348,10 +354,12 @@ impl AppleClient {
                 }
             }
             let span = tracing::debug_span!("apple_request", method = %method, path = %url.path(), attempt, status = tracing::field::Empty);
+            let in_flight = self.throttle.acquire(endpoint).await;
             let outcome = self
                 .attempt(endpoint, method.clone(), url.clone(), query, &body)
                 .instrument(span.clone())
                 .await;
+            drop(in_flight);
             let (error, after) = match outcome {
                 Attempt::Done(status, bytes) => return Ok((status, bytes)),
                 Attempt::Fail(error) => return Err(error),
@@ -361,6 +369,10 @@ impl AppleClient {
                 Some(d) => d,
                 None => return Err(with_attempts(error, attempt)),
             };
+            if error.code() == Some(ApiErrorCode::RateLimitExceeded) {
+                let wait = after.and_then(|at| at.duration_since(SystemTime::now()).ok());
+                self.throttle.rate_limited(endpoint, wait);
+            }
             // A `Retry-After` lengthens the pause, never shortens it: one in the past or
             // `0` (a clock ahead of Apple's) still waits the backoff.
             let now = SystemTime::now();

@@ -4,8 +4,10 @@
 pub mod client;
 pub mod credentials;
 pub mod errors;
+pub mod limits;
 pub mod model;
 pub mod pacer;
+pub mod throttle;
 pub mod token;
 
 pub use client::{ApiError, AppleClient, ClientConfig, RetryPolicy};

@@ -65,6 +65,9 @@ pub struct ImageListItem {
     /// Lower-cased when the list is read (see [`ImageListResponse`]).
     pub image_identifier: String,
     pub image_state: ReviewState,
+    /// The size the image was uploaded with (API 1.4; absent from older answers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<crate::manifest::ImageSize>,
 }
 
 /// Get Image List's answer. The list is required: a 200 without it (`{}`, an error

@@ -2,14 +2,17 @@
 //! one line per action and an honest summary; `--plan FILE` executes a saved plan only
 //! when it is for exactly these apps, this environment and Apple's current state.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use futures_util::{StreamExt, stream};
+
 use super::{EXIT_PENDING, Output, Reach, default_paths, load_apps, local_if_needed};
-use crate::cli::ApplyArgs;
+use crate::cli::{ApplyArgs, ApplyFormat};
+use crate::diagnostics::{Diagnostic, Severity};
 use crate::loader::LoadedApp;
 use crate::manifest::EnvironmentName;
 use crate::reconcile::apply::{AppReport, ApplyOptions, Outcome, Progress, apply_app};
@@ -17,13 +20,15 @@ use crate::reconcile::{FORMAT_VERSION, Op, Plan};
 use crate::render;
 
 /// One line per finished action; on a terminal, a progress bar of the planned actions.
+/// The lines go to stdout for text, to stderr when stdout carries a document.
 struct LineProgress {
     bar: Option<indicatif::ProgressBar>,
     out: Mutex<Output>,
+    to_stderr: bool,
 }
 
 impl LineProgress {
-    fn new() -> Self {
+    fn new(to_stderr: bool) -> Self {
         let bar = (std::io::stderr().is_terminal() && !super::ui().quiet).then(|| {
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
@@ -35,12 +40,14 @@ impl LineProgress {
         LineProgress {
             bar,
             out: Mutex::new(Output::stdout()),
+            to_stderr,
         }
     }
 
     fn println(&self, line: &str) {
         match &self.bar {
             Some(bar) => bar.println(line),
+            None if self.to_stderr => eprintln!("{line}"),
             None => self.out.lock().expect("output lock").line(line),
         }
     }
@@ -59,12 +66,27 @@ impl Progress for LineProgress {
         }
     }
 
-    fn finished(&self, op: &Op, outcome: &Outcome) {
-        self.println(&render::text::apply_line(op, outcome));
+    fn finished(&self, _op: &Op, _outcome: &Outcome) {
         if let Some(bar) = &self.bar {
             bar.inc(1);
         }
     }
+}
+
+/// An app's block of the log: its header, one line per action Apple answered (in apply
+/// order, whatever order they finished in), and its summary.
+fn app_block(report: &AppReport) -> String {
+    let mut lines = vec![format!(
+        "{} · {} ({})",
+        report.bundle_id, report.environment, report.file
+    )];
+    for a in &report.actions {
+        if a.outcome.is_done() || matches!(a.outcome, Outcome::Failed { .. }) {
+            lines.push(render::text::apply_line(&a.op, &a.outcome));
+        }
+    }
+    lines.push(render::text::apply_summary(report));
+    lines.join("\n")
 }
 
 fn read_saved(path: &Path) -> anyhow::Result<Plan> {
@@ -156,41 +178,84 @@ pub fn run(args: ApplyArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
     // A saved plan made with --prune carries its deletions: applying it is the prune.
     let prune = args.prune || saved.as_ref().is_some_and(|s| s.options.prune);
     let runtime = super::runtime()?;
-    let progress = LineProgress::new();
+    let progress = LineProgress::new(args.format != ApplyFormat::Text);
+    let parallelism = usize::from(args.parallelism);
     let reports: Vec<AppReport> = runtime.block_on(async {
         let local = local_if_needed(&[env], reach).await?;
-        let mut reports = vec![];
-        for app in &apps {
-            let bundle = &app.desired.bundle_id;
-            let file = app.file.display().to_string();
-            progress.println(&format!("{bundle} · {env} ({file})"));
-            let report = match super::client(app, env, reach, local.as_ref()) {
-                Ok(client) => {
-                    let options = ApplyOptions {
-                        prune,
-                        wait: args.wait,
-                        saved: saved
-                            .as_ref()
-                            .and_then(|s| s.apps.iter().find(|a| &a.bundle_id == bundle).cloned()),
-                        poll_interval: Duration::from_secs(2),
-                    };
-                    apply_app(&client, &app.desired, env, &file, &options, &progress).await
+        let local = local.as_ref();
+        // Apps run concurrently; each app's block is printed whole, in manifest order.
+        let reports = stream::iter(&apps)
+            .map(|app| {
+                let (saved, progress) = (&saved, &progress);
+                async move {
+                    let bundle = &app.desired.bundle_id;
+                    let file = app.file.display().to_string();
+                    match super::client(app, env, reach, local) {
+                        Ok(client) => {
+                            let options = ApplyOptions {
+                                prune,
+                                wait: args.wait,
+                                saved: saved.as_ref().and_then(|s| {
+                                    s.apps.iter().find(|a| &a.bundle_id == bundle).cloned()
+                                }),
+                                poll_interval: Duration::from_secs(2),
+                                parallelism,
+                            };
+                            apply_app(&client, &app.desired, env, &file, &options, progress).await
+                        }
+                        Err(error) => AppReport {
+                            error: Some(error),
+                            ..AppReport::new(bundle, env, &file)
+                        },
+                    }
                 }
-                Err(error) => AppReport {
-                    error: Some(error),
-                    ..AppReport::new(bundle, env, &file)
-                },
-            };
-            progress.println(&render::text::apply_summary(&report));
-            reports.push(report);
-        }
-        if let Some(local) = &local {
+            })
+            .buffered(parallelism)
+            .inspect(|report| progress.println(&app_block(report)))
+            .collect::<Vec<AppReport>>()
+            .await;
+        if let Some(local) = local {
             progress.println(&format!("local state: {}", local.state_file.display()));
         }
         anyhow::Ok(reports)
     })?;
     progress.println(&render::text::apply_total(&reports));
     progress.finish();
+    let mut problems = vec![];
+    match args.format {
+        ApplyFormat::Text => {}
+        ApplyFormat::Json => Output::stdout().print(&render::json::apply(env, &reports)),
+        ApplyFormat::Markdown => Output::stdout().print(&render::markdown::apply(env, &reports)),
+        ApplyFormat::Github => {
+            Output::stdout().print(&github_annotations(&reports, &apps));
+            if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+                let appended = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&summary)
+                    .and_then(|mut f| {
+                        f.write_all(render::markdown::apply(env, &reports).as_bytes())
+                    });
+                if let Err(e) = appended {
+                    problems.push(format!("cannot append to GITHUB_STEP_SUMMARY: {e}"));
+                }
+            }
+        }
+    }
+    if let Some(path) = &args.out
+        && let Err(e) = crate::sim::server::write_atomically(
+            path,
+            render::json::apply(env, &reports).as_bytes(),
+        )
+    {
+        problems.push(format!(
+            "cannot write the apply report to {}: {e}",
+            path.display()
+        ));
+    }
+    for p in &problems {
+        eprintln!("error: {p}");
+    }
     for report in &reports {
         if let Some(error) = &report.error {
             eprintln!(
@@ -201,11 +266,69 @@ pub fn run(args: ApplyArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    Ok(if reports.iter().any(AppReport::has_failures) {
-        ExitCode::FAILURE
-    } else if args.detailed_exitcode && reports.iter().any(AppReport::has_pending) {
-        ExitCode::from(EXIT_PENDING)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(
+        if reports.iter().any(AppReport::has_failures) || !problems.is_empty() {
+            ExitCode::FAILURE
+        } else if args.detailed_exitcode && reports.iter().any(AppReport::has_pending) {
+            ExitCode::from(EXIT_PENDING)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
+}
+
+/// `apply --format github`: an error annotation for each app that stopped and each failed
+/// action, a warning for each blocked one, at the app's manifest.
+fn github_annotations(reports: &[AppReport], apps: &[LoadedApp]) -> String {
+    let mut out = String::new();
+    for report in reports {
+        let Some(app) = apps
+            .iter()
+            .find(|a| a.desired.bundle_id == report.bundle_id)
+        else {
+            continue;
+        };
+        let annotate = |severity, message: String| Diagnostic {
+            file: app.file.clone(),
+            span: app.locations.key(&["app", "bundleId"]),
+            severity,
+            message,
+            hint: None,
+        };
+        let mut notes = vec![];
+        if let Some(error) = &report.error {
+            notes.push(annotate(
+                Severity::Error,
+                format!(
+                    "{} · {} stopped: {}",
+                    report.bundle_id,
+                    report.environment,
+                    render::error_words(error)
+                ),
+            ));
+        }
+        for a in &report.actions {
+            let severity = match a.outcome {
+                Outcome::Failed { .. } => Severity::Error,
+                Outcome::Blocked { .. } => Severity::Warning,
+                _ => continue,
+            };
+            notes.push(annotate(
+                severity,
+                format!(
+                    "{} · {}: {} {}: {}",
+                    report.bundle_id,
+                    report.environment,
+                    render::outcome_label(&a.outcome),
+                    render::text::describe_op(&a.op),
+                    render::outcome_detail(&a.outcome).unwrap_or_default()
+                ),
+            ));
+        }
+        for note in notes {
+            out.push_str(&note.render_github());
+            out.push('\n');
+        }
+    }
+    out
 }

@@ -65,13 +65,17 @@ pub fn use_color() -> bool {
     !ui().no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
 }
 
-impl From<&NetworkArgs> for Reach {
-    fn from(n: &NetworkArgs) -> Self {
+/// Requests in flight at once when a command has no `--parallelism`.
+pub const DEFAULT_PARALLELISM: usize = 10;
+
+impl Reach {
+    fn new(n: &NetworkArgs, parallelism: usize) -> Self {
         Reach {
             base_url: n.base_url.clone(),
             local_mode: n.local_mode,
             request_timeout: n.request_timeout,
             max_rate_wait: n.max_rate_wait,
+            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(parallelism)),
         }
     }
 }
@@ -89,15 +93,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Plan(args) => {
-            let reach = Reach::from(&args.network);
+            let reach = Reach::new(&args.network, DEFAULT_PARALLELISM);
             plan::run(args, &reach)
         }
         Command::Apply(args) => {
-            let reach = Reach::from(&args.network);
+            let reach = Reach::new(&args.network, usize::from(args.parallelism));
             apply::run(args, &reach)
         }
         Command::Status(args) => {
-            let reach = Reach::from(&args.network);
+            let reach = Reach::new(&args.network, DEFAULT_PARALLELISM);
             status::run(args, &reach)
         }
         Command::Sim(command) => sim::run(*command),

@@ -21,6 +21,8 @@ pub struct Reach {
     pub local_mode: Mode,
     pub request_timeout: std::time::Duration,
     pub max_rate_wait: std::time::Duration,
+    /// Requests in flight at once across every app of the run.
+    pub in_flight: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// The folder of the local environment's state, relative to the top of the git work tree.
@@ -121,5 +123,6 @@ pub fn client_for(
     config.pacing = pacing;
     config.timeout = reach.request_timeout;
     config.retry.max_wait = reach.max_rate_wait;
+    config.in_flight = Some(reach.in_flight.clone());
     AppleClient::new(config, signer, bundle)
 }

@@ -71,6 +71,7 @@ fn config(args: &SimServeArgs) -> Result<SimConfig, String> {
             drop_every: args.drop_every,
             drop_rate: args.drop_rate,
             seed: args.seed,
+            rules: args.fault_rules.clone(),
         },
     })
 }

@@ -2,11 +2,13 @@
 //! (unknown or missing keys, wrong types, unknown enum values) with its position, and
 //! recording where each value stood in [`Locations`] for the semantic checks.
 //!
-//! Unknown keys are reported and skipped; a value of the wrong shape drops the entry it
-//! belongs to and marks the result `complete: false`, so semantic checks (which would
-//! only repeat the damage) are skipped until the structure is fixed.
+//! Every structural problem is reported, not only the first: unknown keys are reported
+//! and skipped; a value of the wrong shape is reported and its entry is left out of the
+//! model, and its pointer is marked broken in [`Locations`]. Semantic checks then run on
+//! everything that decoded and stay silent about broken parts (no follow-on errors such
+//! as "image `hero` is not defined" when `hero` is there but has a bad `size`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::*;
 use crate::diagnostics::FileDiagnostics;
@@ -23,6 +25,8 @@ pub struct Loc {
 #[derive(Debug, Clone, Default)]
 pub struct Locations {
     map: HashMap<String, Loc>,
+    /// Pointers of values that are present in the file but did not decode.
+    broken: HashSet<String>,
 }
 
 /// Builds a pointer from path segments, escaping `~` and `/` as JSON Pointer does.
@@ -59,6 +63,26 @@ impl Locations {
         }
     }
 
+    /// Whether the value at `segments` is in the file but did not decode (so checks that
+    /// need it must not report it as missing).
+    pub fn is_broken(&self, segments: &[&str]) -> bool {
+        self.broken.contains(&pointer(segments))
+    }
+
+    /// Whether the value at `segments`, or anything inside it, did not decode.
+    pub fn is_broken_within(&self, segments: &[&str]) -> bool {
+        let ptr = pointer(segments);
+        let inside = format!("{ptr}/");
+        self.broken
+            .iter()
+            .any(|b| *b == ptr || b.starts_with(&inside))
+    }
+
+    /// Whether anything did not decode.
+    pub fn any_broken(&self) -> bool {
+        !self.broken.is_empty()
+    }
+
     pub fn value(&self, segments: &[&str]) -> Span {
         self.get(&pointer(segments)).value
     }
@@ -93,7 +117,7 @@ pub fn decode(root: Option<&Node>, diags: &mut FileDiagnostics) -> Decoded {
         }
         Some(root) => cx.manifest(root),
     };
-    let complete = cx.complete && manifest.is_some();
+    let complete = cx.complete && manifest.is_some() && !cx.locs.any_broken();
     Decoded {
         manifest,
         locations: cx.locs,
@@ -115,8 +139,25 @@ impl Cx<'_> {
         self.d.error(span, message, hint);
     }
 
+    /// Where to report a problem with `node`: its own position, or for an empty value
+    /// (which YAML places at the next token, often on a later line) its key's.
+    fn span_of(&self, node: &Node, ptr: &str) -> Span {
+        if node.is_null() && !ptr.is_empty() {
+            self.locs.get(ptr).key
+        } else {
+            node.span
+        }
+    }
+
+    /// Marks the value at `ptr` as present but not decoded.
+    fn mark(&mut self, ptr: &str) {
+        self.complete = false;
+        self.locs.broken.insert(ptr.to_string());
+    }
+
     /// A mapping with a fixed set of keys. Reports unknown keys (with the closest known
-    /// one) and missing required keys; returns the known fields present.
+    /// one) and missing required keys; returns the known fields present (`None` only
+    /// when it is not a mapping), so that the fields that are there are still checked.
     fn fields<'n>(
         &mut self,
         node: &'n Node,
@@ -127,7 +168,7 @@ impl Cx<'_> {
     ) -> Option<Fields<'n>> {
         let NodeKind::Mapping(entries) = &node.kind else {
             self.broken(
-                node.span,
+                self.span_of(node, ptr),
                 format!("{what} must be a mapping, found {}", node.describe()),
                 format!(
                     "write {what} as `key: value` lines, allowed keys: {}",
@@ -160,7 +201,6 @@ impl Cx<'_> {
                 }
             }
         }
-        let mut missing = false;
         // A missing key is reported at the key that names this mapping.
         let owner = if ptr.is_empty() {
             node.span
@@ -174,10 +214,14 @@ impl Cx<'_> {
                     format!("{what} is missing the required key `{r}`"),
                     format!("add `{r}:`"),
                 );
-                missing = true;
             }
         }
-        if missing { None } else { Some(out) }
+        Some(out)
+    }
+
+    /// Whether every key in `required` is present.
+    fn has_all(f: &Fields<'_>, required: &[&str]) -> bool {
+        required.iter().all(|r| f.contains_key(r))
     }
 
     /// A mapping with free keys (image keys, locales, product ids): its entries in order.
@@ -187,10 +231,11 @@ impl Cx<'_> {
                 return vec![];
             }
             self.broken(
-                node.span,
+                self.span_of(node, ptr),
                 format!("{what} must be a mapping, found {}", node.describe()),
                 (),
             );
+            self.mark(ptr);
             return vec![];
         };
         let mut out = vec![];
@@ -224,18 +269,22 @@ impl Cx<'_> {
     fn string_list(&mut self, node: &Node, ptr: &str, what: &str) -> Option<Vec<String>> {
         let NodeKind::Sequence(items) = &node.kind else {
             self.broken(
-                node.span,
+                self.span_of(node, ptr),
                 format!("{what} must be a list, found {}", node.describe()),
                 "write it as `[a, b]` or as `- a` lines",
             );
             return None;
         };
         let mut out = vec![];
+        let mut ok = true;
         for (i, item) in items.iter().enumerate() {
             self.locs.insert(format!("{ptr}/{i}"), item.span, item.span);
-            out.push(self.string(item, what)?);
+            match self.string(item, what) {
+                Some(s) => out.push(s),
+                None => ok = false,
+            }
         }
-        Some(out)
+        ok.then_some(out)
     }
 
     fn choice<T: Copy>(
@@ -267,16 +316,36 @@ impl Cx<'_> {
             "defaults",
         ];
         let f = self.fields(root, "", "the manifest", &known, &["apiVersion", "app"])?;
-        let api_version = self.string(f["apiVersion"], "apiVersion")?;
-        if api_version != API_VERSION {
-            self.broken(
-                f["apiVersion"].span,
-                format!("unsupported apiVersion `{api_version}`"),
-                format!("this retainctl reads `apiVersion: {API_VERSION}`"),
-            );
-            return None;
-        }
-        let app = self.app(f["app"]);
+        // Another apiVersion is another format: its keys mean other things, so stop here.
+        let api_version = match f.get("apiVersion") {
+            Some(n) => {
+                let v = self.string(n, "apiVersion")?;
+                if v != API_VERSION {
+                    self.broken(
+                        n.span,
+                        format!("unsupported apiVersion `{v}`"),
+                        format!("this retainctl reads `apiVersion: {API_VERSION}`"),
+                    );
+                    return None;
+                }
+                v
+            }
+            None => API_VERSION.to_string(),
+        };
+        let app = match f.get("app") {
+            Some(n) => self.app(n),
+            None => None,
+        };
+        let app = app.unwrap_or_else(|| {
+            self.mark("/app");
+            App {
+                bundle_id: String::new(),
+                locales: vec![],
+                products: None,
+                credentials: None,
+                namespace: None,
+            }
+        });
         let environments = f
             .get("environments")
             .map(|n| self.environments(n))
@@ -292,7 +361,7 @@ impl Cx<'_> {
             .unwrap_or_default();
         Some(Manifest {
             api_version,
-            app: app?,
+            app,
             environments,
             images,
             messages,
@@ -300,6 +369,7 @@ impl Cx<'_> {
         })
     }
 
+    /// `app`, with every field that decoded; a field that did not is marked broken.
     fn app(&mut self, node: &Node) -> Option<App> {
         let known = [
             "bundleId",
@@ -309,20 +379,45 @@ impl Cx<'_> {
             "namespace",
         ];
         let f = self.fields(node, "/app", "`app`", &known, &["bundleId", "locales"])?;
-        let bundle_id = self.string(f["bundleId"], "app.bundleId");
-        let locales = self.string_list(f["locales"], "/app/locales", "app.locales");
+        let bundle_id = match f.get("bundleId") {
+            Some(n) => self.string(n, "app.bundleId"),
+            None => None,
+        };
+        let bundle_id = bundle_id.unwrap_or_else(|| {
+            self.mark("/app/bundleId");
+            String::new()
+        });
+        let locales = match f.get("locales") {
+            Some(n) => self.string_list(n, "/app/locales", "app.locales"),
+            None => None,
+        };
+        let locales = locales.unwrap_or_else(|| {
+            self.mark("/app/locales");
+            vec![]
+        });
         let products = match f.get("products") {
-            Some(n) => Some(self.string_list(n, "/app/products", "app.products")?),
+            Some(n) => {
+                let list = self.string_list(n, "/app/products", "app.products");
+                if list.is_none() {
+                    self.mark("/app/products");
+                }
+                list
+            }
             None => None,
         };
         let credentials = match f.get("credentials") {
-            Some(n) => Some(self.credentials(n)?),
+            Some(n) => {
+                let c = self.credentials(n);
+                if c.is_none() {
+                    self.mark("/app/credentials");
+                }
+                c
+            }
             None => None,
         };
         let namespace = match f.get("namespace") {
-            Some(n) => {
-                let text = self.string(n, "app.namespace")?;
-                match uuid::Uuid::parse_str(&text) {
+            Some(n) => match self.string(n, "app.namespace") {
+                Some(text) => match uuid::Uuid::parse_str(&text) {
                     Ok(u) => Some(u),
                     Err(_) => {
                         self.broken(
@@ -330,15 +425,20 @@ impl Cx<'_> {
                             format!("app.namespace `{text}` is not a UUID"),
                             "use a UUID such as be5f0cda-bbf4-44eb-b3cc-50a316937f20, or leave it out",
                         );
-                        return None;
+                        self.mark("/app/namespace");
+                        None
                     }
+                },
+                None => {
+                    self.mark("/app/namespace");
+                    None
                 }
-            }
+            },
             None => None,
         };
         Some(App {
-            bundle_id: bundle_id?,
-            locales: locales?,
+            bundle_id,
+            locales,
             products,
             credentials,
             namespace,
@@ -348,16 +448,22 @@ impl Cx<'_> {
     fn credentials(&mut self, node: &Node) -> Option<Credentials> {
         let known = ["keyId", "issuerId", "privateKey", "privateKeyFile"];
         let f = self.fields(node, "/app/credentials", "`app.credentials`", &known, &[])?;
+        let mut ok = true;
         let mut var = |key: &str| match f.get(key) {
-            Some(n) => self.string(n, &format!("app.credentials.{key}")).map(Some),
-            None => Some(None),
+            Some(n) => {
+                let v = self.string(n, &format!("app.credentials.{key}"));
+                ok &= v.is_some();
+                v
+            }
+            None => None,
         };
-        Some(Credentials {
-            key_id: var("keyId")?,
-            issuer_id: var("issuerId")?,
-            private_key: var("privateKey")?,
-            private_key_file: var("privateKeyFile")?,
-        })
+        let c = Credentials {
+            key_id: var("keyId"),
+            issuer_id: var("issuerId"),
+            private_key: var("privateKey"),
+            private_key_file: var("privateKeyFile"),
+        };
+        ok.then_some(c)
     }
 
     fn environments(&mut self, node: &Node) -> BTreeMap<EnvironmentName, EnvironmentSettings> {
@@ -414,17 +520,28 @@ impl Cx<'_> {
             let what = format!("image `{key}`");
             let Some(f) = self.fields(value, &ptr, &what, &["file", "size"], &["file", "size"])
             else {
+                self.mark(&ptr);
                 continue;
             };
-            let file = self.string(f["file"], &format!("{what} file"));
-            let size = self.choice(f["size"], &format!("{what} size"), &sizes);
-            if let (Some(file), Some(size)) = (file, size) {
-                out.insert(key, Image { file, size });
+            let file = f
+                .get("file")
+                .and_then(|n| self.string(n, &format!("{what} file")));
+            let size = f
+                .get("size")
+                .and_then(|n| self.choice(n, &format!("{what} size"), &sizes));
+            match (file, size) {
+                (Some(file), Some(size)) => {
+                    out.insert(key, Image { file, size });
+                }
+                _ => self.mark(&ptr),
             }
         }
         out
     }
 
+    /// Messages with every localization that decoded. A message whose `kind` did not
+    /// decode is kept as `text` with its kind marked broken, so its localizations are
+    /// still checked but nothing is said about what its kind allows.
     fn messages(&mut self, node: &Node) -> BTreeMap<String, Message> {
         let kinds: Vec<(&'static str, MessageKind)> =
             MessageKind::ALL.iter().map(|k| (k.as_str(), *k)).collect();
@@ -438,48 +555,59 @@ impl Cx<'_> {
             let what = format!("message `{key}`");
             let known = ["kind", "headerPosition", "localizations"];
             let Some(f) = self.fields(value, &ptr, &what, &known, &["localizations"]) else {
+                self.mark(&ptr);
                 continue;
             };
             let kind = match f.get("kind") {
-                Some(n) => self.choice(n, &format!("{what} kind"), &kinds),
-                None => Some(MessageKind::Text),
+                Some(n) => match self.choice(n, &format!("{what} kind"), &kinds) {
+                    Some(k) => k,
+                    None => {
+                        self.mark(&format!("{ptr}/kind"));
+                        MessageKind::Text
+                    }
+                },
+                None => MessageKind::Text,
             };
             let header_position = match f.get("headerPosition") {
-                Some(n) => self
-                    .choice(n, &format!("{what} headerPosition"), &positions)
-                    .map(Some),
-                None => Some(None),
+                Some(n) => {
+                    let p = self.choice(n, &format!("{what} headerPosition"), &positions);
+                    if p.is_none() {
+                        self.mark(&format!("{ptr}/headerPosition"));
+                    }
+                    p
+                }
+                None => None,
             };
             let mut localizations = BTreeMap::new();
             let loc_ptr = format!("{ptr}/localizations");
-            let mut ok = true;
-            for (locale, lnode) in self.entries(f["localizations"], &loc_ptr, "`localizations`") {
-                match self.localization(
-                    lnode,
-                    &format!("{loc_ptr}/{}", escape(&locale)),
-                    &key,
-                    &locale,
-                ) {
-                    Some(l) => {
-                        localizations.insert(locale, l);
+            match f.get("localizations") {
+                Some(n) => {
+                    for (locale, lnode) in self.entries(n, &loc_ptr, "`localizations`") {
+                        let lptr = format!("{loc_ptr}/{}", escape(&locale));
+                        match self.localization(lnode, &lptr, &key, &locale) {
+                            Some(l) => {
+                                localizations.insert(locale, l);
+                            }
+                            None => self.mark(&lptr),
+                        }
                     }
-                    None => ok = false,
                 }
+                None => self.mark(&loc_ptr),
             }
-            if let (Some(kind), Some(header_position), true) = (kind, header_position, ok) {
-                out.insert(
-                    key,
-                    Message {
-                        kind,
-                        header_position,
-                        localizations,
-                    },
-                );
-            }
+            out.insert(
+                key,
+                Message {
+                    kind,
+                    header_position,
+                    localizations,
+                },
+            );
         }
         out
     }
 
+    /// One localization, or `None` when its header or body did not decode. A broken
+    /// `image` or bullet point is left out and marked broken.
     fn localization(
         &mut self,
         node: &Node,
@@ -490,55 +618,55 @@ impl Cx<'_> {
         let what = format!("localization `{locale}` of message `{key}`");
         let known = ["header", "body", "image", "bulletPoints"];
         let f = self.fields(node, ptr, &what, &known, &["header", "body"])?;
-        let header = self.string(f["header"], "header");
-        let body = self.string(f["body"], "body");
+        let header = f.get("header").and_then(|n| self.string(n, "header"));
+        let body = f.get("body").and_then(|n| self.string(n, "body"));
         let image = match f.get("image") {
             Some(n) => {
-                let g = self.fields(
-                    n,
-                    &format!("{ptr}/image"),
-                    "`image`",
-                    &["ref", "altText"],
-                    &["ref", "altText"],
-                )?;
-                let image_ref = self.string(g["ref"], "image ref")?;
-                let alt_text = self.string(g["altText"], "altText")?;
-                Some(ImageUse {
-                    image_ref,
-                    alt_text,
-                })
+                let iptr = format!("{ptr}/image");
+                let required = ["ref", "altText"];
+                let image = self
+                    .fields(n, &iptr, "`image`", &required, &required)
+                    .and_then(|g| {
+                        let image_ref = g.get("ref").and_then(|n| self.string(n, "image ref"));
+                        let alt_text = g.get("altText").and_then(|n| self.string(n, "altText"));
+                        Some(ImageUse {
+                            image_ref: image_ref?,
+                            alt_text: alt_text?,
+                        })
+                    });
+                if image.is_none() {
+                    self.mark(&iptr);
+                }
+                image
             }
             None => None,
         };
         let bullet_points = match f.get("bulletPoints") {
             Some(n) => {
-                let NodeKind::Sequence(items) = &n.kind else {
-                    self.broken(
-                        n.span,
-                        format!("bulletPoints must be a list, found {}", n.describe()),
-                        "write each bullet point as `- { text: …, image: …, altText: … }`",
-                    );
-                    return None;
-                };
-                let mut out = vec![];
-                for (i, item) in items.iter().enumerate() {
-                    let bptr = format!("{ptr}/bulletPoints/{i}");
-                    self.locs.insert(bptr.clone(), item.span, item.span);
-                    let known = ["text", "image", "altText"];
-                    let g = self.fields(
-                        item,
-                        &bptr,
-                        &format!("bullet point {}", i + 1),
-                        &known,
-                        &known,
-                    )?;
-                    out.push(BulletPoint {
-                        text: self.string(g["text"], "bullet point text")?,
-                        image: self.string(g["image"], "bullet point image")?,
-                        alt_text: self.string(g["altText"], "bullet point altText")?,
-                    });
+                let bptr = format!("{ptr}/bulletPoints");
+                match &n.kind {
+                    NodeKind::Sequence(items) => {
+                        let mut out = vec![];
+                        for (i, item) in items.iter().enumerate() {
+                            let iptr = format!("{bptr}/{i}");
+                            self.locs.insert(iptr.clone(), item.span, item.span);
+                            match self.bullet_point(item, &iptr, i) {
+                                Some(b) => out.push(b),
+                                None => self.mark(&iptr),
+                            }
+                        }
+                        Some(out)
+                    }
+                    _ => {
+                        self.broken(
+                            n.span,
+                            format!("bulletPoints must be a list, found {}", n.describe()),
+                            "write each bullet point as `- { text: …, image: …, altText: … }`",
+                        );
+                        self.mark(&bptr);
+                        None
+                    }
                 }
-                Some(out)
             }
             None => None,
         };
@@ -547,6 +675,34 @@ impl Cx<'_> {
             body: body?,
             image,
             bullet_points,
+        })
+    }
+
+    fn bullet_point(&mut self, item: &Node, ptr: &str, i: usize) -> Option<BulletPoint> {
+        let known = ["text", "image", "altText"];
+        let g = self.fields(
+            item,
+            ptr,
+            &format!("bullet point {}", i + 1),
+            &known,
+            &known,
+        )?;
+        let text = g
+            .get("text")
+            .and_then(|n| self.string(n, "bullet point text"));
+        let image = g
+            .get("image")
+            .and_then(|n| self.string(n, "bullet point image"));
+        let alt_text = g
+            .get("altText")
+            .and_then(|n| self.string(n, "bullet point altText"));
+        if !Self::has_all(&g, &known) {
+            return None;
+        }
+        Some(BulletPoint {
+            text: text?,
+            image: image?,
+            alt_text: alt_text?,
         })
     }
 
@@ -560,15 +716,21 @@ impl Cx<'_> {
                     for (locale, m) in
                         self.entries(value, &ptr, &format!("defaults of `{product}`"))
                     {
-                        if let Some(message) = self.string(m, "a default's message key") {
-                            by_locale.insert(locale, message);
+                        match self.string(m, "a default's message key") {
+                            Some(message) => {
+                                by_locale.insert(locale, message);
+                            }
+                            None => self.mark(&format!("{ptr}/{}", escape(&locale))),
                         }
                     }
                     DefaultTarget::PerLocale(by_locale)
                 }
                 _ => match self.string(value, &format!("the default of `{product}`")) {
                     Some(message) => DefaultTarget::AllLocales(message),
-                    None => continue,
+                    None => {
+                        self.mark(&ptr);
+                        continue;
+                    }
                 },
             };
             out.insert(product, target);

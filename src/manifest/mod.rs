@@ -8,8 +8,10 @@ pub mod decode;
 
 use std::collections::BTreeMap;
 
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
+
+use crate::apple::limits;
 
 pub use decode::{Locations, decode};
 
@@ -26,16 +28,20 @@ pub struct Manifest {
     pub app: App,
     /// Optional settings per environment.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("type" = ["null", "object"]))]
     pub environments: BTreeMap<EnvironmentName, EnvironmentSettings>,
     /// Images by key; messages refer to them by this key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = limits::MAX_IMAGES, "type" = ["null", "object"]))]
     pub images: BTreeMap<String, Image>,
     /// Messages by key; each localization becomes one message on Apple.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("type" = ["null", "object"]))]
     pub messages: BTreeMap<String, Message>,
     /// Default message per product: a message key for every locale in `app.locales`,
     /// or a mapping locale → message key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("type" = ["null", "object"]))]
     pub defaults: BTreeMap<String, DefaultTarget>,
 }
 
@@ -43,12 +49,15 @@ pub struct Manifest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct App {
     /// The app's bundle identifier; it goes into the token's `bid` claim.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9.-]+$"))]
     pub bundle_id: String,
-    /// BCP 47 locales the app covers, e.g. `en-US`.
+    /// The App Store locale short codes the app covers, e.g. `en-US`, `ja`, `zh-Hans`.
+    #[schemars(schema_with = "locale_list_schema")]
     pub locales: Vec<String>,
     /// Products whose default messages retainctl owns. Default: the products named in
     /// `defaults`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "product_list_schema")]
     pub products: Option<Vec<String>>,
     /// Names of the environment variables holding this app's credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -105,18 +114,23 @@ impl std::fmt::Display for EnvironmentName {
     }
 }
 
+/// Written as nothing (`production:`), an environment has no settings.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(extend("type" = ["null", "object"]))]
 pub struct EnvironmentSettings {
     /// The https URL Apple calls for real-time retention messages (≤ 256 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^https://."), length(max = limits::MAX_REALTIME_URL))]
     pub realtime_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Image {
-    /// PNG file, relative to the manifest file.
+    /// PNG file, relative to the manifest file (never absolute), inside the folder tree
+    /// being validated (`..` may not lead out of it: checked by `validate`).
+    #[schemars(regex(pattern = r"^[^/\\]"))]
     pub file: String,
     pub size: ImageSize,
 }
@@ -147,6 +161,7 @@ impl ImageSize {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(extend("allOf" = message_rules()))]
 pub struct Message {
     /// What the message is for at cancellation time (default `text`). Only `text`
     /// messages may carry images and bullet points, and only they can be defaults.
@@ -154,7 +169,8 @@ pub struct Message {
     pub kind: MessageKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub header_position: Option<HeaderPosition>,
-    /// Content per BCP 47 locale; each becomes one message on Apple.
+    /// Content per App Store locale short code; each becomes one message on Apple.
+    #[schemars(schema_with = "localizations_schema")]
     pub localizations: BTreeMap<String, Localization>,
 }
 
@@ -205,16 +221,16 @@ impl HeaderPosition {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Localization {
     /// At most 66 characters.
-    #[schemars(length(min = 1, max = 66))]
+    #[schemars(length(min = 1, max = limits::MAX_HEADER), regex(pattern = r"\S"))]
     pub header: String,
     /// At most 144 characters.
-    #[schemars(length(min = 1, max = 144))]
+    #[schemars(length(min = 1, max = limits::MAX_BODY), regex(pattern = r"\S"))]
     pub body: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageUse>,
     /// At most 5.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 5))]
+    #[schemars(length(max = limits::MAX_BULLET_POINTS))]
     pub bullet_points: Option<Vec<BulletPoint>>,
 }
 
@@ -225,7 +241,7 @@ pub struct ImageUse {
     #[serde(rename = "ref")]
     pub image_ref: String,
     /// At most 150 characters.
-    #[schemars(length(min = 1, max = 150))]
+    #[schemars(length(min = 1, max = limits::MAX_ALT_TEXT), regex(pattern = r"\S"))]
     pub alt_text: String,
 }
 
@@ -233,12 +249,12 @@ pub struct ImageUse {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BulletPoint {
     /// At most 66 characters.
-    #[schemars(length(min = 1, max = 66))]
+    #[schemars(length(min = 1, max = limits::MAX_BULLET_TEXT), regex(pattern = r"\S"))]
     pub text: String,
     /// Key of a BULLET_POINT image under `images`.
     pub image: String,
     /// At most 150 characters.
-    #[schemars(length(min = 1, max = 150))]
+    #[schemars(length(min = 1, max = limits::MAX_ALT_TEXT), regex(pattern = r"\S"))]
     pub alt_text: String,
 }
 
@@ -248,7 +264,87 @@ pub enum DefaultTarget {
     /// One message key for every locale in `app.locales`.
     AllLocales(String),
     /// Locale → message key.
+    #[schemars(schema_with = "per_locale_defaults_schema")]
     PerLocale(BTreeMap<String, String>),
+}
+
+/// An App Store locale short code, for the schema: `$defs/Locale`, an enum of
+/// [`limits::APP_STORE_LOCALES`].
+pub struct LocaleCode;
+
+impl JsonSchema for LocaleCode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Locale".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let codes: Vec<&str> = limits::app_store_locale_codes().collect();
+        json_schema!({
+            "description": "An App Store locale short code, case-sensitive (Apple answers InvalidLocale to any other).",
+            "type": "string",
+            "enum": codes,
+        })
+    }
+}
+
+fn locale_list_schema(generator: &mut SchemaGenerator) -> Schema {
+    let item = generator.subschema_for::<LocaleCode>();
+    json_schema!({
+        "description": "The App Store locale short codes the app covers, e.g. `en-US`, `ja`, `zh-Hans`.",
+        "type": "array",
+        "items": item,
+        "minItems": 1,
+        "uniqueItems": true,
+    })
+}
+
+fn product_list_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "description": "Products whose default messages retainctl owns. Default: the products named in `defaults`.",
+        "type": "array",
+        "items": { "type": "string", "pattern": "\\S" },
+        "uniqueItems": true,
+    })
+}
+
+fn localizations_schema(generator: &mut SchemaGenerator) -> Schema {
+    let key = generator.subschema_for::<LocaleCode>();
+    let value = generator.subschema_for::<Localization>();
+    json_schema!({
+        "description": "Content per App Store locale short code; each becomes one message on Apple.",
+        "type": "object",
+        "propertyNames": key,
+        "additionalProperties": value,
+        "minProperties": 1,
+    })
+}
+
+fn per_locale_defaults_schema(generator: &mut SchemaGenerator) -> Schema {
+    let key = generator.subschema_for::<LocaleCode>();
+    json_schema!({
+        "description": "Locale → message key.",
+        "type": "object",
+        "propertyNames": key,
+        "additionalProperties": { "type": "string" },
+    })
+}
+
+/// What `validate` checks across a message's fields, as far as a schema can say it:
+/// ABOVE_IMAGE needs an image in every localization; only text messages carry images
+/// and bullet points.
+fn message_rules() -> serde_json::Value {
+    serde_json::json!([
+        {
+            "if": { "properties": { "headerPosition": { "const": "ABOVE_IMAGE" } }, "required": ["headerPosition"] },
+            "then": { "properties": { "localizations": { "additionalProperties": { "required": ["image"] } } } }
+        },
+        {
+            "if": { "properties": { "kind": { "enum": ["promotional-offer", "switch-plan"] } }, "required": ["kind"] },
+            "then": { "properties": { "localizations": { "additionalProperties": {
+                "not": { "anyOf": [ { "required": ["image"] }, { "required": ["bulletPoints"] } ] }
+            } } } }
+        }
+    ])
 }
 
 impl Manifest {

@@ -6,14 +6,20 @@
 //! count as already there.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+use futures_util::{StreamExt, stream};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::observe::{observe, refresh_defaults, refresh_lists};
 use super::observed::Observed;
-use super::planner::{Action, AppPlan, Op, Phase, PlanOptions, Reason, Status, plan};
+use super::planner::{
+    Action, AppPlan, ContentState, DefaultState, Drift, Op, Phase, PlanOptions, RealtimeUrlState,
+    Reason, Status, plan,
+};
 use super::{AppError, AppErrorKind};
 use crate::apple::{ApiError, ApiErrorCode, AppleClient};
 use crate::desired::{DesiredApp, DesiredImage, DesiredMessage};
@@ -28,6 +34,8 @@ pub struct ApplyOptions {
     pub saved: Option<AppPlan>,
     /// First pause between polls with `wait` (grows ×1.5 up to a minute).
     pub poll_interval: Duration,
+    /// Requests of one phase in flight at once.
+    pub parallelism: usize,
 }
 
 /// Why an action was not attempted.
@@ -92,6 +100,18 @@ pub struct AppReport {
     pub error: Option<AppError>,
     /// Every action, once, with its last outcome, in apply order.
     pub actions: Vec<ActionReport>,
+    /// What Apple holds at the end, as far as this run read and wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_state: Option<EndState>,
+}
+
+/// The state an app ended in: review states, owned defaults, drift, realtime URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndState {
+    pub content: Vec<ContentState>,
+    pub defaults: Vec<DefaultState>,
+    pub drift: Vec<Drift>,
+    pub realtime_url: RealtimeUrlState,
 }
 
 /// Counts of a report, for summaries and exit codes.
@@ -124,6 +144,7 @@ impl AppReport {
             file: file.to_string(),
             error: None,
             actions: vec![],
+            end_state: None,
         }
     }
 
@@ -316,6 +337,48 @@ impl Outcomes {
     }
 }
 
+/// Executes one phase's ready actions concurrently (at most `parallelism` at once; the
+/// client's shared limit and per-endpoint gates bound them further). Once a request says
+/// the app cannot go on, the actions not yet started are left unstarted (`None`). The
+/// results come back in apply order, whatever order they finished in.
+async fn run_phase(
+    client: &AppleClient,
+    content: &Content<'_>,
+    ready: Vec<Action>,
+    parallelism: usize,
+    progress: &dyn Progress,
+) -> Vec<(Action, Option<Effect>)> {
+    let stopped = AtomicBool::new(false);
+    let mut results: Vec<(Action, Option<Effect>)> = stream::iter(ready)
+        .map(|action| {
+            let stopped = &stopped;
+            async move {
+                if stopped.load(Ordering::SeqCst) {
+                    return (action, None);
+                }
+                let effect = execute(client, content, &action.op).await;
+                match &effect {
+                    Effect::Outcome(outcome) => progress.finished(&action.op, outcome),
+                    Effect::Stop(error) => {
+                        stopped.store(true, Ordering::SeqCst);
+                        progress.finished(
+                            &action.op,
+                            &Outcome::Failed {
+                                error: error.clone(),
+                            },
+                        );
+                    }
+                }
+                (action, Some(effect))
+            }
+        })
+        .buffer_unordered(parallelism.max(1))
+        .collect()
+        .await;
+    results.sort_by(|a, b| a.0.op.cmp(&b.0.op));
+    results
+}
+
 /// Checks a saved plan against the fresh one: same manifests, same Apple state.
 fn check_saved(saved: &AppPlan, fresh: &AppPlan) -> Result<(), AppError> {
     if saved.manifest_digest != fresh.manifest_digest {
@@ -407,31 +470,27 @@ pub async fn apply_app(
                 .filter(|a| permitted(&a.op) && !outcomes.settled(&a.op))
                 .collect();
             let mut uploaded = false;
-            for action in ready {
-                let outcome = match execute(client, &content, &action.op).await {
-                    Effect::Outcome(o) => o,
-                    Effect::Stop(error) => {
-                        progress.finished(
-                            &action.op,
-                            &Outcome::Failed {
-                                error: error.clone(),
-                            },
-                        );
-                        outcomes.record(
-                            &action.op,
-                            Outcome::Failed {
-                                error: error.clone(),
-                            },
-                        );
-                        break 'run Some(error);
+            let mut stop = None;
+            for (action, effect) in
+                run_phase(client, &content, ready, options.parallelism, progress).await
+            {
+                let outcome = match effect {
+                    // Not started: an earlier request of the phase stopped the app.
+                    None => continue,
+                    Some(Effect::Outcome(o)) => o,
+                    Some(Effect::Stop(error)) => {
+                        stop.get_or_insert(error.clone());
+                        Outcome::Failed { error }
                     }
                 };
-                progress.finished(&action.op, &outcome);
                 if outcome.is_done() {
                     uploaded |= action.op.is_write_of_content();
                     apply_in_memory(&mut observed, &action.op);
                 }
                 outcomes.record(&action.op, outcome);
+            }
+            if let Some(error) = stop {
+                break 'run Some(error);
             }
             if uploaded && let Err(e) = refresh_lists(client, &mut observed).await {
                 break 'run Some(AppError::from(&e));
@@ -457,6 +516,12 @@ pub async fn apply_app(
 
     // Whatever the last plan still holds that this run did not settle gets its outcome.
     let last = plan(desired, env, file, &observed, plan_options);
+    report.end_state = Some(EndState {
+        content: last.content,
+        defaults: last.defaults,
+        drift: last.drift,
+        realtime_url: last.realtime_url,
+    });
     for action in last.actions {
         if outcomes
             .by_op

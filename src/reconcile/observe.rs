@@ -1,6 +1,8 @@
 //! Reads Apple's state for one app: 2 list requests, one Get Default per owned pair, and
 //! the realtime URL where the manifest manages it — nothing more.
 
+use futures_util::{StreamExt, stream};
+
 use super::observed::Observed;
 use crate::apple::{ApiError, AppleClient};
 use crate::desired::DesiredApp;
@@ -20,19 +22,16 @@ pub async fn observe(
     Ok(observed)
 }
 
-/// Re-reads the image and message lists (review states change). Ids arrive lower-cased
-/// from the wire model.
+/// Re-reads the image and message lists (review states change), both at once. Ids
+/// arrive lower-cased from the wire model.
 pub async fn refresh_lists(client: &AppleClient, observed: &mut Observed) -> Result<(), ApiError> {
-    observed.images = client
-        .list_images()
-        .await?
+    let (images, messages) = tokio::join!(client.list_images(), client.list_messages());
+    observed.images = images?
         .image_identifiers
         .into_iter()
         .map(|i| (i.image_identifier, i.image_state))
         .collect();
-    observed.messages = client
-        .list_messages()
-        .await?
+    observed.messages = messages?
         .message_identifiers
         .into_iter()
         .map(|m| (m.message_identifier, m.message_state))
@@ -40,15 +39,25 @@ pub async fn refresh_lists(client: &AppleClient, observed: &mut Observed) -> Res
     Ok(())
 }
 
-/// Re-reads the default of every owned pair: what a deletion is decided from.
+/// Requests of one read in flight at once, before the client's own limits.
+const READ_CONCURRENCY: usize = 16;
+
+/// Re-reads the default of every owned pair, several at once: what a deletion is decided
+/// from.
 pub async fn refresh_defaults(
     client: &AppleClient,
     desired: &DesiredApp,
     observed: &mut Observed,
 ) -> Result<(), ApiError> {
-    for (product, locale) in &desired.owned_pairs {
-        let current = client.get_default(product, locale).await?;
-        observed.set_default(product, locale, current);
+    let answers: Vec<_> = stream::iter(&desired.owned_pairs)
+        .map(|(product, locale)| async move {
+            (product, locale, client.get_default(product, locale).await)
+        })
+        .buffer_unordered(READ_CONCURRENCY)
+        .collect()
+        .await;
+    for (product, locale, current) in answers {
+        observed.set_default(product, locale, current?);
     }
     Ok(())
 }

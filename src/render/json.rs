@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::manifest::EnvironmentName;
 use crate::reconcile::AppError;
 use crate::reconcile::Plan;
+use crate::reconcile::apply::{AppReport, Tally};
 use crate::reconcile::planner::{ContentState, DefaultState, Drift, RealtimeUrlState};
 
 fn pretty<T: Serialize>(value: &T) -> String {
@@ -60,5 +61,28 @@ pub fn status(plan: &Plan) -> String {
                 realtime_url: &a.realtime_url,
             })
             .collect(),
+    })
+}
+
+/// Version of the apply report (`apply --format json`, `apply --out`).
+pub const APPLY_FORMAT_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct ApplyDocument<'a> {
+    format_version: u32,
+    kind: &'static str,
+    environment: EnvironmentName,
+    apps: &'a [AppReport],
+    totals: Tally,
+}
+
+/// What apply did, per app and action, and the state each app ended in.
+pub fn apply(environment: EnvironmentName, reports: &[AppReport]) -> String {
+    pretty(&ApplyDocument {
+        format_version: APPLY_FORMAT_VERSION,
+        kind: "apply",
+        environment,
+        apps: reports,
+        totals: super::total(reports),
     })
 }

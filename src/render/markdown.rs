@@ -7,6 +7,8 @@ use super::{
     ActionView, Piece, change_word, describe, error_words, kept_words, kind_word, plural,
     reason_words, state_word, status_word,
 };
+use crate::manifest::EnvironmentName;
+use crate::reconcile::apply::AppReport;
 use crate::reconcile::planner::Status;
 use crate::reconcile::{AppPlan, Plan};
 
@@ -306,4 +308,75 @@ pub fn cap_markdown(text: String, limit: usize) -> String {
         "\n> **Truncated:** {dropped} more lines did not fit in one comment. Run `retainctl plan` for the full plan."
     );
     kept
+}
+
+/// The first line of an apply report in markdown (a job summary).
+pub const APPLY_MARKER: &str = "<!-- retainctl:apply -->";
+
+/// `apply --format markdown`: per app, what is not done first, then what was done.
+pub fn apply(environment: EnvironmentName, reports: &[AppReport]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{APPLY_MARKER}");
+    let _ = writeln!(out, "## retainctl apply · {environment}\n");
+    let _ = writeln!(out, "**{}**\n", super::text::apply_total(reports));
+    for report in reports {
+        let _ = writeln!(
+            out,
+            "### {} · {}\n\n{} — {}\n",
+            cell(&report.bundle_id),
+            report.environment,
+            code(&report.file),
+            super::tally_words(&report.tally())
+        );
+        if let Some(error) = &report.error {
+            let _ = writeln!(out, "**Stopped:** {}\n", cell(&error_words(error)));
+        }
+        let open: Vec<_> = report
+            .actions
+            .iter()
+            .filter(|a| !a.outcome.is_done())
+            .collect();
+        if !open.is_empty() {
+            let _ = writeln!(
+                out,
+                "| outcome | action | target | why |\n|---|---|---|---|"
+            );
+            for a in open {
+                let view = describe(&a.op);
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} |",
+                    super::outcome_label(&a.outcome),
+                    view.verb,
+                    target(&view),
+                    cell(&super::outcome_detail(&a.outcome).unwrap_or_default())
+                );
+            }
+            out.push('\n');
+        }
+        let done: Vec<_> = report
+            .actions
+            .iter()
+            .filter(|a| a.outcome.is_done())
+            .collect();
+        if !done.is_empty() {
+            let _ = writeln!(
+                out,
+                "<details><summary>Done ({})</summary>\n\n| outcome | action | target |\n|---|---|---|",
+                done.len()
+            );
+            for a in done {
+                let view = describe(&a.op);
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} |",
+                    super::outcome_label(&a.outcome),
+                    view.verb,
+                    target(&view)
+                );
+            }
+            let _ = writeln!(out, "\n</details>\n");
+        }
+    }
+    cap_markdown(out, MARKDOWN_LIMIT)
 }

@@ -10,7 +10,7 @@ pub mod text;
 
 use crate::apple::model::ReviewState;
 use crate::reconcile::AppError;
-use crate::reconcile::apply::{NotAttempted, Outcome};
+use crate::reconcile::apply::{AppReport, NotAttempted, Outcome, Tally};
 use crate::reconcile::planner::{ContentKind, KeptBecause, Op, Pair, PartState, Reason, Status};
 
 pub use markdown::{MARKDOWN_LIMIT, PLAN_MARKER, STATUS_MARKER, cap_markdown};
@@ -249,4 +249,47 @@ pub fn outcome_words(outcome: &Outcome) -> String {
 
 pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The counts of a whole apply run.
+pub fn total(reports: &[AppReport]) -> Tally {
+    let mut total = Tally::default();
+    for r in reports {
+        total.add(r.tally());
+    }
+    total
+}
+
+/// An outcome's one-word label, as the summaries list it.
+pub fn outcome_label(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Written => "done",
+        Outcome::AlreadyThere => "already there",
+        Outcome::Waiting { .. } => "waiting",
+        Outcome::Blocked { .. } => "blocked",
+        Outcome::Failed { .. } => "failed",
+        Outcome::NotAttempted { .. } => "not attempted",
+    }
+}
+
+/// What an outcome that is not "done" needs said about it.
+pub fn outcome_detail(outcome: &Outcome) -> Option<String> {
+    match outcome {
+        Outcome::Written | Outcome::AlreadyThere => None,
+        Outcome::Waiting { reason } | Outcome::Blocked { reason } => Some(reason_words(reason)),
+        Outcome::Failed { error } => Some(error_words(error)),
+        Outcome::NotAttempted { why } => Some(not_attempted_words(why).to_string()),
+    }
+}
+
+/// `2 done, 1 waiting on review, …`
+pub fn tally_words(t: &Tally) -> String {
+    format!(
+        "{} done, {} waiting on review, {} blocked, {} failed, {} not attempted",
+        t.written + t.already_there,
+        t.waiting,
+        t.blocked,
+        t.failed,
+        t.not_attempted
+    )
 }

@@ -4,9 +4,10 @@ use std::fmt::Write;
 
 use super::{
     ActionView, Piece, Sign, change_word, describe, error_words, kept_words, kind_word,
-    outcome_words, plural, reason_words, state_word, status_word,
+    outcome_detail, outcome_label, outcome_words, plural, reason_words, state_word, status_word,
+    tally_words,
 };
-use crate::reconcile::apply::{AppReport, Outcome, Tally};
+use crate::reconcile::apply::{AppReport, Outcome};
 use crate::reconcile::planner::{Op, Status};
 use crate::reconcile::{AppPlan, Plan};
 
@@ -259,17 +260,6 @@ pub fn apply_line(op: &Op, outcome: &Outcome) -> String {
     }
 }
 
-fn tally_words(t: &Tally) -> String {
-    format!(
-        "{} done, {} waiting on review, {} blocked, {} failed, {} not attempted",
-        t.written + t.already_there,
-        t.waiting,
-        t.blocked,
-        t.failed,
-        t.not_attempted
-    )
-}
-
 /// After apply, per app: the counts, then every action that is not done.
 pub fn apply_summary(report: &AppReport) -> String {
     let mut out = format!(
@@ -298,31 +288,9 @@ pub fn apply_summary(report: &AppReport) -> String {
     out
 }
 
-fn outcome_label(outcome: &Outcome) -> &'static str {
-    match outcome {
-        Outcome::Written | Outcome::AlreadyThere => "done",
-        Outcome::Waiting { .. } => "waiting",
-        Outcome::Blocked { .. } => "blocked",
-        Outcome::Failed { .. } => "failed",
-        Outcome::NotAttempted { .. } => "not attempted",
-    }
-}
-
-fn outcome_detail(outcome: &Outcome) -> Option<String> {
-    match outcome {
-        Outcome::Written | Outcome::AlreadyThere => None,
-        Outcome::Waiting { reason } | Outcome::Blocked { reason } => Some(reason_words(reason)),
-        Outcome::Failed { error } => Some(error_words(error)),
-        Outcome::NotAttempted { why } => Some(super::not_attempted_words(why).to_string()),
-    }
-}
-
 /// The run's closing line over every app.
 pub fn apply_total(reports: &[AppReport]) -> String {
-    let mut total = Tally::default();
-    for r in reports {
-        total.add(r.tally());
-    }
+    let total = super::total(reports);
     let stopped = reports.iter().filter(|r| r.error.is_some()).count();
     let mut line = format!("Apply: {}", tally_words(&total));
     if stopped > 0 {

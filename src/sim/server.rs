@@ -1,7 +1,18 @@
 //! The simulator's HTTP side (axum): Apple's paths, token checks, rate limits, fault
 //! injection, the admin routes (`/_sim/...`), and atomic persistence of the state.
 //! The rules themselves live in `state.rs`.
+//!
+//! Each API request is carried out in a task of its own, so a request whose client hangs
+//! up (a timeout, a killed run) still completes, as on a real server; such requests are
+//! counted in the state's `abandonedRequests`.
+//!
+//! Admin routes: `GET /_sim/state`, `POST /_sim/review`, `GET|POST /_sim/faults`,
+//! `GET /_sim/requests` (method, path and bearer token of the last API requests, kept in
+//! memory only, for tests that look for leaked tokens), `GET /_sim/held` and
+//! `POST /_sim/release` (requests held by a `hold` fault rule), and `/_sim/landing` (the
+//! HTML "200 OK" page a redirect rule may point at).
 
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -12,11 +23,11 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use jsonwebtoken::DecodingKey;
 use serde::{Deserialize, Serialize};
 
-use super::faults::{FaultConfig, Faults, Injected};
+use super::faults::{FaultConfig, Faults, Injected, RuleAnswer};
 use super::state::{Mode, Policy, World};
 use crate::apple::ApiErrorCode;
 use crate::apple::model::{Endpoint, ErrorBody, ReviewState};
@@ -48,6 +59,40 @@ struct Core {
     rate_limits: bool,
     review_delay: Option<Duration>,
     state_file: Option<PathBuf>,
+    /// The last API requests, oldest first (memory only, never logged or persisted).
+    seen: VecDeque<SeenRequest>,
+    /// Requests waiting for `POST /_sim/release`, by arrival number.
+    held: BTreeMap<u64, Held>,
+    next_held: u64,
+}
+
+/// How many API requests `GET /_sim/requests` remembers.
+const SEEN_REQUESTS: usize = 10_000;
+
+/// An API request as `GET /_sim/requests` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeenRequest {
+    pub method: String,
+    pub path: String,
+    /// The `Authorization` header's token (after `Bearer `, or the whole value).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+struct Held {
+    method: String,
+    path: String,
+    release: tokio::sync::oneshot::Sender<()>,
+}
+
+/// A held request as `GET /_sim/held` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeldRequest {
+    pub id: u64,
+    pub method: String,
+    pub path: String,
 }
 
 #[derive(Clone)]
@@ -111,6 +156,7 @@ pub fn router(config: SimConfig) -> Result<Router, String> {
     if keys.is_empty() {
         return Err("the simulator needs at least one public key (--public-key)".into());
     }
+    Faults::check(&config.faults)?;
     let world = load_world(config.state_file.as_deref())?;
     let core = Core {
         world,
@@ -123,6 +169,9 @@ pub fn router(config: SimConfig) -> Result<Router, String> {
         rate_limits: config.rate_limits,
         review_delay: config.review_delay,
         state_file: config.state_file,
+        seen: VecDeque::new(),
+        held: BTreeMap::new(),
+        next_held: 0,
     };
     let sim = Sim {
         core: Arc::new(Mutex::new(core)),
@@ -133,6 +182,10 @@ pub fn router(config: SimConfig) -> Result<Router, String> {
         .route("/_sim/state", get(admin_state))
         .route("/_sim/review", post(admin_review))
         .route("/_sim/faults", get(admin_get_faults).post(admin_set_faults))
+        .route("/_sim/requests", get(admin_requests))
+        .route("/_sim/held", get(admin_held))
+        .route("/_sim/release", post(admin_release))
+        .route("/_sim/landing", any(landing))
         .fallback(api)
         .with_state(sim))
 }
@@ -281,6 +334,22 @@ fn query_param<'a>(uri: &'a Uri, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// Marks an API request whose client hung up before its answer (the handler future is
+/// dropped by the server while the request's own task runs on).
+struct HangUpWatch {
+    sim: Sim,
+    answered: bool,
+}
+
+impl Drop for HangUpWatch {
+    fn drop(&mut self) {
+        if !self.answered {
+            let mut core = self.sim.core.lock().unwrap_or_else(|e| e.into_inner());
+            core.world.abandoned_requests += 1;
+        }
+    }
+}
+
 async fn api(
     State(sim): State<Sim>,
     method: Method,
@@ -288,14 +357,129 @@ async fn api(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let mut watch = HangUpWatch {
+        sim: sim.clone(),
+        answered: false,
+    };
+    // Its own task: a client that gives up does not stop a request half-way.
+    let response = match tokio::spawn(answer(sim, method, uri, headers, body)).await {
+        Ok(response) => response,
+        Err(_) => apple_error(ApiErrorCode::GeneralInternal),
+    };
+    watch.answered = true;
+    response
+}
+
+impl Sim {
+    fn record_request(&self, method: &Method, path: &str, authorization: Option<&str>) {
+        let token = authorization.map(|v| v.strip_prefix("Bearer ").unwrap_or(v).to_string());
+        let mut core = self.core.lock().unwrap_or_else(|e| e.into_inner());
+        if core.seen.len() >= SEEN_REQUESTS {
+            core.seen.pop_front();
+        }
+        core.seen.push_back(SeenRequest {
+            method: method.to_string(),
+            path: path.to_string(),
+            token,
+        });
+    }
+
+    /// Waits until `POST /_sim/release` lets this request go, or `bound` passes.
+    async fn hold(&self, method: &Method, path: &str, bound: Duration) {
+        let (release, released) = tokio::sync::oneshot::channel();
+        let id = {
+            let mut core = self.core.lock().unwrap_or_else(|e| e.into_inner());
+            core.next_held += 1;
+            let id = core.next_held;
+            core.held.insert(
+                id,
+                Held {
+                    method: method.to_string(),
+                    path: path.to_string(),
+                    release,
+                },
+            );
+            id
+        };
+        let _ = tokio::time::timeout(bound, released).await;
+        let mut core = self.core.lock().unwrap_or_else(|e| e.into_inner());
+        core.held.remove(&id);
+    }
+}
+
+/// The page a redirect rule's answer carries, and `/_sim/landing` serves: it says 200.
+const LANDING_PAGE: &str =
+    "<!doctype html><html><head><title>200 OK</title></head><body><h1>200 OK</h1></body></html>";
+
+fn html_ok_page(status: StatusCode) -> Response {
+    let mut response = (status, LANDING_PAGE).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
+}
+
+fn redirect(location: &str) -> Response {
+    let Ok(location) = HeaderValue::from_str(location) else {
+        return apple_error(ApiErrorCode::GeneralInternal);
+    };
+    let mut response = html_ok_page(StatusCode::FOUND);
+    response.headers_mut().insert(header::LOCATION, location);
+    response
+}
+
+async fn landing() -> Response {
+    html_ok_page(StatusCode::OK)
+}
+
+/// Upper-cases every string under a key ending in `Identifier`, at any depth.
+fn upper_case_ids(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                match v {
+                    serde_json::Value::String(s) if key.ends_with("Identifier") => {
+                        *s = s.to_uppercase();
+                    }
+                    other => upper_case_ids(other),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(upper_case_ids),
+        _ => {}
+    }
+}
+
+/// A successful JSON answer with its identifiers upper-cased; anything else unchanged.
+async fn with_upper_case_ids(response: Response) -> Response {
+    if response.status() != StatusCode::OK {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024 * 1024).await else {
+        return apple_error(ApiErrorCode::GeneralInternal);
+    };
+    match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(mut value) => {
+            upper_case_ids(&mut value);
+            let text = serde_json::to_string(&value).expect("serializes");
+            Response::from_parts(parts, Body::from(text))
+        }
+        Err(_) => Response::from_parts(parts, Body::from(bytes)),
+    }
+}
+
+/// One API request, start to end: token, counts, faults, the rule, the answer.
+async fn answer(sim: Sim, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let Some(route) = Route::parse(&method, uri.path()) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let bearer = headers
+    let authorization = headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let Some(bearer) = bearer else {
+        .and_then(|v| v.to_str().ok());
+    sim.record_request(&method, uri.path(), authorization);
+    let Some(bearer) = authorization.and_then(|v| v.strip_prefix("Bearer ")) else {
         return unauthorized();
     };
     let claims = match token::verify(
@@ -310,28 +494,42 @@ async fn api(
     let bundle = claims.bid;
     let endpoint = route.endpoint();
 
-    let (latency, injected, retry_after_ms) = {
+    let (latency, injected, retry_after_ms, slow_ms, rule) = {
         let mut core = sim.core.lock().unwrap_or_else(|e| e.into_inner());
         *core
             .world
             .request_counts
             .entry(endpoint.name().to_string())
             .or_default() += 1;
+        let rule = core.faults.rule_for(method.as_str(), uri.path());
         let injected = core.faults.decide();
-        (
-            core.faults.config.latency_ms,
-            injected,
-            core.faults.config.retry_after_ms,
-        )
+        let c = &core.faults.config;
+        (c.latency_ms, injected, c.retry_after_ms, c.slow_ms, rule)
     };
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    match &rule {
+        Some(RuleAnswer::Error(n)) => return apple_error(ApiErrorCode::from_number(*n)),
+        Some(RuleAnswer::Status(s)) => {
+            return StatusCode::from_u16(*s)
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+                .into_response();
+        }
+        Some(RuleAnswer::Redirect(location)) => return redirect(location),
+        Some(RuleAnswer::Hold(ms)) => {
+            sim.hold(&method, uri.path(), Duration::from_millis(*ms))
+                .await
+        }
+        Some(RuleAnswer::UpperCaseIds) | None => {}
     }
     match injected {
         Injected::Drop => return dropped_connection(),
         Injected::RateLimited => return rate_limited(now_ms() + retry_after_ms),
         Injected::Error => return apple_error(ApiErrorCode::GeneralInternalRetryable),
-        Injected::None | Injected::Slow | Injected::CommitThenFail => {}
+        // answered late, then carried out: a client that gave up may find its change made
+        Injected::Slow => tokio::time::sleep(Duration::from_millis(slow_ms)).await,
+        Injected::None | Injected::CommitThenFail => {}
     }
 
     // A performance test probes its target outside the lock.
@@ -363,7 +561,29 @@ async fn api(
         None
     };
 
-    let mut core = sim.core.lock().unwrap_or_else(|e| e.into_inner());
+    let response = {
+        let mut core = sim.core.lock().unwrap_or_else(|e| e.into_inner());
+        carry_out(&mut core, route, &uri, &body, bundle, endpoint, probe)
+    };
+    if injected == Injected::CommitThenFail {
+        return apple_error(ApiErrorCode::GeneralInternalRetryable);
+    }
+    if rule == Some(RuleAnswer::UpperCaseIds) {
+        return with_upper_case_ids(response).await;
+    }
+    response
+}
+
+/// Applies the endpoint's rules to the state (under the lock) and persists a change.
+fn carry_out(
+    core: &mut Core,
+    route: Route,
+    uri: &Uri,
+    body: &[u8],
+    bundle: String,
+    endpoint: Endpoint,
+    probe: Option<(String, bool)>,
+) -> Response {
     if core.rate_limits {
         let sandbox = core.policy.mode == Mode::Sandbox;
         let limiter = core
@@ -386,20 +606,20 @@ async fn api(
         Route::ListImages => (json_response(StatusCode::OK, &app.image_list()), false),
         Route::ListMessages => (json_response(StatusCode::OK, &app.message_list()), false),
         Route::UploadImage(id) => {
-            let size = query_param(&uri, "imageSize");
-            outcome(app.upload_image(&policy, &id, size, &body, now), ok)
+            let size = query_param(uri, "imageSize");
+            outcome(app.upload_image(&policy, &id, size, body, now), ok)
         }
         Route::DeleteImage(id) => outcome(app.delete_image(&id), ok),
-        Route::UploadMessage(id) => outcome(app.upload_message(&policy, &id, &body, now), ok),
+        Route::UploadMessage(id) => outcome(app.upload_message(&policy, &id, body, now), ok),
         Route::DeleteMessage(id) => outcome(app.delete_message(&id), ok),
-        Route::ConfigureDefault(p, l) => outcome(app.configure_default(&policy, &p, &l, &body), ok),
+        Route::ConfigureDefault(p, l) => outcome(app.configure_default(&policy, &p, &l, body), ok),
         Route::GetDefault(p, l) => match app.get_default(&policy, &p, &l) {
             Ok(d) => (json_response(StatusCode::OK, &d), false),
             Err(code) => (apple_error(code), false),
         },
         Route::DeleteDefault(p, l) => outcome(app.delete_default(&policy, &p, &l), ok),
         Route::ConfigureRealtimeUrl => {
-            let result = app.configure_realtime_url(&policy, &body);
+            let result = app.configure_realtime_url(&policy, body);
             // a refusal still records the refused URL, the next test's target
             let (response, _) = outcome(result, ok);
             (response, true)
@@ -410,7 +630,9 @@ async fn api(
         },
         Route::DeleteRealtimeUrl => outcome(app.delete_realtime_url(), ok),
         Route::InitiatePerformanceTest => {
-            let (target, passed) = probe.expect("probed above");
+            let Some((target, passed)) = probe else {
+                return apple_error(ApiErrorCode::InvalidPerformanceTestRequest);
+            };
             let request_id = uuid::Uuid::new_v4().to_string();
             app.record_performance_test(&request_id, &target, passed);
             let answer = crate::apple::model::PerformanceTestResponse {
@@ -427,9 +649,6 @@ async fn api(
     if mutated && let Err(e) = core.persist() {
         tracing::error!("simulator state not saved: {e}");
         return apple_error(ApiErrorCode::GeneralInternal);
-    }
-    if injected == Injected::CommitThenFail {
-        return apple_error(ApiErrorCode::GeneralInternalRetryable);
     }
     response
 }
@@ -534,7 +753,87 @@ async fn admin_set_faults(State(sim): State<Sim>, body: Bytes) -> Response {
             return (StatusCode::BAD_REQUEST, format!("bad fault config: {e}")).into_response();
         }
     };
+    if let Err(e) = Faults::check(&config) {
+        return (StatusCode::BAD_REQUEST, format!("bad fault config: {e}")).into_response();
+    }
     let mut core = sim.core.lock().unwrap_or_else(|e| e.into_inner());
     core.faults = Faults::new(config);
     json_response(StatusCode::OK, &core.faults.config)
+}
+
+async fn admin_requests(State(sim): State<Sim>) -> Response {
+    #[derive(Serialize)]
+    struct Answer<'a> {
+        requests: &'a VecDeque<SeenRequest>,
+    }
+    let core = sim.core.lock().unwrap_or_else(|e| e.into_inner());
+    json_response(
+        StatusCode::OK,
+        &Answer {
+            requests: &core.seen,
+        },
+    )
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HeldAnswer {
+    pub held: Vec<HeldRequest>,
+}
+
+async fn admin_held(State(sim): State<Sim>) -> Response {
+    let core = sim.core.lock().unwrap_or_else(|e| e.into_inner());
+    let held = core
+        .held
+        .iter()
+        .map(|(id, h)| HeldRequest {
+            id: *id,
+            method: h.method.clone(),
+            path: h.path.clone(),
+        })
+        .collect();
+    json_response(StatusCode::OK, &HeldAnswer { held })
+}
+
+/// `POST /_sim/release`: `{}` (or no body) releases every held request, `{"count": N}`
+/// the N that arrived first.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReleaseRequest {
+    pub count: Option<usize>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct ReleaseAnswer {
+    pub released: usize,
+}
+
+async fn admin_release(State(sim): State<Sim>, body: Bytes) -> Response {
+    let request: ReleaseRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        ReleaseRequest::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(r) => r,
+            Err(e) => {
+                return (StatusCode::BAD_REQUEST, format!("bad release request: {e}"))
+                    .into_response();
+            }
+        }
+    };
+    let mut core = sim.core.lock().unwrap_or_else(|e| e.into_inner());
+    let ids: Vec<u64> = core
+        .held
+        .keys()
+        .copied()
+        .take(request.count.unwrap_or(usize::MAX))
+        .collect();
+    let mut released = 0;
+    for id in ids {
+        if let Some(held) = core.held.remove(&id) {
+            // the waiting request may have run out of time just now: either way it goes
+            let _ = held.release.send(());
+            released += 1;
+        }
+    }
+    json_response(StatusCode::OK, &ReleaseAnswer { released })
 }

@@ -76,6 +76,10 @@ pub struct World {
     /// endpoint name → requests answered (any status), across apps.
     #[serde(default)]
     pub request_counts: BTreeMap<String, u64>,
+    /// API requests whose client hung up before the answer (a timeout, a killed run);
+    /// they were carried out all the same.
+    #[serde(default)]
+    pub abandoned_requests: u64,
 }
 
 /// Rules that depend on how the simulator was started.
@@ -93,6 +97,13 @@ fn initial_state(policy: &Policy) -> ReviewState {
         Mode::Sandbox => ReviewState::Approved,
         Mode::Production => ReviewState::Pending,
     }
+}
+
+/// The one normalisation of identifiers, for every route and the review: Apple's ids are
+/// UUIDs, which compare case-insensitively, so the simulator keys everything by the
+/// lower-case form (and answers it).
+pub fn id_key(id: &str) -> String {
+    id.to_ascii_lowercase()
 }
 
 fn parse_uuid(id: &str) -> Outcome<Uuid> {
@@ -113,12 +124,13 @@ impl AppState {
         now_ms: u64,
     ) -> Outcome<()> {
         parse_uuid(id)?;
+        let id = id_key(id);
         let size = match size {
             None | Some("FULL_SIZE") => ImageSize::FullSize,
             Some("BULLET_POINT") => ImageSize::BulletPoint,
             Some(_) => return Err(ApiErrorCode::BadRequestImageSize),
         };
-        if self.images.contains_key(id) {
+        if self.images.contains_key(&id) {
             return Err(ApiErrorCode::ImageAlreadyExists);
         }
         if self.images.len() >= MAX_IMAGES {
@@ -130,7 +142,7 @@ impl AppState {
         }
         image_rules::check_size(size, facts).map_err(|_| ApiErrorCode::BadRequestImageSize)?;
         self.images.insert(
-            id.to_string(),
+            id,
             SimImage {
                 state: initial_state(policy),
                 size,
@@ -143,13 +155,14 @@ impl AppState {
         Ok(())
     }
 
+    /// The images a message body refers to, as keys ([`id_key`]).
     fn images_used_by(body: &Value) -> Vec<String> {
         let mut out = vec![];
         if let Some(id) = body
             .pointer("/image/imageIdentifier")
             .and_then(Value::as_str)
         {
-            out.push(id.to_string());
+            out.push(id_key(id));
         }
         for b in body
             .get("bulletPoints")
@@ -158,24 +171,25 @@ impl AppState {
             .flatten()
         {
             if let Some(id) = b.get("imageIdentifier").and_then(Value::as_str) {
-                out.push(id.to_string());
+                out.push(id_key(id));
             }
         }
         out
     }
 
     pub fn delete_image(&mut self, id: &str) -> Outcome<()> {
-        if !self.images.contains_key(id) {
+        let id = id_key(id);
+        if !self.images.contains_key(&id) {
             return Err(ApiErrorCode::ImageNotFound);
         }
         if self
             .messages
             .values()
-            .any(|m| Self::images_used_by(&m.body).iter().any(|i| i == id))
+            .any(|m| Self::images_used_by(&m.body).contains(&id))
         {
             return Err(ApiErrorCode::ImageInUse);
         }
-        self.images.remove(id);
+        self.images.remove(&id);
         Ok(())
     }
 
@@ -187,6 +201,7 @@ impl AppState {
                 .map(|(id, i)| ImageListItem {
                     image_identifier: id.clone(),
                     image_state: i.state.clone(),
+                    image_size: Some(i.size),
                 })
                 .collect(),
         }
@@ -257,7 +272,10 @@ impl AppState {
                 images.push(id);
             }
         }
-        if images.iter().any(|id| !self.images.contains_key(*id)) {
+        if images
+            .iter()
+            .any(|id| !self.images.contains_key(&id_key(id)))
+        {
             return Err(ApiErrorCode::ImageNotFound);
         }
         Ok(())
@@ -271,9 +289,10 @@ impl AppState {
         now_ms: u64,
     ) -> Outcome<()> {
         parse_uuid(id)?;
+        let id = id_key(id);
         let body: Value =
             serde_json::from_slice(body).map_err(|_| ApiErrorCode::GeneralBadRequest)?;
-        if self.messages.contains_key(id) {
+        if self.messages.contains_key(&id) {
             return Err(ApiErrorCode::MessageAlreadyExists);
         }
         if self.messages.len() >= MAX_MESSAGES {
@@ -281,7 +300,7 @@ impl AppState {
         }
         self.check_message_body(&body)?;
         self.messages.insert(
-            id.to_string(),
+            id,
             SimMessage {
                 state: initial_state(policy),
                 body,
@@ -293,11 +312,12 @@ impl AppState {
 
     /// Deletes a message; pairs whose default it was lose their default.
     pub fn delete_message(&mut self, id: &str) -> Outcome<()> {
-        if self.messages.remove(id).is_none() {
+        let id = id_key(id);
+        if self.messages.remove(&id).is_none() {
             return Err(ApiErrorCode::MessageNotFound);
         }
         for by_locale in self.defaults.values_mut() {
-            by_locale.retain(|_, m| m != id);
+            by_locale.retain(|_, m| *m != id);
         }
         self.defaults.retain(|_, by_locale| !by_locale.is_empty());
         Ok(())
@@ -346,7 +366,7 @@ impl AppState {
         }
         let request: Request =
             serde_json::from_slice(body).map_err(|_| ApiErrorCode::GeneralBadRequest)?;
-        let id = request.message_identifier.to_lowercase();
+        let id = id_key(&request.message_identifier);
         let message = self
             .messages
             .get(&id)
@@ -444,7 +464,7 @@ impl AppState {
             self.passed_urls.push(target.to_string());
         }
         self.performance_tests.insert(
-            request_id.to_string(),
+            id_key(request_id),
             PerformanceTest {
                 target: target.to_string(),
                 passed,
@@ -459,7 +479,7 @@ impl AppState {
         Uuid::parse_str(request_id).map_err(|_| ApiErrorCode::InvalidRequestId)?;
         let test = self
             .performance_tests
-            .get(request_id)
+            .get(&id_key(request_id))
             .ok_or(ApiErrorCode::PerformanceTestRunNotFound)?;
         let times = PerformanceTestResponseTimes {
             average: 120,
@@ -488,13 +508,13 @@ impl AppState {
     pub fn review(&mut self, ids: &[String], state: ReviewState) -> Vec<String> {
         let mut missing = vec![];
         for id in ids {
-            let id = id.to_lowercase();
-            if let Some(m) = self.messages.get_mut(&id) {
+            let key = id_key(id);
+            if let Some(m) = self.messages.get_mut(&key) {
                 m.state = state.clone();
-            } else if let Some(i) = self.images.get_mut(&id) {
+            } else if let Some(i) = self.images.get_mut(&key) {
                 i.state = state.clone();
             } else {
-                missing.push(id);
+                missing.push(id.clone());
             }
         }
         missing

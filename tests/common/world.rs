@@ -182,6 +182,102 @@ impl World {
             .map(str::to_string)
     }
 
+    /// Replaces the simulator's fault settings (`POST /_sim/faults`), e.g.
+    /// `json!({"rules": [{"method": "PUT", "path": "/inApps/v1/messaging/default/*/*",
+    /// "answer": {"error": 4030017}, "times": 1}]})`; `json!({})` switches faults off.
+    pub fn set_faults(&self, config: Value) {
+        let status = block_on(async {
+            reqwest::Client::new()
+                .post(format!("{}/_sim/faults", self.url))
+                .body(config.to_string())
+                .send()
+                .await
+                .unwrap()
+                .status()
+        });
+        assert!(
+            status.is_success(),
+            "the simulator refused {config}: {status}"
+        );
+    }
+
+    /// The requests a `hold` rule keeps waiting: (method, path), oldest first.
+    pub fn held(&self) -> Vec<(String, String)> {
+        let held: Value = block_on(async {
+            reqwest::get(format!("{}/_sim/held", self.url))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        });
+        held["held"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                (
+                    h["method"].as_str().unwrap().to_string(),
+                    h["path"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// Waits until at least `n` requests are held (at most 20 s, then panics).
+    pub fn wait_held(&self, n: usize) -> Vec<(String, String)> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let held = self.held();
+            if held.len() >= n {
+                return held;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{n} held requests expected, the simulator holds {held:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+    }
+
+    /// Releases the first `count` held requests (all with `None`); returns how many.
+    pub fn release(&self, count: Option<usize>) -> u64 {
+        let body = match count {
+            Some(n) => serde_json::json!({ "count": n }),
+            None => serde_json::json!({}),
+        };
+        let answer: Value = block_on(async {
+            reqwest::Client::new()
+                .post(format!("{}/_sim/release", self.url))
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        });
+        answer["released"].as_u64().unwrap()
+    }
+
+    /// Every bearer token the simulator received (`GET /_sim/requests`).
+    pub fn tokens_sent(&self) -> Vec<String> {
+        let seen: Value = block_on(async {
+            reqwest::get(format!("{}/_sim/requests", self.url))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        });
+        seen["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["token"].as_str().map(str::to_string))
+            .collect()
+    }
+
     pub fn client(&self) -> AppleClient {
         let creds = Credentials {
             key_id: "K".into(),

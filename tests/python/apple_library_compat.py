@@ -85,6 +85,8 @@ client.upload_image(hero, png(3840, 160), ImageSize.FULL_SIZE)
 client.upload_image(icon, png(1024, 1024), ImageSize.BULLET_POINT)
 images = {str(i.imageIdentifier): i.imageState for i in client.get_image_list().imageIdentifiers}
 check("upload_image + get_image_list", images.get(str(hero)) == image_pending and str(icon) in images, images)
+sizes = {str(i.imageIdentifier): i.imageSize for i in client.get_image_list().imageIdentifiers}
+check("get_image_list carries imageSize (API 1.4)", sizes.get(str(hero)) == ImageSize.FULL_SIZE and sizes.get(str(icon)) == ImageSize.BULLET_POINT, sizes)
 expect_error("ImageAlreadyExists", APIError.IMAGE_ALREADY_EXISTS, lambda: client.upload_image(hero, png(3840, 160), ImageSize.FULL_SIZE))
 expect_error("InvalidImage", APIError.INVALID_IMAGE, lambda: client.upload_image(uuid.uuid4(), b"not a png"))
 expect_error("BadRequestImageSize", APIError.BAD_REQUEST_IMAGE_SIZE, lambda: client.upload_image(uuid.uuid4(), png(100, 100), ImageSize.BULLET_POINT))
