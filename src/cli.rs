@@ -7,33 +7,55 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::manifest::EnvironmentName;
 
+/// `--version`: the crate version and the git commit it was built from (see build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("RETAINCTL_GIT_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "retainctl",
-    version,
+    version = VERSION,
     about = "GitOps for Apple's Retention Messaging API: validate, plan and apply retention messages kept in git"
 )]
 pub struct Cli {
+    /// Print only results and errors: no warnings of valid manifests, no progress bar.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    /// Never colour the output (also when `NO_COLOR` is set or stdout is not a terminal).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How the commands that talk to Apple reach it: only `plan`, `apply` and `status` take
+/// these.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Network")]
+pub struct NetworkArgs {
     /// Send every environment's requests to this host instead of Apple's (a simulator, a proxy).
-    #[arg(long, global = true, env = "RETAINCTL_BASE_URL", value_name = "URL")]
+    #[arg(long, env = "RETAINCTL_BASE_URL", value_name = "URL")]
     pub base_url: Option<String>,
 
     /// How `--env local` behaves: sandbox approves at once, production waits for
-    /// `retainctl sim review` (state in .retainctl/local/).
-    #[arg(long, global = true, value_enum, default_value_t = crate::sim::Mode::Sandbox)]
+    /// `retainctl sim review` (state in .retainctl/local/ at the top of the git work tree).
+    #[arg(long, value_enum, default_value_t = crate::sim::Mode::Sandbox)]
     pub local_mode: crate::sim::Mode,
 
     /// The longest wait for Apple's hourly budget (pacing or a 429's Retry-After) before
     /// failing with the time the budget frees up.
-    #[arg(long, global = true, value_parser = humantime::parse_duration, default_value = "2m")]
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "2m", value_name = "DURATION")]
     pub max_rate_wait: std::time::Duration,
 
     /// Give up on one request to Apple after this long (it is retried), e.g. 30s.
-    #[arg(long, global = true, value_parser = humantime::parse_duration, default_value = "30s")]
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s", value_name = "DURATION")]
     pub request_timeout: std::time::Duration,
-
-    #[command(subcommand)]
-    pub command: Command,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -81,8 +103,11 @@ pub enum StatusFormat {
 pub enum Command {
     /// Check manifests offline; every problem as file:line:col.
     Validate {
-        /// Manifest files or folders (searched recursively). Default: the current folder.
+        /// Manifest files or folders, searched recursively for `apiVersion: retainctl/v1`
+        /// YAML files. Default: the current folder.
+        #[arg(value_name = "PATH")]
         paths: Vec<PathBuf>,
+        /// How problems are printed.
         #[arg(long, value_enum, default_value_t = DiagnosticFormat::Text)]
         format: DiagnosticFormat,
     },
@@ -94,7 +119,9 @@ pub enum Command {
     Status(StatusArgs),
     /// Print the content-derived identifier of every image and message.
     Ids {
-        /// Manifest files or folders (searched recursively). Default: the current folder.
+        /// Manifest files or folders, searched recursively for `apiVersion: retainctl/v1`
+        /// YAML files. Default: the current folder.
+        #[arg(value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
     /// Print the JSON Schema of the manifest.
@@ -104,6 +131,15 @@ pub enum Command {
     /// Run Apple's performance test of each app's sandbox realtime URL (needed before a
     /// production realtime URL). Exit 0 PASS, 1 FAIL or error, 2 still PENDING.
     PerfTest(PerfTestArgs),
+    /// Start a repository: retention/app.yaml, the schema, the plan and apply workflows,
+    /// and a .gitignore entry for .retainctl/.
+    Init(InitArgs),
+    /// Print a shell completion script, e.g. `retainctl completions bash > /etc/bash_completion.d/retainctl`.
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -136,15 +172,40 @@ pub struct PerfTestArgs {
     pub wait: std::time::Duration,
     #[arg(long, value_enum, default_value_t = PerfTestFormat::Text)]
     pub format: PerfTestFormat,
+    #[command(flatten)]
+    pub network: NetworkArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// The folder to set up (created when missing). Default: the current folder.
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// The app's bundle id, e.g. com.example.app.
+    #[arg(long, value_name = "BUNDLE_ID")]
+    pub bundle_id: String,
+    /// A locale of the app, one of Apple's short codes (e.g. en-US, ja); repeatable.
+    #[arg(long = "locale", value_name = "LOCALE", required = true)]
+    pub locales: Vec<String>,
+    /// A subscription product whose default message the manifest sets; repeatable.
+    #[arg(long = "product", value_name = "PRODUCT_ID", required = true)]
+    pub products: Vec<String>,
+    /// Overwrite files that already exist.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct PlanArgs {
-    /// Manifest files or folders (searched recursively). Default: the current folder.
+    /// Manifest files or folders, searched recursively for `apiVersion: retainctl/v1`
+    /// YAML files. Default: the current folder.
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// sandbox, production, or local (the simulator inside this process); repeatable.
-    #[arg(long = "env", value_enum, required = true)]
+    /// The environment to read: sandbox, production, or local (the simulator inside this
+    /// process, state in .retainctl/local/); repeatable.
+    #[arg(long = "env", value_enum, required = true, value_name = "ENV")]
     pub envs: Vec<EnvArg>,
+    /// How the plan is printed.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
     /// Save the plan (without credentials) for `apply --plan`; refused when an app could
@@ -160,14 +221,19 @@ pub struct PlanArgs {
     /// Exit 2 when the plan has changes.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    #[command(flatten)]
+    pub network: NetworkArgs,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct ApplyArgs {
-    /// Manifest files or folders (searched recursively). Default: the current folder.
+    /// Manifest files or folders, searched recursively for `apiVersion: retainctl/v1`
+    /// YAML files. Default: the current folder.
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// sandbox, production, or local (the simulator inside this process).
-    #[arg(long = "env", value_enum)]
+    /// The one environment to change: sandbox, production, or local (the simulator inside
+    /// this process, state in .retainctl/local/).
+    #[arg(long = "env", value_enum, value_name = "ENV")]
     pub env: EnvArg,
     /// Execute this saved plan; refused when Apple's state, the apps or the environment
     /// differ from when it was made.
@@ -192,17 +258,25 @@ pub struct ApplyArgs {
     /// Exit 2 when actions are still pending (waiting on review, blocked, not attempted).
     #[arg(long)]
     pub detailed_exitcode: bool,
+    #[command(flatten)]
+    pub network: NetworkArgs,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// Manifest files or folders (searched recursively). Default: the current folder.
+    /// Manifest files or folders, searched recursively for `apiVersion: retainctl/v1`
+    /// YAML files. Default: the current folder.
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// sandbox, production, or local (the simulator inside this process); repeatable.
-    #[arg(long = "env", value_enum, required = true)]
+    /// The environment to read: sandbox, production, or local (the simulator inside this
+    /// process, state in .retainctl/local/); repeatable.
+    #[arg(long = "env", value_enum, required = true, value_name = "ENV")]
     pub envs: Vec<EnvArg>,
+    /// How the inventory is printed.
     #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
     pub format: StatusFormat,
+    #[command(flatten)]
+    pub network: NetworkArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -216,7 +290,8 @@ pub struct SimCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum SimAction {
-    /// Approve or reject uploaded messages and images in a running simulator.
+    /// Approve or reject uploaded messages and images in a running simulator (or its state
+    /// file), by id or by manifest key; prints what changed.
     Review {
         /// A running simulator's address, as printed on its first line.
         #[arg(
@@ -230,6 +305,10 @@ pub enum SimAction {
         /// `--env local --local-mode production`.
         #[arg(long, value_name = "FILE")]
         state: Option<PathBuf>,
+        /// Manifests that resolve keys like `keep-calm` or `keep-calm/en-US` to ids
+        /// (files or folders; repeatable). Default: the current folder.
+        #[arg(long = "path", value_name = "PATH")]
+        paths: Vec<PathBuf>,
         #[command(subcommand)]
         decision: ReviewDecision,
     },
@@ -238,9 +317,17 @@ pub enum SimAction {
 #[derive(Debug, Subcommand)]
 pub enum ReviewDecision {
     /// Set these messages or images APPROVED.
-    Approve { ids: Vec<String> },
+    Approve {
+        /// Ids, or manifest keys: `MESSAGE` (every locale), `MESSAGE/LOCALE`, `IMAGE`.
+        #[arg(value_name = "ID|KEY[/LOCALE]", required = true)]
+        ids: Vec<String>,
+    },
     /// Set these messages or images REJECTED.
-    Reject { ids: Vec<String> },
+    Reject {
+        /// Ids, or manifest keys: `MESSAGE` (every locale), `MESSAGE/LOCALE`, `IMAGE`.
+        #[arg(value_name = "ID|KEY[/LOCALE]", required = true)]
+        ids: Vec<String>,
+    },
     /// Approve everything PENDING.
     ApproveAll,
 }
@@ -250,6 +337,7 @@ pub struct SimServeArgs {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8787")]
     pub listen: std::net::SocketAddr,
+    /// sandbox approves uploads at once; production keeps them PENDING until reviewed.
     #[arg(long, value_enum, default_value_t = crate::sim::Mode::Sandbox)]
     pub mode: crate::sim::Mode,
     /// PEM file of a P-256 public key whose tokens are accepted (repeatable).

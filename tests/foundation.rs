@@ -38,10 +38,13 @@ fn examples_start_with_the_schema_modeline() {
         "accounts/video.yaml",
     ] {
         let text = std::fs::read_to_string(Path::new("examples").join(file)).unwrap();
+        // The schema's stable, versioned URL (its `$id`), which resolves outside this
+        // repository too.
         assert!(
-            text.starts_with(
-                "# yaml-language-server: $schema=../../schema/retainctl.schema.json\n"
-            ),
+            text.starts_with(&format!(
+                "# yaml-language-server: $schema={}\n",
+                retainctl::schema::SCHEMA_URL
+            )),
             "{file}"
         );
     }

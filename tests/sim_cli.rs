@@ -70,6 +70,11 @@ async fn review_cli_and_state_survive_a_restart() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        // It says what it changed.
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            format!("reviewed: APPROVED message {message} (com.example.app)")
+        );
         let out = review(&sim.url, &["reject", &Uuid::new_v4().to_string()]);
         assert_eq!(out.status.code(), Some(1));
         assert!(String::from_utf8_lossy(&out.stderr).contains("not found in the simulator"));

@@ -593,9 +593,9 @@ fn actions_after_an_exhausted_budget_are_reported_as_not_attempted() {
     // Retry-After ten minutes ahead.
     w.set_faults(serde_json::json!({"rateLimitEvery": 6, "retryAfterMs": 600000}));
     let out = w.run(&[
+        "apply",
         "--max-rate-wait",
         "1s",
-        "apply",
         "--env",
         "sandbox",
         "app.yaml",

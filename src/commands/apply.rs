@@ -29,7 +29,7 @@ struct LineProgress {
 
 impl LineProgress {
     fn new(to_stderr: bool) -> Self {
-        let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = (std::io::stderr().is_terminal() && !super::ui().quiet).then(|| {
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
                 indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} actions {elapsed}")

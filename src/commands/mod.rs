@@ -4,7 +4,9 @@
 //! credentials from the environment happen here (`reach`), never below.
 
 pub mod apply;
+pub mod completions;
 pub mod ids;
+pub mod init;
 pub mod perf_test;
 pub mod plan;
 pub mod reach;
@@ -12,17 +14,19 @@ pub mod sim;
 pub mod status;
 pub mod validate;
 
+use std::io::IsTerminal;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::OnceLock;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, NetworkArgs};
 use crate::loader::{self, LoadedApp};
 use crate::manifest::EnvironmentName;
 use crate::reconcile::{AppError, AppErrorKind, AppPlan, Plan, PlanOptions};
-use reach::{LOCAL_STATE_DIR, LocalApple, Reach, client_for, start_local};
+use reach::{LocalApple, Reach, client_for, local_state_dir, start_local};
 
 /// `--detailed-exitcode`: changes present (plan) or actions still pending (apply).
 pub const EXIT_PENDING: u8 = 2;
@@ -40,21 +44,48 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// What every command may print besides its result: `--quiet`, `--no-color`.
+#[derive(Debug, Clone, Copy)]
+pub struct Ui {
+    pub quiet: bool,
+    pub no_color: bool,
+}
+
+static UI: OnceLock<Ui> = OnceLock::new();
+
+/// The settings of this run (`run` sets them once; a library caller gets the defaults).
+pub fn ui() -> Ui {
+    *UI.get_or_init(|| Ui {
+        quiet: false,
+        no_color: false,
+    })
+}
+
+/// Colour on stdout: a terminal, no `--no-color` and no `NO_COLOR`.
+pub fn use_color() -> bool {
+    !ui().no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
+}
+
 /// Requests in flight at once when a command has no `--parallelism`.
 pub const DEFAULT_PARALLELISM: usize = 10;
 
+impl Reach {
+    fn new(n: &NetworkArgs, parallelism: usize) -> Self {
+        Reach {
+            base_url: n.base_url.clone(),
+            local_mode: n.local_mode,
+            request_timeout: n.request_timeout,
+            max_rate_wait: n.max_rate_wait,
+            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(parallelism)),
+        }
+    }
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let parallelism = match &cli.command {
-        Command::Apply(args) => usize::from(args.parallelism),
-        _ => DEFAULT_PARALLELISM,
-    };
-    let reach = Reach {
-        base_url: cli.base_url.clone(),
-        local_mode: cli.local_mode,
-        request_timeout: cli.request_timeout,
-        max_rate_wait: cli.max_rate_wait,
-        in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(parallelism)),
-    };
+    let _ = UI.set(Ui {
+        quiet: cli.quiet,
+        no_color: cli.no_color,
+    });
     match cli.command {
         Command::Validate { paths, format } => Ok(validate::run(&default_paths(paths), format)),
         Command::Ids { paths } => ids::run(&default_paths(paths)),
@@ -62,11 +93,25 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Output::stdout().print(&crate::schema::json_schema());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plan(args) => plan::run(args, &reach),
-        Command::Apply(args) => apply::run(args, &reach),
-        Command::Status(args) => status::run(args, &reach),
+        Command::Plan(args) => {
+            let reach = Reach::new(&args.network, DEFAULT_PARALLELISM);
+            plan::run(args, &reach)
+        }
+        Command::Apply(args) => {
+            let reach = Reach::new(&args.network, usize::from(args.parallelism));
+            apply::run(args, &reach)
+        }
+        Command::Status(args) => {
+            let reach = Reach::new(&args.network, DEFAULT_PARALLELISM);
+            status::run(args, &reach)
+        }
         Command::Sim(command) => sim::run(*command),
-        Command::PerfTest(args) => perf_test::run(args, &reach),
+        Command::PerfTest(args) => {
+            let reach = Reach::new(&args.network, DEFAULT_PARALLELISM);
+            perf_test::run(args, &reach)
+        }
+        Command::Init(args) => init::run(&args),
+        Command::Completions { shell } => completions::run(shell),
     }
 }
 
@@ -140,8 +185,10 @@ fn load_apps(paths: &[PathBuf]) -> anyhow::Result<Vec<LoadedApp>> {
             "the manifests have errors: fix them (see `retainctl validate`) before talking to Apple"
         );
     }
-    for d in &loaded.report.diagnostics {
-        eprintln!("{}", d.render());
+    if !ui().quiet {
+        for d in &loaded.report.diagnostics {
+            eprintln!("{}", d.render());
+        }
     }
     if loaded.apps.is_empty() {
         anyhow::bail!(
@@ -164,7 +211,7 @@ async fn local_if_needed(
     reach: &Reach,
 ) -> anyhow::Result<Option<LocalApple>> {
     if envs.contains(&EnvironmentName::Local) {
-        start_local(reach.local_mode, Path::new(LOCAL_STATE_DIR))
+        start_local(reach.local_mode, &local_state_dir())
             .await
             .map(Some)
             .map_err(anyhow::Error::msg)

@@ -1,7 +1,7 @@
 //! `retainctl plan`: read Apple's state for every app × environment and print what apply
 //! would do, in any format; `--out` saves it for `apply --plan`.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use super::{EXIT_PENDING, Output, Reach, dedup_envs, default_paths, load_apps, local_if_needed};
@@ -35,7 +35,7 @@ pub fn run(args: PlanArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
     }
 
     let mut out = Output::stdout();
-    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = super::use_color();
     let mut problems = vec![];
     match args.format {
         PlanFormat::Text => out.print(&render::text::plan(&plan, color)),

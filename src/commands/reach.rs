@@ -1,6 +1,7 @@
 //! Where an environment's requests go and with which credentials: Apple's hosts with the
 //! app's credentials, a `--base-url` override, or the simulator embedded in this process
-//! for `--env local` (state under `.retainctl/local/`, a generated key, no account).
+//! for `--env local` (state under `.retainctl/local/` at the top of the git work tree, a
+//! generated key, no account).
 
 use std::path::{Path, PathBuf};
 
@@ -24,8 +25,20 @@ pub struct Reach {
     pub in_flight: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
-/// The folder of the local environment's state, relative to the working folder.
+/// The folder of the local environment's state, relative to the top of the git work tree.
 pub const LOCAL_STATE_DIR: &str = ".retainctl/local";
+
+/// Where `--env local` keeps its state: `.retainctl/local/` at the top of the git work
+/// tree that holds the current folder (so `cd retention && plan --env local .` sees the
+/// same state as a run from the top), or in the current folder outside git.
+pub fn local_state_dir() -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let top = cwd
+        .ancestors()
+        .find(|dir| dir.join(".git").exists())
+        .unwrap_or(&cwd);
+    top.join(LOCAL_STATE_DIR)
+}
 
 /// The simulator running inside this process for `--env local`.
 pub struct LocalApple {
