@@ -52,6 +52,8 @@ pub fn message_id(
 pub fn canonical_json(value: &Value) -> String {
     let mut out = Vec::with_capacity(256);
     write_canonical(value, &mut out);
+    // Kept for every message of every app: no spare room.
+    out.shrink_to_fit();
     // Only `serde_json`'s output and ASCII punctuation were written.
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }

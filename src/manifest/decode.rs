@@ -626,7 +626,7 @@ impl Cx<'_> {
                         let lptr = format!("{loc_ptr}/{}", escape(&locale));
                         match self.localization(lnode, &lptr, &key, &locale) {
                             Some(l) => {
-                                localizations.insert(locale, l);
+                                localizations.insert(locale, Box::new(l));
                             }
                             None => self.mark(&lptr),
                         }
