@@ -408,6 +408,30 @@ mod tests {
     }
 
     #[test]
+    fn duplicate_keys_are_found_in_large_mappings() {
+        let mut doc: String = (0..40).map(|i| format!("k{i}: {i}\n")).collect();
+        doc.push_str("k7: again\n\"k39\": again\nk40: new\n");
+        let parsed = parse_document(&doc).unwrap();
+        let found: Vec<_> = parsed
+            .problems
+            .iter()
+            .map(|e| (e.span.line, e.message.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (41, "duplicate key `k7` (first defined at line 8)"),
+                (42, "duplicate key `k39` (first defined at line 40)"),
+            ]
+        );
+        let NodeKind::Mapping(entries) = parsed.root.unwrap().kind else {
+            panic!()
+        };
+        assert_eq!(entries.len(), 41);
+        assert_eq!(entries[7].1.as_str(), Some("7"));
+    }
+
+    #[test]
     fn quoted_null_is_text() {
         let node = parse("a: 'null'\nb: null\n").unwrap().unwrap();
         let NodeKind::Mapping(entries) = node.kind else {
