@@ -19,11 +19,17 @@ use crate::manifest::{self, API_VERSION, Locations, Manifest};
 use crate::validate::{self, ImageFile};
 use crate::yaml::{self, Span};
 
+/// How deep the positions a [`LoadedApp`] keeps go: its app, images, defaults and
+/// message localizations (`/messages/{key}/localizations/{locale}`), where plans point.
+pub const LOCATION_DEPTH: usize = 4;
+
 /// One valid app, ready to plan.
 #[derive(Debug, Clone)]
 pub struct LoadedApp {
     pub file: PathBuf,
     pub manifest: Manifest,
+    /// Positions up to [`LOCATION_DEPTH`] segments deep; a deeper pointer answers with
+    /// its localization's position.
     pub locations: Locations,
     pub desired: DesiredApp,
 }
@@ -467,7 +473,8 @@ fn load_file_in(file: &Path, root: &TreeRoot, d: &mut FileDiagnostics) -> Option
         }
     };
     let base = file.parent().unwrap_or(Path::new("."));
-    let (manifest, locations, images) = check_source_in(&source, base, root, d)?;
+    let (manifest, mut locations, images) = check_source_in(&source, base, root, d)?;
+    locations.keep_depth(LOCATION_DEPTH);
     let pngs: BTreeMap<String, Arc<Vec<u8>>> = images
         .into_iter()
         .filter_map(|(k, v)| v.ok().map(|b| (k, b)))

@@ -286,24 +286,25 @@ fn check_images(
 }
 
 /// Checks a text against a limit in Unicode scalar values, and warns when its UTF-16
-/// length (what some of Apple's clients count) is over the limit.
+/// length (what some of Apple's clients count) is over the limit. `span` is looked up
+/// only for a problem.
 fn check_length(
     what: &str,
     text: &str,
     max: usize,
-    span: crate::yaml::Span,
+    span: impl Fn() -> crate::yaml::Span,
     d: &mut FileDiagnostics,
 ) {
     let chars = text.chars().count();
     if text.trim().is_empty() {
         d.error(
-            span,
+            span(),
             format!("{what} is empty"),
             format!("write the {what}"),
         );
     } else if chars > max {
         d.error(
-            span,
+            span(),
             format!("{what} is {chars} characters; Apple allows at most {max}"),
             format!("shorten it by {} characters", chars - max),
         );
@@ -311,7 +312,7 @@ fn check_length(
         let utf16 = text.encode_utf16().count();
         if utf16 > max {
             d.warning(
-                span,
+                span(),
                 format!(
                     "{what} is {chars} characters but {utf16} UTF-16 code units, over the limit of {max} where UTF-16 is counted"
                 ),
@@ -396,14 +397,14 @@ fn check_messages(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
                     format!("add `{locale}` to app.locales, or remove this localization"),
                 );
             }
-            check_length("header", &l.header, MAX_HEADER, span(&["header"]), d);
-            check_length("body", &l.body, MAX_BODY, span(&["body"]), d);
+            check_length("header", &l.header, MAX_HEADER, || span(&["header"]), d);
+            check_length("body", &l.body, MAX_BODY, || span(&["body"]), d);
             if let Some(image) = &l.image {
                 check_length(
                     "alt text",
                     &image.alt_text,
                     MAX_ALT_TEXT,
-                    span(&["image", "altText"]),
+                    || span(&["image", "altText"]),
                     d,
                 );
                 if msg.kind != MessageKind::Text {
@@ -458,14 +459,14 @@ fn check_messages(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
                         "bullet point text",
                         &b.text,
                         MAX_BULLET_TEXT,
-                        span(&["bulletPoints", &n, "text"]),
+                        || span(&["bulletPoints", &n, "text"]),
                         d,
                     );
                     check_length(
                         "alt text",
                         &b.alt_text,
                         MAX_ALT_TEXT,
-                        span(&["bulletPoints", &n, "altText"]),
+                        || span(&["bulletPoints", &n, "altText"]),
                         d,
                     );
                     if msg.kind == MessageKind::Text {

@@ -181,8 +181,15 @@ fn nul_error(source: &str, at: usize) -> YamlError {
 
 enum Frame {
     Sequence(Span, usize, Vec<Node>),
-    Mapping(Span, usize, Vec<(Node, Node)>, Option<Node>),
+    Mapping(Span, usize, Vec<(Node, Node)>, Option<Node>, KeyIndex),
 }
+
+/// The hash of each scalar key's text → the first entry with that hash: finds a
+/// duplicate key without comparing against every earlier key (a mapping of 2,000
+/// messages would otherwise cost 2 million comparisons).
+/// The hashes are keyed per parse ([`TreeBuilder::hasher`]), so a file cannot be
+/// written to collide them.
+type KeyIndex = std::collections::HashMap<u64, usize>;
 
 /// More nodes than any real manifest has (2,000 messages with all their fields stay far
 /// below): a guard against alias expansion bombs.
@@ -199,6 +206,7 @@ struct TreeBuilder {
     fatal: bool,
     nodes: usize,
     too_large: bool,
+    hasher: std::collections::hash_map::RandomState,
 }
 
 fn size(node: &Node) -> usize {
@@ -206,6 +214,43 @@ fn size(node: &Node) -> usize {
         NodeKind::Scalar { .. } => 0,
         NodeKind::Sequence(items) => items.iter().map(size).sum(),
         NodeKind::Mapping(entries) => entries.iter().map(|(k, v)| size(k) + size(v)).sum(),
+    }
+}
+
+/// Mappings up to this many entries are searched for a duplicate key one by one.
+const INDEX_FROM: usize = 16;
+
+fn key_text_is(k: &Node, text: &str) -> bool {
+    matches!(&k.kind, NodeKind::Scalar { text: t, .. } if t == text)
+}
+
+/// The position of the earlier entry whose key is `text`, if any; records `text` as the
+/// key of the entry about to be pushed at `entries.len()` in large mappings' index.
+fn earlier_key(
+    entries: &[(Node, Node)],
+    index: &mut KeyIndex,
+    hasher: &std::collections::hash_map::RandomState,
+    text: &str,
+) -> Option<usize> {
+    use std::hash::BuildHasher;
+    if entries.len() < INDEX_FROM {
+        return entries.iter().position(|(k, _)| key_text_is(k, text));
+    }
+    if index.is_empty() {
+        for (i, (k, _)) in entries.iter().enumerate() {
+            if let NodeKind::Scalar { text, .. } = &k.kind {
+                index.entry(hasher.hash_one(text.as_str())).or_insert(i);
+            }
+        }
+    }
+    match index.get(&hasher.hash_one(text)) {
+        None => {
+            index.insert(hasher.hash_one(text), entries.len());
+            None
+        }
+        Some(&i) if key_text_is(&entries[i].0, text) => Some(i),
+        // Another text with the same hash: look the slow way.
+        Some(_) => entries.iter().position(|(k, _)| key_text_is(k, text)),
     }
 }
 
@@ -218,7 +263,7 @@ impl TreeBuilder {
         match self.stack.last_mut() {
             None => self.documents.push(node),
             Some(Frame::Sequence(_, _, items)) => items.push(node),
-            Some(Frame::Mapping(_, _, entries, pending_key)) => match pending_key.take() {
+            Some(Frame::Mapping(_, _, entries, pending_key, index)) => match pending_key.take() {
                 None => *pending_key = Some(node),
                 Some(key) => {
                     let mut node = node;
@@ -228,11 +273,14 @@ impl TreeBuilder {
                     {
                         node.span = key.span;
                     }
-                    if let NodeKind::Scalar { text, .. } = &key.kind
-                        && let Some((first, _)) = entries
-                            .iter()
-                            .find(|(k, _)| matches!(&k.kind, NodeKind::Scalar { text: t, .. } if t == text))
-                    {
+                    let earlier = match &key.kind {
+                        NodeKind::Scalar { text, .. } => {
+                            earlier_key(entries, index, &self.hasher, text)
+                        }
+                        _ => None,
+                    };
+                    if let (NodeKind::Scalar { text, .. }, Some(i)) = (&key.kind, earlier) {
+                        let first = &entries[i].0;
                         self.errors.push(YamlError {
                             span: key.span,
                             message: format!(
@@ -273,7 +321,8 @@ impl MarkedEventReceiver for TreeBuilder {
                 self.stack.push(Frame::Sequence(span, anchor, vec![]))
             }
             Event::MappingStart(anchor, _) => {
-                self.stack.push(Frame::Mapping(span, anchor, vec![], None))
+                self.stack
+                    .push(Frame::Mapping(span, anchor, vec![], None, KeyIndex::new()))
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let (node, anchor) = match self.stack.pop() {
@@ -284,7 +333,7 @@ impl MarkedEventReceiver for TreeBuilder {
                         },
                         anchor,
                     ),
-                    Some(Frame::Mapping(span, anchor, entries, _)) => (
+                    Some(Frame::Mapping(span, anchor, entries, _, _)) => (
                         Node {
                             kind: NodeKind::Mapping(entries),
                             span,
@@ -356,6 +405,30 @@ mod tests {
             errs[0].message,
             "duplicate key `a` (first defined at line 1)"
         );
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_in_large_mappings() {
+        let mut doc: String = (0..40).map(|i| format!("k{i}: {i}\n")).collect();
+        doc.push_str("k7: again\n\"k39\": again\nk40: new\n");
+        let parsed = parse_document(&doc).unwrap();
+        let found: Vec<_> = parsed
+            .problems
+            .iter()
+            .map(|e| (e.span.line, e.message.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (41, "duplicate key `k7` (first defined at line 8)"),
+                (42, "duplicate key `k39` (first defined at line 40)"),
+            ]
+        );
+        let NodeKind::Mapping(entries) = parsed.root.unwrap().kind else {
+            panic!()
+        };
+        assert_eq!(entries.len(), 41);
+        assert_eq!(entries[7].1.as_str(), Some("7"));
     }
 
     #[test]

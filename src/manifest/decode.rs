@@ -34,7 +34,7 @@ pub fn pointer(segments: &[&str]) -> String {
     let mut out = String::new();
     for s in segments {
         out.push('/');
-        out.push_str(&s.replace('~', "~0").replace('/', "~1"));
+        out.push_str(&escape(s));
     }
     out
 }
@@ -76,6 +76,17 @@ impl Locations {
         self.broken
             .iter()
             .any(|b| *b == ptr || b.starts_with(&inside))
+    }
+
+    /// Forgets the positions of pointers deeper than `segments` (an app keeps them while
+    /// it is checked, then holds thousands of them while it is planned): a dropped
+    /// pointer then answers with its nearest kept ancestor's position, as `get` does.
+    pub fn keep_depth(&mut self, segments: usize) {
+        let deep = |p: &str| p.bytes().filter(|b| *b == b'/').count() > segments;
+        self.map.retain(|p, _| !deep(p));
+        self.map.shrink_to_fit();
+        self.broken.retain(|p| !deep(p));
+        self.broken.shrink_to_fit();
     }
 
     /// Whether anything did not decode.
@@ -615,7 +626,7 @@ impl Cx<'_> {
                         let lptr = format!("{loc_ptr}/{}", escape(&locale));
                         match self.localization(lnode, &lptr, &key, &locale) {
                             Some(l) => {
-                                localizations.insert(locale, l);
+                                localizations.insert(locale, Box::new(l));
                             }
                             None => self.mark(&lptr),
                         }
@@ -768,8 +779,12 @@ impl Cx<'_> {
     }
 }
 
-fn escape(segment: &str) -> String {
-    segment.replace('~', "~0").replace('/', "~1")
+fn escape(segment: &str) -> std::borrow::Cow<'_, str> {
+    if segment.contains(['~', '/']) {
+        segment.replace('~', "~0").replace('/', "~1").into()
+    } else {
+        segment.into()
+    }
 }
 
 /// The known name closest to a misspelt one, if it is close enough to be a typo.
@@ -785,4 +800,35 @@ pub fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
         .filter(|(d, k)| *d <= 2.max(k.len() / 3))
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keep_depth_keeps_shallow_positions_and_answers_deeper_ones_with_an_ancestor() {
+        let at = |line| Span { line, col: 1 };
+        let mut locs = Locations::default();
+        locs.insert(pointer(&["messages", "m"]), at(1), at(2));
+        locs.insert(pointer(&["messages", "m", "localizations"]), at(3), at(4));
+        locs.insert(
+            pointer(&["messages", "m", "localizations", "a/b"]),
+            at(5),
+            at(6),
+        );
+        locs.insert(
+            pointer(&["messages", "m", "localizations", "a/b", "header"]),
+            at(7),
+            at(8),
+        );
+        locs.keep_depth(4);
+        assert_eq!(locs.map.len(), 3);
+        assert_eq!(locs.key(&["messages", "m", "localizations", "a/b"]), at(5));
+        assert_eq!(
+            locs.key(&["messages", "m", "localizations", "a/b", "header"]),
+            at(5)
+        );
+        assert_eq!(locs.key(&["messages", "m"]), at(1));
+    }
 }
