@@ -653,6 +653,12 @@ fn check_caps(
 ) -> Vec<CapState> {
     use crate::apple::limits::{MAX_IMAGES, MAX_MESSAGES};
     let mut over = vec![];
+    // Only drift that no owned default points at now can go before the uploads.
+    let defaults: BTreeSet<&String> = observed
+        .defaults
+        .values()
+        .flat_map(|by_locale| by_locale.values().flatten())
+        .collect();
     for (kind, limit, on_apple) in [
         (ContentKind::Image, MAX_IMAGES, observed.images.len()),
         (ContentKind::Message, MAX_MESSAGES, observed.messages.len()),
@@ -666,17 +672,9 @@ fn check_caps(
             continue;
         }
         let must_go = on_apple + uploads - limit;
-        // Only drift that no owned default points at now can go before the uploads.
-        let is_default = |id: &str| {
-            observed
-                .defaults
-                .values()
-                .flat_map(|by_locale| by_locale.values().flatten())
-                .any(|d| d == id)
-        };
         let prunable = drift
             .iter()
-            .filter(|d| d.kind == kind && d.kept_because.is_none() && !is_default(&d.id))
+            .filter(|d| d.kind == kind && d.kept_because.is_none() && !defaults.contains(&d.id))
             .count();
         let cap = CapState {
             kind,

@@ -64,6 +64,20 @@ fn header(out: &mut String, paint: &Paint, app: &AppPlan) {
     );
 }
 
+/// The line of an app whose state could not be read; true when there was one.
+fn failed(out: &mut String, paint: &Paint, app: &AppPlan) -> bool {
+    let Some(error) = &app.error else {
+        return false;
+    };
+    let _ = writeln!(
+        out,
+        "  {} could not read Apple: {}\n",
+        paint.code("31", "ERROR"),
+        error_words(error)
+    );
+    true
+}
+
 /// The plan's closing line: never "No changes" when an app could not be read.
 fn headline(plan: &Plan) -> String {
     let count = |s| plan.apps.iter().map(|a| a.count(s)).sum::<usize>();
@@ -95,14 +109,7 @@ pub fn plan(plan: &Plan, color: bool) -> String {
     let mut out = String::new();
     for app in &plan.apps {
         header(&mut out, &paint, app);
-        if let Some(error) = &app.error {
-            let _ = writeln!(
-                out,
-                "  {} could not read Apple: {}",
-                paint.code("31", "ERROR"),
-                error_words(error)
-            );
-            out.push('\n');
+        if failed(&mut out, &paint, app) {
             continue;
         }
         if app.actions.is_empty() {
@@ -185,12 +192,7 @@ pub fn status(plan: &Plan) -> String {
     let paint = Paint(false);
     for app in &plan.apps {
         header(&mut out, &paint, app);
-        if let Some(error) = &app.error {
-            let _ = writeln!(
-                out,
-                "  ERROR could not read Apple: {}\n",
-                error_words(error)
-            );
+        if failed(&mut out, &paint, app) {
             continue;
         }
         let _ = writeln!(out, "  content:");
