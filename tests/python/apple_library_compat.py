@@ -1,6 +1,6 @@
 """Apple's own client library (app-store-server-library) against `retainctl sim`.
 
-Run by tests/apple_library.rs with: SIM_URL, SIM_MODE (sandbox|production), KEY_FILE
+Run by tests/it/apple_library.rs with: SIM_URL, SIM_MODE (sandbox|production), KEY_FILE
 (PKCS#8 P-256 PEM), BUNDLE_ID. The client is used unchanged except for its base URL.
 Prints one line per check and "N passed, 0 failed" at the end; exits 1 on a failure.
 """

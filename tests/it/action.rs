@@ -184,7 +184,7 @@ fn node() -> Option<&'static str> {
     if !found {
         assert!(
             std::env::var_os("CI").is_none(),
-            "node is needed under CI for tests/action.rs"
+            "node is needed under CI for tests/it/action.rs"
         );
         eprintln!("skipped: node is not installed");
         return None;

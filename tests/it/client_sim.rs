@@ -218,7 +218,7 @@ async fn production_keeps_uploads_pending_and_gates_defaults() {
         .unwrap_err();
     assert_eq!(err.code(), Some(ApiErrorCode::InvalidProductId));
 
-    // realtime URL: production needs a passing sandbox performance test (tests/perf_test.rs
+    // realtime URL: production needs a passing sandbox performance test (tests/it/perf_test.rs
     // runs one); the test itself is sandbox only
     let url = "https://127.0.0.1:9/apple".to_string();
     let err = c.configure_realtime_url(&url).await.unwrap_err();

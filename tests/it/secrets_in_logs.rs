@@ -6,12 +6,10 @@
 //! The tokens looked for are the ones the simulator actually received
 //! (`GET /_sim/requests`), not freshly signed ones.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::world::{World, text};
+use crate::common::world::{World, text};
 
 use retainctl::apple::credentials::{Credentials, PrivateKeyPem, generate_key_pair};
 use retainctl::apple::token::TokenSigner;
@@ -198,7 +196,7 @@ impl std::io::Write for LogWriter {
 /// `retainctl plan --env sandbox` against the world's simulator, with the key variables
 /// replaced by `vars`, `base_url` instead of the simulator's when given, and `manifest`.
 fn plan_with(
-    w: &common::world::World,
+    w: &crate::common::world::World,
     manifest: &str,
     vars: &[(&str, &str)],
     base_url: Option<&str>,
@@ -225,12 +223,16 @@ fn plan_with(
 }
 
 fn all_output(out: &std::process::Output) -> String {
-    format!("{}{}", common::stdout(out), common::stderr(out))
+    format!(
+        "{}{}",
+        crate::common::stdout(out),
+        crate::common::stderr(out)
+    )
 }
 
 /// The manifest of the world, with `credentials` naming the app's variables.
 fn manifest_with_credentials(credentials: &str) -> String {
-    common::world::MANIFEST.replacen(
+    crate::common::world::MANIFEST.replacen(
         "  bundleId: com.example.app\n",
         &format!("  bundleId: com.example.app\n  credentials: {credentials}\n"),
         1,
@@ -239,11 +241,11 @@ fn manifest_with_credentials(credentials: &str) -> String {
 
 #[test]
 fn key_text_in_the_file_variable_is_named_never_printed() {
-    let w = common::world::World::new("sandbox");
+    let w = crate::common::world::World::new("sandbox");
     let pem = w.key.pem_text().to_string();
     let out = plan_with(
         &w,
-        common::world::MANIFEST,
+        crate::common::world::MANIFEST,
         &[("RETAINCTL_PRIVATE_KEY_FILE", &pem)],
         None,
     );
@@ -278,7 +280,7 @@ fn key_text_in_the_file_variable_is_named_never_printed() {
 /// gets the secret's value printed.
 #[test]
 fn a_manifest_naming_any_variable_never_gets_its_value_echoed() {
-    let w = common::world::World::new("sandbox");
+    let w = crate::common::world::World::new("sandbox");
     let secret = "ghp_R3tainctlS3cretValue0123456789abcdef";
     for (credentials, expected) in [
         (
@@ -308,14 +310,14 @@ fn a_manifest_naming_any_variable_never_gets_its_value_echoed() {
 /// any request, without printing the password.
 #[test]
 fn a_base_url_with_a_password_is_refused_without_printing_it() {
-    let w = common::world::World::new("sandbox");
+    let w = crate::common::world::World::new("sandbox");
     let pem = w.key.pem_text().to_string();
     let with_password = w
         .url
         .replacen("http://", "http://ci-user:Hunter2Passw0rd@", 1);
     let out = plan_with(
         &w,
-        common::world::MANIFEST,
+        crate::common::world::MANIFEST,
         &[("RETAINCTL_PRIVATE_KEY", &pem)],
         Some(&with_password),
     );

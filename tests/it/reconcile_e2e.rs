@@ -1,12 +1,10 @@
 //! The real binary against the real simulator over loopback: converge, review-gated
 //! production flow, content edits, rejection, drift, stale saved plans, `--env local`.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::world::{MANIFEST, World, block_on, text};
+use crate::common::world::{MANIFEST, World, block_on, text};
 use serde_json::Value;
 
 #[test]

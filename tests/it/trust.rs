@@ -1,12 +1,10 @@
 //! Trust: apply never deletes what is live, and no output reports what did not happen.
 //! The real binary against the real simulator, one situation per test (issue #11).
 
-mod common;
-
 use std::io::Read;
 use std::process::{Command, Stdio};
 
-use common::world::{World, text};
+use crate::common::world::{World, text};
 use retainctl::apple::credentials::generate_key_pair;
 use serde_json::Value;
 
@@ -679,7 +677,7 @@ fn apples_cap_is_counted_before_any_upload_and_prune_makes_room_first() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(w.count("UploadMessage"), 10, "{}", text(&out));
     // Room first: Apple saw every message deletion before the first message upload.
-    let requests: Value = common::world::block_on(async {
+    let requests: Value = crate::common::world::block_on(async {
         reqwest::get(format!("{}/_sim/requests", w.url))
             .await
             .unwrap()
@@ -730,7 +728,7 @@ fn an_unknown_review_state_is_shown_and_not_used_for_a_default() {
     let mut w = w;
     let _ = w.sim.child.kill();
     let _ = w.sim.child.wait();
-    w.sim = common::SimProcess::spawn(
+    w.sim = crate::common::SimProcess::spawn(
         &w.path().join("public.pem"),
         &[
             "--mode",

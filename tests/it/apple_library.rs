@@ -4,12 +4,10 @@
 //! repository) the tests print a SKIPPED line that `cargo test` shows; under CI
 //! (`CI` set, as GitHub Actions does) or with RETAINCTL_PYTHON set they fail instead.
 
-mod common;
-
 use std::io::Write;
 use std::process::Command;
 
-use common::SimProcess;
+use crate::common::SimProcess;
 
 use retainctl::apple::credentials::generate_key_pair;
 

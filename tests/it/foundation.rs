@@ -2,8 +2,6 @@
 //! files are invalid, identifiers are pinned, the decoder agrees with serde's reading of
 //! the same types, and no input panics.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
@@ -225,7 +223,7 @@ proptest! {
         len in 0usize..40,
         insert in "[ :\\-\\[\\]{}\\n'\"&*a-z0-9]{0,8}",
     ) {
-        let source = include_str!("../examples/fitness/fitness.yaml");
+        let source = include_str!("../../examples/fitness/fitness.yaml");
         let mut bytes = source.as_bytes().to_vec();
         let at = cut.min(bytes.len());
         let end = (at + len).min(bytes.len());

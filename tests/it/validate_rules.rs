@@ -1,9 +1,7 @@
 //! Every validation rule, driven through the real binary: a bad manifest, the exact
 //! `file:line:col: severity: message` it must produce, and the exit code.
 
-mod common;
-
-use common::{Workspace, stdout};
+use crate::common::{Workspace, stdout};
 
 const BASE: &str = "\
 apiVersion: retainctl/v1

@@ -3,12 +3,10 @@
 //! `.retainctl/` at the top of the git work tree wherever the command runs, and
 //! `sim review` by manifest key (with `--state`), printing what it changed.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{stderr, stdout};
+use crate::common::{stderr, stdout};
 
 fn run(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_retainctl"))

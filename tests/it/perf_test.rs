@@ -2,17 +2,15 @@
 //! (sandbox and production) sharing their record of passed tests, and a realtime server
 //! in this test answering the simulator's signed requests well, slowly, or wrongly.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::SimProcess;
 use axum::extract::State;
 use axum::routing::post;
 use base64::Engine;
-use common::SimProcess;
 use retainctl::apple::credentials::{PrivateKeyPem, generate_key_pair};
 use retainctl::image_rules::solid_png;
 use serde_json::Value;
@@ -225,7 +223,9 @@ environments:
 
     fn state(&self, sim: &SimProcess) -> Value {
         let url = format!("{}/_sim/state", sim.url);
-        common::world::block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
+        crate::common::world::block_on(async {
+            reqwest::get(url).await.unwrap().json().await.unwrap()
+        })
     }
 }
 

@@ -1,13 +1,11 @@
 //! The `retainctl sim` binary: first line, review CLI, state kept across a restart,
 //! runtime fault settings, automatic review after a delay.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::SimProcess;
+use crate::common::SimProcess;
 
 use retainctl::apple::credentials::{Credentials, generate_key_pair};
 use retainctl::apple::model::ReviewState;

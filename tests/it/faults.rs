@@ -1,13 +1,11 @@
 //! Whatever happens, a re-run converges and nothing is lost, duplicated or leaked:
 //! injected faults, a SIGKILL in the middle of an apply, three applies at once.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::world::{World, text};
+use crate::common::world::{World, text};
 
 /// Apple holds exactly what the manifest says: no stray or missing content, defaults set.
 fn assert_exact(w: &World) {

@@ -1,12 +1,10 @@
 //! Broken manifests, images and environments: each a clear error, exit 1, no panic.
 //! Every file under tests/corpus/manifests/ says on its first line what it must produce.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::world::{World, text};
+use crate::common::world::{World, text};
 
 #[test]
 fn every_broken_manifest_in_the_corpus_is_a_clear_error() {
@@ -420,7 +418,7 @@ fn inside_a_git_work_tree_image_paths_may_use_the_whole_tree_but_not_leave_it() 
 
 #[test]
 fn symlink_loops_in_a_folder_do_not_make_discovery_run_forever() {
-    let w = common::Workspace::new();
+    let w = crate::common::Workspace::new();
     w.write("app.yaml", &hostile_manifest("images/hero.png"));
     std::os::unix::fs::symlink(".", w.path().join("a")).unwrap();
     std::os::unix::fs::symlink(".", w.path().join("b")).unwrap();
@@ -437,7 +435,7 @@ fn symlink_loops_in_a_folder_do_not_make_discovery_run_forever() {
 
 #[test]
 fn a_utf8_byte_order_mark_is_accepted_named_or_found() {
-    let w = common::Workspace::new();
+    let w = crate::common::Workspace::new();
     let with_bom = format!("\u{feff}{}", hostile_manifest("images/hero.png"));
     w.write("app.yaml", &with_bom);
     for target in ["app.yaml", "."] {
@@ -460,7 +458,7 @@ fn stdout_of(o: &Output) -> String {
 
 #[test]
 fn yaml_files_that_look_like_manifests_are_never_dropped_silently() {
-    let w = common::Workspace::new();
+    let w = crate::common::Workspace::new();
     w.write("ok/app.yaml", &hostile_manifest("../images/hero.png"));
     // A quoted key is still the declaration: the file is a manifest.
     let quoted = hostile_manifest("../images/hero.png")
@@ -608,7 +606,7 @@ fn every_offline_command_survives_the_hostile_corpus_under_a_memory_cap() {
         run_bounded(cmd, LIMIT)
     };
     // The cap leaves room for honest work: a valid app passes under it.
-    let w = common::Workspace::new();
+    let w = crate::common::Workspace::new();
     w.write("app.yaml", &hostile_manifest("images/hero.png"));
     let out = under_cap(w.path(), &["plan", "--env", "local", "app.yaml"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

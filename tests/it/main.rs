@@ -1,0 +1,19 @@
+//! The integration suite: one binary driving the real `retainctl` and simulator over loopback.
+
+mod common;
+
+mod action;
+mod apple_library;
+mod bad_input;
+mod cli_habits;
+mod client_sim;
+mod faults;
+mod foundation;
+mod perf_test;
+mod readme;
+mod reconcile_e2e;
+mod secrets_in_logs;
+mod sim_cli;
+mod trust;
+mod validate_rules;
+mod workflows;
