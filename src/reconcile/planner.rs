@@ -146,6 +146,9 @@ pub enum Reason {
         pairs: Vec<Pair>,
     },
     RealtimeUrlDiffers,
+    /// A production realtime URL differs from the manifest's: Apple configures it only
+    /// after a sandbox performance test passed, which no endpoint lets us read first.
+    ProductionRealtimeUrlNeedsPassingTest,
     /// The manifest lists the environment without a realtime URL.
     NoRealtimeUrlInManifest {
         environment: EnvironmentName,
@@ -271,6 +274,17 @@ pub struct RealtimeUrlState {
     pub managed: bool,
     pub current: Option<String>,
     pub desired: Option<String>,
+    /// What configuring `desired` depends on beyond this plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needs: Option<RealtimeUrlPrecondition>,
+}
+
+/// A condition Apple puts on a realtime URL that no read can show beforehand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RealtimeUrlPrecondition {
+    /// Production: a sandbox performance test must have passed (ForbiddenNoPassingTest).
+    PassingSandboxPerformanceTest,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -607,7 +621,11 @@ pub fn plan(
                     replaces: current.clone(),
                 },
                 status: Status::Ready,
-                reason: Reason::RealtimeUrlDiffers,
+                reason: if env == EnvironmentName::Production {
+                    Reason::ProductionRealtimeUrlNeedsPassingTest
+                } else {
+                    Reason::RealtimeUrlDiffers
+                },
             }),
             (None, Some(current)) => actions.push(Action {
                 op: Op::DeleteRealtimeUrl {
@@ -635,6 +653,11 @@ pub fn plan(
         drift,
         realtime_url: RealtimeUrlState {
             managed,
+            needs: (env == EnvironmentName::Production
+                && managed
+                && want_url.is_some()
+                && want_url != observed.realtime_url)
+                .then_some(RealtimeUrlPrecondition::PassingSandboxPerformanceTest),
             current: observed.realtime_url.clone(),
             desired: want_url,
         },

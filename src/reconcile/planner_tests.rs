@@ -331,6 +331,28 @@ fn realtime_url_is_managed_only_where_the_manifest_lists_the_environment() {
             Status::Ready
         )]
     );
+    assert_eq!(
+        p.realtime_url.needs,
+        Some(RealtimeUrlPrecondition::PassingSandboxPerformanceTest),
+        "production's URL waits on a passing sandbox performance test, and the plan says so"
+    );
+    assert_eq!(
+        p.actions[0].reason,
+        Reason::ProductionRealtimeUrlNeedsPassingTest
+    );
+    let mut configured = o.clone();
+    configured.realtime_url = Some("https://example.com/r".into());
+    let p = plan(
+        &d,
+        EnvironmentName::Production,
+        "app.yaml",
+        &configured,
+        PlanOptions::default(),
+    );
+    assert_eq!(
+        p.realtime_url.needs, None,
+        "nothing to configure: no condition"
+    );
     let mut with_url = o.clone();
     with_url.realtime_url = Some("https://old.example.com".into());
     assert!(

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::{
     ActionView, Piece, change_word, describe, error_words, kept_words, kind_word, plural,
-    reason_words, state_word, status_word,
+    precondition, realtime_url_words, reason_words, state_word, status_word,
 };
 use crate::manifest::EnvironmentName;
 use crate::reconcile::apply::AppReport;
@@ -197,7 +197,10 @@ fn app_parts(app: &AppPlan) -> Vec<Part> {
             for a in first {
                 let view = describe(&a.op);
                 let status = match a.status {
-                    Status::Ready => "ready".to_string(),
+                    Status::Ready => match precondition(&a.reason) {
+                        Some(p) => format!("ready: {}", cell(p)),
+                        None => "ready".to_string(),
+                    },
                     s => format!("{}: {}", status_word(s), cell(&reason_words(&a.reason))),
                 };
                 let _ = writeln!(
@@ -429,6 +432,9 @@ pub fn status(plan: &Plan) -> String {
                 );
             }
             out.push('\n');
+        }
+        if let Some(words) = realtime_url_words(app) {
+            let _ = writeln!(out, "Realtime URL: {}\n", cell(&words));
         }
         drift_list(&mut out, app);
     }

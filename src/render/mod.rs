@@ -9,9 +9,11 @@ pub mod markdown;
 pub mod text;
 
 use crate::apple::model::ReviewState;
-use crate::reconcile::AppError;
 use crate::reconcile::apply::{AppReport, NotAttempted, Outcome, Tally};
-use crate::reconcile::planner::{ContentKind, KeptBecause, Op, Pair, PartState, Reason, Status};
+use crate::reconcile::planner::{
+    ContentKind, KeptBecause, Op, Pair, PartState, RealtimeUrlPrecondition, Reason, Status,
+};
+use crate::reconcile::{AppError, AppPlan};
 
 pub use markdown::{MARKDOWN_LIMIT, PLAN_MARKER, STATUS_MARKER, cap_markdown};
 
@@ -201,6 +203,9 @@ pub fn reason_words(reason: &Reason) -> String {
             pairs_words(pairs)
         ),
         Reason::RealtimeUrlDiffers => "differs from the manifest".into(),
+        Reason::ProductionRealtimeUrlNeedsPassingTest => format!(
+            "differs from the manifest; {PRODUCTION_URL_GATE}"
+        ),
         Reason::NoRealtimeUrlInManifest { environment } => {
             format!("environments.{environment} sets no realtimeUrl")
         }
@@ -224,6 +229,39 @@ pub fn reason_words(reason: &Reason) -> String {
         ),
         Reason::NeedsPerformanceTest => "Apple needs a passing performance test first (ForbiddenNoPassingTest): run `retainctl perf-test` (sandbox) first".into(),
     }
+}
+
+/// Apple's precondition for a production realtime URL, in words every format shares.
+pub const PRODUCTION_URL_GATE: &str = "Apple accepts a production realtime URL only after a sandbox performance test has passed (otherwise apply reports it blocked, ForbiddenNoPassingTest): run `retainctl perf-test` first if none has";
+
+/// What a ready action still depends on that no read of Apple can show beforehand.
+pub fn precondition(reason: &Reason) -> Option<&'static str> {
+    match reason {
+        Reason::ProductionRealtimeUrlNeedsPassingTest => Some(PRODUCTION_URL_GATE),
+        _ => None,
+    }
+}
+
+/// The realtime URL of an app × environment as status shows it: what Apple has, and what
+/// apply would do about it. `None` when it is neither managed nor set.
+pub fn realtime_url_words(app: &AppPlan) -> Option<String> {
+    let url = &app.realtime_url;
+    if !url.managed && url.current.is_none() {
+        return None;
+    }
+    let current = url.current.as_deref().unwrap_or("none");
+    let verdict = match (&url.desired, url.managed) {
+        (_, false) => " (not managed: no environments entry)".to_string(),
+        (Some(want), true) if url.current.as_ref() != Some(want) => match url.needs {
+            Some(RealtimeUrlPrecondition::PassingSandboxPerformanceTest) => {
+                format!(" — to configure: {want}; {PRODUCTION_URL_GATE}")
+            }
+            None => format!(" — to configure: {want}"),
+        },
+        (None, true) if url.current.is_some() => " — not in the manifest: deleted by apply".into(),
+        _ => String::new(),
+    };
+    Some(format!("{current}{verdict}"))
 }
 
 pub fn kept_words(kept: Option<&KeptBecause>) -> String {

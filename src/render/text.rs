@@ -4,8 +4,8 @@ use std::fmt::Write;
 
 use super::{
     ActionView, Piece, Sign, change_word, describe, error_words, kept_words, kind_word,
-    outcome_detail, outcome_label, outcome_words, plural, reason_words, state_word, status_word,
-    tally_words,
+    outcome_detail, outcome_label, outcome_words, plural, precondition, realtime_url_words,
+    reason_words, state_word, status_word, tally_words,
 };
 use crate::reconcile::apply::{AppReport, Outcome};
 use crate::reconcile::planner::{Op, Status};
@@ -118,7 +118,9 @@ pub fn plan(plan: &Plan, color: bool) -> String {
         for a in &app.actions {
             let view = describe(&a.op);
             let status = match a.status {
-                Status::Ready => String::new(),
+                Status::Ready => precondition(&a.reason)
+                    .map(|p| format!("  [ready: {p}]"))
+                    .unwrap_or_default(),
                 s => format!("  [{}: {}]", status_word(s), reason_words(&a.reason)),
             };
             let _ = writeln!(out, "  {} {}{status}", paint.sign(view.sign), action(&view));
@@ -229,17 +231,8 @@ pub fn status(plan: &Plan) -> String {
                 d.current.as_deref().unwrap_or("none")
             );
         }
-        if app.realtime_url.managed || app.realtime_url.current.is_some() {
-            let _ = writeln!(
-                out,
-                "  realtime URL: {}{}",
-                app.realtime_url.current.as_deref().unwrap_or("none"),
-                if app.realtime_url.managed {
-                    ""
-                } else {
-                    " (not managed: no environments entry)"
-                }
-            );
+        if let Some(words) = realtime_url_words(app) {
+            let _ = writeln!(out, "  realtime URL: {words}");
         }
         for d in &app.drift {
             let _ = writeln!(

@@ -249,6 +249,30 @@ fn a_passing_sandbox_test_opens_the_production_realtime_url() {
     let out = s.run(&s.sandbox, &["apply", "--env", "sandbox"]);
     assert!(out.status.success(), "{}", text(&out));
 
+    // plan and status say beforehand what production needs, in every format
+    for (command, format) in [
+        ("plan", "text"),
+        ("plan", "markdown"),
+        ("plan", "json"),
+        ("status", "text"),
+        ("status", "markdown"),
+        ("status", "json"),
+    ] {
+        let out = s.run(
+            &s.production,
+            &[command, "--env", "production", "--format", format],
+        );
+        let log = text(&out);
+        assert!(
+            if format == "json" {
+                log.contains(r#""needs": "passing_sandbox_performance_test""#)
+            } else {
+                log.contains("only after a sandbox performance test has passed")
+            },
+            "{command} --format {format}: {log}"
+        );
+    }
+
     // before a passing test, production refuses the URL: blocked with the way out
     let out = s.run(&s.production, &["apply", "--env", "production"]);
     let log = text(&out);
