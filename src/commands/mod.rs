@@ -239,25 +239,32 @@ async fn make_plan(
     local: Option<&LocalApple>,
     options: PlanOptions,
 ) -> Plan {
-    let mut plans = vec![];
-    for env in envs {
-        for app in apps {
+    use futures_util::{StreamExt, stream};
+    // Apps are read concurrently (requests stay bounded by `reach.in_flight`); rows keep
+    // environment × manifest order.
+    let pairs = envs
+        .iter()
+        .flat_map(|env| apps.iter().map(move |app| (*env, app)));
+    let plans = stream::iter(pairs)
+        .map(|(env, app)| async move {
             let file = app.file.display().to_string();
             let bundle = &app.desired.bundle_id;
-            let observed = match client(app, *env, reach, local) {
-                Ok(client) => crate::reconcile::observe::observe(&client, &app.desired, *env)
+            let observed = match client(app, env, reach, local) {
+                Ok(client) => crate::reconcile::observe::observe(&client, &app.desired, env)
                     .await
                     .map_err(AppError::from),
                 Err(e) => Err(e),
             };
-            plans.push(match observed {
+            match observed {
                 Ok(observed) => {
-                    crate::reconcile::planner::plan(&app.desired, *env, &file, &observed, options)
+                    crate::reconcile::planner::plan(&app.desired, env, &file, &observed, options)
                 }
-                Err(error) => AppPlan::failed(bundle, *env, &file, error),
-            });
-        }
-    }
+                Err(error) => AppPlan::failed(bundle, env, &file, error),
+            }
+        })
+        .buffered(DEFAULT_PARALLELISM)
+        .collect::<Vec<AppPlan>>()
+        .await;
     Plan::new(options, plans)
 }
 
