@@ -6,7 +6,7 @@
 # each for retainctl and, when given, an older retainctl binary; and the naive script with
 # Apple's Python library for (a).
 # Usage: bash benches/speed.sh NEW_BIN [OLD_BIN]   (env: LATENCY_MS=100, PY=python with
-#        app-store-server-library 3.1.2, PARALLELISM=10)
+#        app-store-server-library 3.1.2, PARALLELISM=16)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NEW=$1
@@ -47,7 +47,7 @@ run() { # label bin dir
   url=$(start_sim)
   t0=$(date +%s.%N)
   if [ "$bin" = "$NEW" ]; then
-    "$bin" apply --env production --base-url "$url" --parallelism "${PARALLELISM:-10}" "$dir" > "$WORK/out" 2>&1 || true
+    "$bin" apply --env production --base-url "$url" --parallelism "${PARALLELISM:-16}" "$dir" > "$WORK/out" 2>&1 || true
   else
     "$bin" apply --env production --base-url "$url" "$dir" > "$WORK/out" 2>&1 || true
   fi
@@ -60,6 +60,12 @@ run() { # label bin dir
   t1=$(date +%s.%N)
   read -r again _ < <(counts "$url")
   printf '%s, next hourly apply: %s requests, %.1f s\n' "$label" "$((again - total))" "$(echo "$t1 - $t0" | bc)"
+  # a pull request's plan of the converged account (one observation)
+  t0=$(date +%s.%N)
+  "$bin" plan --env production --base-url "$url" "$dir" > "$WORK/out" 2>&1 || true
+  t1=$(date +%s.%N)
+  read -r planned _ < <(counts "$url")
+  printf '%s, plan: %s requests, %.1f s\n' "$label" "$((planned - again))" "$(echo "$t1 - $t0" | bc)"
   stop_sim
 }
 

@@ -247,7 +247,7 @@ pub struct ApplyArgs {
     pub wait: Option<std::time::Duration>,
     /// Requests to Apple in flight at once, across all apps (Apple's budgets are hourly,
     /// so a burst is allowed; a 429 narrows the endpoint it came from).
-    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallelism: u16,
     #[arg(long, value_enum, default_value_t = ApplyFormat::Text)]
     pub format: ApplyFormat,

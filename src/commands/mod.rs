@@ -67,7 +67,7 @@ pub fn use_color() -> bool {
 }
 
 /// Requests in flight at once when a command has no `--parallelism`.
-pub const DEFAULT_PARALLELISM: usize = 10;
+pub const DEFAULT_PARALLELISM: usize = 16;
 
 impl Reach {
     fn new(n: &NetworkArgs, parallelism: usize) -> Self {
