@@ -7,7 +7,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::model::Endpoint;
+use super::endpoints::Endpoint;
 
 const WINDOW: Duration = Duration::from_secs(3600);
 
