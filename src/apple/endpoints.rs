@@ -75,6 +75,7 @@ pub struct EndpointSpec {
     pub path: &'static str,
     /// Apple's production rate in requests per second, enforced per hour (sandbox: 10%).
     pub production_per_second: u32,
+    /// Read for Apple's GETs, Write for every other method (derived from the method).
     pub access: Access,
     /// Apple's errors that a retry may cure.
     pub retryable: &'static [ApiErrorCode],
@@ -362,10 +363,12 @@ pub struct Route {
     pub params: Vec<String>,
 }
 
-/// The endpoint a request's method and path (no query) are for. A literal segment is
-/// matched before a parameter (`GET …/image/list` is the list, not an image named
-/// `list`). `None` for a path no template has or a method the path does not take: the
-/// simulator answers both 404, as before the table.
+/// The endpoint a request's method and path (no query) are for, with its parameters
+/// decoded. No two templates of one method match the same path (a test checks the
+/// table), so the first match is the only one: `GET …/image/list` is the list, and
+/// `PUT …/image/list` uploads an image named `list`. `None` for a path no template has
+/// or a method the path does not take: the simulator answers both 404, as before the
+/// table.
 pub fn route(method: &str, path: &str) -> Option<Route> {
     let segments: Vec<String> = path
         .strip_prefix('/')?
@@ -376,32 +379,27 @@ pub fn route(method: &str, path: &str) -> Option<Route> {
                 .into_owned()
         })
         .collect();
-    let mut best: Option<(usize, Route)> = None;
-    for spec in ENDPOINTS.iter().filter(|s| s.method.as_str() == method) {
-        let template: Vec<&str> = spec.endpoint.template().collect();
-        if template.len() != segments.len() {
-            continue;
-        }
-        let mut literals = 0;
-        let mut params = vec![];
-        let matched = template.iter().zip(&segments).all(|(t, s)| {
-            if Endpoint::is_parameter(t) {
-                params.push(s.clone());
-                true
-            } else {
-                literals += 1;
-                t == s
+    ENDPOINTS
+        .iter()
+        .filter(|spec| spec.method.as_str() == method)
+        .find_map(|spec| {
+            let template: Vec<&str> = spec.endpoint.template().collect();
+            if template.len() != segments.len() {
+                return None;
             }
-        });
-        if matched && best.as_ref().is_none_or(|(l, _)| literals > *l) {
-            let route = Route {
+            let mut params = vec![];
+            for (t, s) in template.iter().zip(&segments) {
+                if Endpoint::is_parameter(t) {
+                    params.push(s.clone());
+                } else if t != s {
+                    return None;
+                }
+            }
+            Some(Route {
                 endpoint: spec.endpoint,
                 params,
-            };
-            best = Some((literals, route));
-        }
-    }
-    best.map(|(_, route)| route)
+            })
+        })
 }
 
 #[cfg(test)]
@@ -533,14 +531,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn reads_are_gets_and_everything_else_writes() {
-        for spec in ENDPOINTS {
-            let read = spec.method == HttpMethod::Get;
-            assert_eq!(spec.access == Access::Read, read, "{}", spec.name);
-        }
-    }
-
     fn sample_params(endpoint: Endpoint, values: &[&'static str]) -> Vec<&'static str> {
         endpoint
             .parameters()
@@ -595,8 +585,25 @@ mod tests {
         );
     }
 
+    /// Two templates of one method could both match a path when, at every segment,
+    /// either is a parameter or both are the same literal: then routing would depend on
+    /// the table's order. None may.
     #[test]
-    fn a_literal_segment_wins_over_a_parameter() {
+    fn no_two_templates_of_one_method_overlap() {
+        for (i, a) in ENDPOINTS.iter().enumerate() {
+            for b in &ENDPOINTS[i + 1..] {
+                let (ta, tb): (Vec<_>, Vec<_>) = (
+                    a.endpoint.template().collect(),
+                    b.endpoint.template().collect(),
+                );
+                let overlap = a.method == b.method
+                    && ta.len() == tb.len()
+                    && ta.iter().zip(&tb).all(|(x, y)| {
+                        Endpoint::is_parameter(x) || Endpoint::is_parameter(y) || x == y
+                    });
+                assert!(!overlap, "{} and {} match the same paths", a.name, b.name);
+            }
+        }
         let list = route("GET", "/inApps/v1/messaging/image/list").unwrap();
         assert_eq!(list.endpoint, Endpoint::GetImageList);
         assert!(list.params.is_empty());
