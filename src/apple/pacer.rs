@@ -1,7 +1,7 @@
-//! Client-side pacing: Apple enforces each endpoint's rate per rolling hour (production
-//! 1 request/s = 3,600 an hour, Configure Default 10/s; sandbox 10% of that). The pacer
-//! keeps the same budget so normal runs never meet a 429, and says when the budget frees
-//! up if waiting for it would take too long.
+//! Client-side pacing: Apple enforces each endpoint's rate per rolling hour, and the
+//! pacer keeps the same budget ([`Endpoint::hourly_budget`], from the endpoint table) so
+//! normal runs never meet a 429, and says when the budget frees up if waiting for it
+//! would take too long.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
