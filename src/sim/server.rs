@@ -668,42 +668,40 @@ fn carry_out(
     if let (Mode::Production, Some(delay)) = (policy.mode, review_delay) {
         app.approve_pending_before(now.saturating_sub(delay.as_millis() as u64));
     }
-    let ok = || StatusCode::OK.into_response();
     let mut started = None;
     use Endpoint as E;
     let params: Vec<&str> = route.params.iter().map(String::as_str).collect();
-    let (response, mutated) = match (route.endpoint, params.as_slice()) {
-        (E::GetImageList, []) => (json_response(StatusCode::OK, &app.image_list()), false),
-        (E::GetMessageList, []) => (json_response(StatusCode::OK, &app.message_list()), false),
+    fn json<T: Serialize>(body: &T) -> (Response, bool) {
+        (json_response(StatusCode::OK, body), false)
+    }
+    let written = |()| (StatusCode::OK.into_response(), true);
+    // What the endpoint's rules answer: (response, whether the state changed), or the
+    // Apple error they refuse with.
+    let answer: Result<(Response, bool), ApiErrorCode> = match (route.endpoint, params.as_slice()) {
+        (E::GetImageList, []) => Ok(json(&app.image_list())),
+        (E::GetMessageList, []) => Ok(json(&app.message_list())),
         (E::UploadImage, [id]) => {
             let size = query_param(uri, "imageSize");
-            outcome(app.upload_image(&policy, id, size, body, now), ok)
+            app.upload_image(&policy, id, size, body, now).map(written)
         }
-        (E::DeleteImage, [id]) => outcome(app.delete_image(id), ok),
-        (E::UploadMessage, [id]) => outcome(app.upload_message(&policy, id, body, now), ok),
-        (E::DeleteMessage, [id]) => outcome(app.delete_message(id), ok),
+        (E::DeleteImage, [id]) => app.delete_image(id).map(written),
+        (E::UploadMessage, [id]) => app.upload_message(&policy, id, body, now).map(written),
+        (E::DeleteMessage, [id]) => app.delete_message(id).map(written),
         (E::ConfigureDefaultMessage, [p, l]) => {
-            outcome(app.configure_default(&policy, p, l, body), ok)
+            app.configure_default(&policy, p, l, body).map(written)
         }
-        (E::GetDefaultMessage, [p, l]) => match app.get_default(&policy, p, l) {
-            Ok(d) => (json_response(StatusCode::OK, &d), false),
-            Err(code) => (apple_error(code), false),
-        },
-        (E::DeleteDefaultMessage, [p, l]) => outcome(app.delete_default(&policy, p, l), ok),
-        (E::ConfigureRealtimeUrl, []) => outcome(
-            app.configure_realtime_url(&policy, body, sandbox_passed),
-            ok,
-        ),
-        (E::GetRealtimeUrl, []) => match app.get_realtime_url() {
-            Ok(u) => (json_response(StatusCode::OK, &u), false),
-            Err(code) => (apple_error(code), false),
-        },
-        (E::DeleteRealtimeUrl, []) => outcome(app.delete_realtime_url(), ok),
+        (E::GetDefaultMessage, [p, l]) => app.get_default(&policy, p, l).map(|d| json(&d)),
+        (E::DeleteDefaultMessage, [p, l]) => app.delete_default(&policy, p, l).map(written),
+        (E::ConfigureRealtimeUrl, []) => app
+            .configure_realtime_url(&policy, body, sandbox_passed)
+            .map(written),
+        (E::GetRealtimeUrl, []) => app.get_realtime_url().map(|u| json(&u)),
+        (E::DeleteRealtimeUrl, []) => app.delete_realtime_url().map(written),
         (E::InitiatePerformanceTest, []) => {
             let request_id = uuid::Uuid::new_v4().to_string();
             let config = settings.config();
-            match app.start_performance_test(&policy, &request_id, body, config.clone()) {
-                Ok(target) => {
+            app.start_performance_test(&policy, &request_id, body, config.clone())
+                .map(|target| {
                     let original_transaction_id =
                         serde_json::from_slice::<crate::apple::model::PerformanceTestRequest>(body)
                             .map(|r| r.original_transaction_id)
@@ -716,31 +714,30 @@ fn carry_out(
                     let answer =
                         crate::apple::model::PerformanceTestResponse { config, request_id };
                     (json_response(StatusCode::OK, &answer), true)
-                }
-                Err(code) => (apple_error(code), false),
-            }
+                })
         }
-        (E::GetPerformanceTestResult, [id]) => match app.performance_test_result(id) {
-            Ok(r) => (json_response(StatusCode::OK, &r), false),
-            Err(code) => (apple_error(code), false),
-        },
+        (E::GetPerformanceTestResult, [id]) => app.performance_test_result(id).map(|r| json(&r)),
         // `route` gives each endpoint as many parameters as its template has
         // (endpoints::tests::every_template_round_trips); a row added to the table
         // without a rule here is not found.
-        _ => (StatusCode::NOT_FOUND.into_response(), false),
+        _ => Ok((StatusCode::NOT_FOUND.into_response(), false)),
+    };
+    let (response, mutated) = match answer {
+        Ok(answer) => answer,
+        Err(code) => {
+            *core
+                .world
+                .error_counts
+                .entry(code.name().to_string())
+                .or_default() += 1;
+            (apple_error(code), false)
+        }
     };
     if mutated && let Err(e) = core.persist() {
         tracing::error!("simulator state not saved: {e}");
         return (apple_error(ApiErrorCode::GeneralInternal), None);
     }
     (response, started)
-}
-
-fn outcome(result: Result<(), ApiErrorCode>, ok: impl FnOnce() -> Response) -> (Response, bool) {
-    match result {
-        Ok(()) => (ok(), true),
-        Err(code) => (apple_error(code), false),
-    }
 }
 
 /// Runs a recorded performance test: `totalRequests` signed realtime requests to the
