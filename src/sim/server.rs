@@ -114,6 +114,8 @@ struct Core {
     /// Requests waiting for `POST /_sim/release`, by arrival number.
     held: BTreeMap<u64, Held>,
     next_held: u64,
+    /// API requests being answered now, per endpoint.
+    in_flight: std::collections::HashMap<Endpoint, u64>,
 }
 
 /// How many API requests `GET /_sim/requests` remembers.
@@ -302,6 +304,7 @@ pub fn router(config: SimConfig) -> Result<Router, String> {
         seen: VecDeque::new(),
         held: BTreeMap::new(),
         next_held: 0,
+        in_flight: Default::default(),
     };
     let sim = Sim {
         core: Arc::new(Mutex::new(core)),
@@ -469,6 +472,44 @@ impl Sim {
     }
 }
 
+/// Counts an API request as being answered until dropped, and keeps each endpoint's peak
+/// in the state (`peakConcurrentRequests`): a test sees that a run really sent an
+/// endpoint's requests at once.
+struct InFlight {
+    sim: Sim,
+    endpoint: Endpoint,
+}
+
+impl InFlight {
+    fn start(sim: &Sim, endpoint: Endpoint) -> InFlight {
+        let mut core = sim.core.lock().unwrap_or_else(|e| e.into_inner());
+        let now = {
+            let n = core.in_flight.entry(endpoint).or_default();
+            *n += 1;
+            *n
+        };
+        let peak = core
+            .world
+            .peak_concurrent_requests
+            .entry(endpoint.name().to_string())
+            .or_default();
+        *peak = (*peak).max(now);
+        InFlight {
+            sim: sim.clone(),
+            endpoint,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut core = self.sim.core.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = core.in_flight.get_mut(&self.endpoint) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
 /// The page a redirect rule's answer carries, and `/_sim/landing` serves: it says 200.
 const LANDING_PAGE: &str =
     "<!doctype html><html><head><title>200 OK</title></head><body><h1>200 OK</h1></body></html>";
@@ -542,6 +583,7 @@ async fn answer(sim: Sim, method: Method, uri: Uri, headers: HeaderMap, body: By
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     sim.record_request(&method, uri.path(), authorization);
+    let _in_flight = InFlight::start(&sim, route.endpoint);
     let Some(bearer) = authorization.and_then(|v| v.strip_prefix("Bearer ")) else {
         return unauthorized();
     };

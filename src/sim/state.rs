@@ -103,6 +103,9 @@ pub struct World {
     /// injected faults), across apps: a test sees, say, an upload that came twice.
     #[serde(default)]
     pub error_counts: BTreeMap<String, u64>,
+    /// Endpoint name → the most of its requests ever answered at once, across apps.
+    #[serde(default)]
+    pub peak_concurrent_requests: BTreeMap<String, u64>,
 }
 
 /// Rules that depend on how the simulator was started.

@@ -198,6 +198,9 @@ fn concurrent_apply_through_faults_is_exact() {
             "300",
             "--drop-every",
             "13",
+            // every answer takes a while, so requests sent at once are answered at once
+            "--latency-ms",
+            "100",
         ],
     );
     let mut manifest = std::fs::read_to_string(w.path().join("app.yaml"))
@@ -243,6 +246,11 @@ fn concurrent_apply_through_faults_is_exact() {
     for name in ["MessageAlreadyExists", "ImageAlreadyExists"] {
         assert_eq!(errors[name].as_u64().unwrap_or(0), 0, "{name}: {errors}");
     }
+    // ... and they went at once: Apple had several uploads in hand together.
+    let peak = w.state()["peakConcurrentRequests"]["UploadMessage"]
+        .as_u64()
+        .unwrap();
+    assert!(peak > 1, "uploads went one at a time (peak {peak})");
     assert_exact(&w);
     let out = w.run(&[
         "plan",
