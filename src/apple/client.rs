@@ -19,6 +19,7 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 use uuid::Uuid;
 
+use super::endpoints::{Endpoint, HttpMethod};
 use super::errors::ApiErrorCode;
 use super::model::*;
 use super::pacer::Pacer;
@@ -81,6 +82,18 @@ impl BaseUrl {
 
     pub fn as_str(&self) -> &str {
         self.0.as_str()
+    }
+
+    /// The URL of a request to `endpoint`: its path from the endpoint table, with
+    /// `params` in place of the template's parameters, after this URL's own path.
+    fn join(&self, endpoint: Endpoint, params: &[&str]) -> reqwest::Url {
+        let tail = endpoint
+            .path(params)
+            .expect("each client method passes its endpoint's parameters");
+        let mut url = self.0.clone();
+        let path = format!("{}{tail}", url.path().trim_end_matches('/'));
+        url.set_path(&path);
+        url
     }
 }
 
@@ -301,26 +314,21 @@ impl AppleClient {
         })
     }
 
-    fn url(&self, segments: &[&str]) -> reqwest::Url {
-        let mut url = self.base_url.0.clone();
-        url.path_segments_mut()
-            .expect("a BaseUrl has a host, so it can be a base")
-            .pop_if_empty()
-            .extend(["inApps", "v1", "messaging"])
-            .extend(segments);
-        url
-    }
-
     async fn send(
         &self,
         endpoint: Endpoint,
-        method: Method,
-        segments: &[&str],
+        params: &[&str],
         query: Option<(&str, &str)>,
         body: Body,
     ) -> Result<(StatusCode, bytes::Bytes), ApiError> {
         let name = endpoint.name();
-        let url = self.url(segments);
+        let method = match endpoint.method() {
+            HttpMethod::Get => Method::GET,
+            HttpMethod::Put => Method::PUT,
+            HttpMethod::Delete => Method::DELETE,
+            HttpMethod::Post => Method::POST,
+        };
+        let url = self.base_url.join(endpoint, params);
         let mut delays = backon::ExponentialBuilder::default()
             .with_min_delay(self.retry.min_delay)
             .with_max_delay(self.retry.max_delay)
@@ -502,7 +510,7 @@ impl AppleClient {
         };
         let retryable = status == StatusCode::TOO_MANY_REQUESTS
             || status.is_server_error()
-            || error.code().is_some_and(|c| c.is_retryable());
+            || error.code().is_some_and(|c| endpoint.retries(c));
         if retryable {
             Attempt::Retry {
                 error,
@@ -517,26 +525,22 @@ impl AppleClient {
     async fn json<T: DeserializeOwned>(
         &self,
         endpoint: Endpoint,
-        method: Method,
-        segments: &[&str],
+        params: &[&str],
         body: Body,
         required: &'static str,
     ) -> Result<T, ApiError> {
-        let (status, bytes) = self.send(endpoint, method, segments, None, body).await?;
+        let (status, bytes) = self.send(endpoint, params, None, body).await?;
         read_answer(endpoint.name(), status.as_u16(), &bytes, required)
     }
 
     async fn no_content(
         &self,
         endpoint: Endpoint,
-        method: Method,
-        segments: &[&str],
+        params: &[&str],
         query: Option<(&str, &str)>,
         body: Body,
     ) -> Result<(), ApiError> {
-        self.send(endpoint, method, segments, query, body)
-            .await
-            .map(|_| ())
+        self.send(endpoint, params, query, body).await.map(|_| ())
     }
 
     pub async fn upload_image(
@@ -548,8 +552,7 @@ impl AppleClient {
         let id = id.to_string();
         self.no_content(
             Endpoint::UploadImage,
-            Method::PUT,
-            &["image", &id],
+            &[&id],
             Some(("imageSize", size.as_str())),
             Body::Png(png.to_vec()),
         )
@@ -557,25 +560,13 @@ impl AppleClient {
     }
 
     pub async fn delete_image(&self, id: &str) -> Result<(), ApiError> {
-        self.no_content(
-            Endpoint::DeleteImage,
-            Method::DELETE,
-            &["image", id],
-            None,
-            Body::None,
-        )
-        .await
+        self.no_content(Endpoint::DeleteImage, &[id], None, Body::None)
+            .await
     }
 
     pub async fn list_images(&self) -> Result<ImageListResponse, ApiError> {
-        self.json(
-            Endpoint::GetImageList,
-            Method::GET,
-            &["image", "list"],
-            Body::None,
-            "imageIdentifiers",
-        )
-        .await
+        self.json(Endpoint::GetImageList, &[], Body::None, "imageIdentifiers")
+            .await
     }
 
     /// `body` is the exact JSON text (retainctl sends the canonical form its id hashes).
@@ -583,8 +574,7 @@ impl AppleClient {
         let id = id.to_string();
         self.no_content(
             Endpoint::UploadMessage,
-            Method::PUT,
-            &["message", &id],
+            &[&id],
             None,
             Body::Json(body.to_string()),
         )
@@ -592,21 +582,14 @@ impl AppleClient {
     }
 
     pub async fn delete_message(&self, id: &str) -> Result<(), ApiError> {
-        self.no_content(
-            Endpoint::DeleteMessage,
-            Method::DELETE,
-            &["message", id],
-            None,
-            Body::None,
-        )
-        .await
+        self.no_content(Endpoint::DeleteMessage, &[id], None, Body::None)
+            .await
     }
 
     pub async fn list_messages(&self) -> Result<MessageListResponse, ApiError> {
         self.json(
             Endpoint::GetMessageList,
-            Method::GET,
-            &["message", "list"],
+            &[],
             Body::None,
             "messageIdentifiers",
         )
@@ -625,8 +608,7 @@ impl AppleClient {
         .expect("serializes");
         self.no_content(
             Endpoint::ConfigureDefaultMessage,
-            Method::PUT,
-            &["default", product, locale],
+            &[product, locale],
             None,
             Body::Json(body),
         )
@@ -643,8 +625,7 @@ impl AppleClient {
         match self
             .json::<DefaultMessageResponse>(
                 Endpoint::GetDefaultMessage,
-                Method::GET,
-                &["default", product, locale],
+                &[product, locale],
                 Body::None,
                 "messageIdentifier",
             )
@@ -659,8 +640,7 @@ impl AppleClient {
     pub async fn delete_default(&self, product: &str, locale: &str) -> Result<(), ApiError> {
         self.no_content(
             Endpoint::DeleteDefaultMessage,
-            Method::DELETE,
-            &["default", product, locale],
+            &[product, locale],
             None,
             Body::None,
         )
@@ -672,26 +652,14 @@ impl AppleClient {
             realtime_url: url.to_string(),
         })
         .expect("serializes");
-        self.no_content(
-            Endpoint::ConfigureRealtimeUrl,
-            Method::PUT,
-            &["realtime", "url"],
-            None,
-            Body::Json(body),
-        )
-        .await
+        self.no_content(Endpoint::ConfigureRealtimeUrl, &[], None, Body::Json(body))
+            .await
     }
 
     /// The realtime URL; `Ok(None)` when none is configured (RealtimeUrlNotFound).
     pub async fn get_realtime_url(&self) -> Result<Option<String>, ApiError> {
         match self
-            .json::<RealtimeUrl>(
-                Endpoint::GetRealtimeUrl,
-                Method::GET,
-                &["realtime", "url"],
-                Body::None,
-                "realtimeURL",
-            )
+            .json::<RealtimeUrl>(Endpoint::GetRealtimeUrl, &[], Body::None, "realtimeURL")
             .await
         {
             Ok(a) => Ok(Some(a.realtime_url)),
@@ -701,14 +669,8 @@ impl AppleClient {
     }
 
     pub async fn delete_realtime_url(&self) -> Result<(), ApiError> {
-        self.no_content(
-            Endpoint::DeleteRealtimeUrl,
-            Method::DELETE,
-            &["realtime", "url"],
-            None,
-            Body::None,
-        )
-        .await
+        self.no_content(Endpoint::DeleteRealtimeUrl, &[], None, Body::None)
+            .await
     }
 
     pub async fn initiate_performance_test(
@@ -721,8 +683,7 @@ impl AppleClient {
         .expect("serializes");
         self.json(
             Endpoint::InitiatePerformanceTest,
-            Method::POST,
-            &["performanceTest"],
+            &[],
             Body::Json(body),
             "requestId",
         )
@@ -735,8 +696,7 @@ impl AppleClient {
     ) -> Result<PerformanceTestResultResponse, ApiError> {
         self.json(
             Endpoint::GetPerformanceTestResult,
-            Method::GET,
-            &["performanceTest", "result", request_id],
+            &[request_id],
             Body::None,
             "result",
         )
@@ -888,6 +848,38 @@ mod tests {
             BaseUrl::parse("http://127.0.0.1:4010").unwrap().as_str(),
             "http://127.0.0.1:4010/"
         );
+    }
+
+    /// The client's URLs are the table's paths after the base's own path, and the
+    /// simulator's router reads them back to the same endpoint and parameters.
+    #[test]
+    fn urls_are_the_tables_paths_after_the_base() {
+        let params = ["com.example.premium", "a/b c%"];
+        for (base, prefix) in [
+            ("http://127.0.0.1:4010", ""),
+            ("https://proxy.example/apple/", "/apple"),
+            ("https://proxy.example/apple", "/apple"),
+        ] {
+            let url = BaseUrl::parse(base)
+                .unwrap()
+                .join(Endpoint::GetDefaultMessage, &params);
+            assert_eq!(
+                url.path(),
+                format!("{prefix}/inApps/v1/messaging/default/com.example.premium/a%2Fb%20c%25")
+            );
+            assert_eq!(url.query(), None);
+        }
+        let base = BaseUrl::parse("http://127.0.0.1:4010").unwrap();
+        for endpoint in Endpoint::ALL {
+            let params: Vec<&str> = endpoint.parameters().map(|_| "x/y").collect();
+            let url = base.join(endpoint, &params);
+            let route = crate::apple::endpoints::route(endpoint.method().as_str(), url.path());
+            assert_eq!(
+                route.map(|r| (r.endpoint, r.params)),
+                Some((endpoint, params.iter().map(|p| p.to_string()).collect())),
+                "{endpoint}"
+            );
+        }
     }
 
     #[test]

@@ -105,15 +105,6 @@ impl ApiErrorCode {
         }
     }
 
-    /// Apple's Retention Messaging error page lists GeneralInternal (5000000) among the
-    /// errors to retry, beside GeneralInternalRetryable and RateLimitExceeded.
-    pub fn is_retryable(self) -> bool {
-        matches!(
-            self,
-            Self::GeneralInternal | Self::GeneralInternalRetryable | Self::RateLimitExceeded
-        )
-    }
-
     /// What a user can do about it.
     pub fn hint(self) -> Option<&'static str> {
         Some(match self {
@@ -209,19 +200,9 @@ mod tests {
         assert_eq!(ApiErrorCode::Other(4001234).number(), 4001234);
     }
 
+    /// Which errors are retried is the endpoint table's (`endpoints::RETRY`).
     #[test]
-    fn general_internal_is_retried_like_the_retryable_one() {
-        for code in [
-            ApiErrorCode::GeneralInternal,
-            ApiErrorCode::GeneralInternalRetryable,
-            ApiErrorCode::RateLimitExceeded,
-        ] {
-            assert!(code.is_retryable(), "{code}");
-        }
-        for n in [4000006, 4000048, 4000185, 4000187, 4030017, 4040015] {
-            let code = ApiErrorCode::from_number(n);
-            assert!(!code.is_retryable(), "{code}");
-        }
+    fn the_transaction_id_errors_have_hints() {
         for n in [4000006, 4000048, 4000185, 4000187] {
             assert!(ApiErrorCode::from_number(n).hint().is_some(), "{n}");
         }

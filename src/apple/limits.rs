@@ -1,5 +1,7 @@
 //! Apple's numbers for the Retention Messaging API: text lengths, caps per app, the
-//! realtime URL length, and the App Store's locale short codes. Data only, no I/O.
+//! realtime URL length, and the App Store's locale short codes. Data only, no I/O. The
+//! endpoints (method, path, hourly budget, retryable errors) are a table of their own,
+//! [`super::endpoints::ENDPOINTS`].
 
 /// Header of a message, in characters.
 pub const MAX_HEADER: usize = 66;

@@ -1,8 +1,9 @@
-//! Everything about talking to Apple's Retention Messaging API: wire model, error
-//! numbers, credentials, tokens, pacing and the HTTP client.
+//! Everything about talking to Apple's Retention Messaging API: the endpoint table, wire
+//! model, error numbers, credentials, tokens, pacing and the HTTP client.
 
 pub mod client;
 pub mod credentials;
+pub mod endpoints;
 pub mod errors;
 pub mod limits;
 pub mod model;
@@ -11,4 +12,5 @@ pub mod throttle;
 pub mod token;
 
 pub use client::{ApiError, AppleClient, ClientConfig, RetryPolicy};
+pub use endpoints::Endpoint;
 pub use errors::ApiErrorCode;

@@ -1,5 +1,5 @@
-//! Request and response bodies of the Retention Messaging API, exactly as on the wire,
-//! and the endpoints with Apple's documented rate limits.
+//! Request and response bodies of the Retention Messaging API, exactly as on the wire.
+//! The endpoints themselves are in [`super::endpoints`].
 //!
 //! Identifiers are case-insensitive UUIDs, and Apple does not promise a case in its
 //! answers (Swift's `uuidString` is upper case). Every identifier Apple answers with is
@@ -203,61 +203,6 @@ pub struct ErrorBody {
     pub error_message: String,
 }
 
-/// Each endpoint, for rate limits, pacing and request counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Endpoint {
-    UploadImage,
-    DeleteImage,
-    GetImageList,
-    UploadMessage,
-    DeleteMessage,
-    GetMessageList,
-    ConfigureDefaultMessage,
-    GetDefaultMessage,
-    DeleteDefaultMessage,
-    ConfigureRealtimeUrl,
-    GetRealtimeUrl,
-    DeleteRealtimeUrl,
-    InitiatePerformanceTest,
-    GetPerformanceTestResult,
-}
-
-impl Endpoint {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::UploadImage => "UploadImage",
-            Self::DeleteImage => "DeleteImage",
-            Self::GetImageList => "GetImageList",
-            Self::UploadMessage => "UploadMessage",
-            Self::DeleteMessage => "DeleteMessage",
-            Self::GetMessageList => "GetMessageList",
-            Self::ConfigureDefaultMessage => "ConfigureDefaultMessage",
-            Self::GetDefaultMessage => "GetDefaultMessage",
-            Self::DeleteDefaultMessage => "DeleteDefaultMessage",
-            Self::ConfigureRealtimeUrl => "ConfigureRealtimeUrl",
-            Self::GetRealtimeUrl => "GetRealtimeUrl",
-            Self::DeleteRealtimeUrl => "DeleteRealtimeUrl",
-            Self::InitiatePerformanceTest => "InitiatePerformanceTest",
-            Self::GetPerformanceTestResult => "GetPerformanceTestResult",
-        }
-    }
-
-    /// Apple's documented production rate in requests per second (enforced per hour):
-    /// 10 for Configure Default Message, 1 for every other endpoint.
-    pub fn production_rate_per_second(self) -> u32 {
-        match self {
-            Self::ConfigureDefaultMessage => 10,
-            _ => 1,
-        }
-    }
-
-    /// Requests allowed per rolling hour: the production rate × 3600, sandbox 10% of it.
-    pub fn hourly_budget(self, sandbox: bool) -> u32 {
-        let production = self.production_rate_per_second() * 3600;
-        if sandbox { production / 10 } else { production }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,15 +286,5 @@ mod tests {
                 .image_identifiers
                 .is_empty()
         );
-    }
-
-    #[test]
-    fn budgets_follow_apple_rates() {
-        assert_eq!(
-            Endpoint::ConfigureDefaultMessage.hourly_budget(false),
-            36000
-        );
-        assert_eq!(Endpoint::UploadMessage.hourly_budget(false), 3600);
-        assert_eq!(Endpoint::UploadMessage.hourly_budget(true), 360);
     }
 }

@@ -1,13 +1,13 @@
-//! Client-side pacing: Apple enforces each endpoint's rate per rolling hour (production
-//! 1 request/s = 3,600 an hour, Configure Default 10/s; sandbox 10% of that). The pacer
-//! keeps the same budget so normal runs never meet a 429, and says when the budget frees
-//! up if waiting for it would take too long.
+//! Client-side pacing: Apple enforces each endpoint's rate per rolling hour, and the
+//! pacer keeps the same budget ([`Endpoint::hourly_budget`], from the endpoint table) so
+//! normal runs never meet a 429, and says when the budget frees up if waiting for it
+//! would take too long.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::model::Endpoint;
+use super::endpoints::Endpoint;
 
 const WINDOW: Duration = Duration::from_secs(3600);
 

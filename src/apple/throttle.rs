@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::model::Endpoint;
+use super::endpoints::Endpoint;
 
 /// Requests one endpoint of one app may have in flight before any 429.
 const ENDPOINT_START: usize = 64;

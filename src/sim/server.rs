@@ -39,7 +39,8 @@ use super::faults::{FaultConfig, Faults, Injected, RuleAnswer};
 use super::perf::{PerfTestSettings, RealtimeSigner, SendAttemptResult};
 use super::state::{Mode, Policy, World};
 use crate::apple::ApiErrorCode;
-use crate::apple::model::{Endpoint, ErrorBody, ReviewState};
+use crate::apple::endpoints::{self, Endpoint, Route};
+use crate::apple::model::{ErrorBody, ReviewState};
 use crate::apple::pacer::Pacer;
 use crate::apple::token;
 
@@ -113,6 +114,8 @@ struct Core {
     /// Requests waiting for `POST /_sim/release`, by arrival number.
     held: BTreeMap<u64, Held>,
     next_held: u64,
+    /// API requests being answered now, per endpoint.
+    in_flight: std::collections::HashMap<Endpoint, u64>,
 }
 
 /// How many API requests `GET /_sim/requests` remembers.
@@ -301,6 +304,7 @@ pub fn router(config: SimConfig) -> Result<Router, String> {
         seen: VecDeque::new(),
         held: BTreeMap::new(),
         next_held: 0,
+        in_flight: Default::default(),
     };
     let sim = Sim {
         core: Arc::new(Mutex::new(core)),
@@ -387,76 +391,6 @@ fn dropped_connection() -> Response {
     Response::new(Body::from_stream(stream))
 }
 
-enum Route {
-    UploadImage(String),
-    DeleteImage(String),
-    ListImages,
-    UploadMessage(String),
-    DeleteMessage(String),
-    ListMessages,
-    ConfigureDefault(String, String),
-    GetDefault(String, String),
-    DeleteDefault(String, String),
-    ConfigureRealtimeUrl,
-    GetRealtimeUrl,
-    DeleteRealtimeUrl,
-    InitiatePerformanceTest,
-    PerformanceTestResult(String),
-}
-
-impl Route {
-    fn parse(method: &Method, path: &str) -> Option<Route> {
-        let rest = path.strip_prefix("/inApps/v1/messaging/")?;
-        let segs: Vec<String> = rest.split('/').map(percent_decode).collect();
-        let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
-        let m = method.as_str();
-        Some(match (m, segs.as_slice()) {
-            ("GET", ["image", "list"]) => Route::ListImages,
-            ("PUT", ["image", id]) => Route::UploadImage(id.to_string()),
-            ("DELETE", ["image", id]) => Route::DeleteImage(id.to_string()),
-            ("GET", ["message", "list"]) => Route::ListMessages,
-            ("PUT", ["message", id]) => Route::UploadMessage(id.to_string()),
-            ("DELETE", ["message", id]) => Route::DeleteMessage(id.to_string()),
-            ("PUT", ["default", p, l]) => Route::ConfigureDefault(p.to_string(), l.to_string()),
-            ("GET", ["default", p, l]) => Route::GetDefault(p.to_string(), l.to_string()),
-            ("DELETE", ["default", p, l]) => Route::DeleteDefault(p.to_string(), l.to_string()),
-            ("PUT", ["realtime", "url"]) => Route::ConfigureRealtimeUrl,
-            ("GET", ["realtime", "url"]) => Route::GetRealtimeUrl,
-            ("DELETE", ["realtime", "url"]) => Route::DeleteRealtimeUrl,
-            ("POST", ["performanceTest"]) => Route::InitiatePerformanceTest,
-            ("GET", ["performanceTest", "result", id]) => {
-                Route::PerformanceTestResult(id.to_string())
-            }
-            _ => return None,
-        })
-    }
-
-    fn endpoint(&self) -> Endpoint {
-        match self {
-            Route::UploadImage(_) => Endpoint::UploadImage,
-            Route::DeleteImage(_) => Endpoint::DeleteImage,
-            Route::ListImages => Endpoint::GetImageList,
-            Route::UploadMessage(_) => Endpoint::UploadMessage,
-            Route::DeleteMessage(_) => Endpoint::DeleteMessage,
-            Route::ListMessages => Endpoint::GetMessageList,
-            Route::ConfigureDefault(..) => Endpoint::ConfigureDefaultMessage,
-            Route::GetDefault(..) => Endpoint::GetDefaultMessage,
-            Route::DeleteDefault(..) => Endpoint::DeleteDefaultMessage,
-            Route::ConfigureRealtimeUrl => Endpoint::ConfigureRealtimeUrl,
-            Route::GetRealtimeUrl => Endpoint::GetRealtimeUrl,
-            Route::DeleteRealtimeUrl => Endpoint::DeleteRealtimeUrl,
-            Route::InitiatePerformanceTest => Endpoint::InitiatePerformanceTest,
-            Route::PerformanceTestResult(_) => Endpoint::GetPerformanceTestResult,
-        }
-    }
-}
-
-fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
-}
-
 fn query_param<'a>(uri: &'a Uri, name: &str) -> Option<&'a str> {
     uri.query()?
         .split('&')
@@ -538,6 +472,44 @@ impl Sim {
     }
 }
 
+/// Counts an API request as being answered until dropped, and keeps each endpoint's peak
+/// in the state (`peakConcurrentRequests`): a test sees that a run really sent an
+/// endpoint's requests at once.
+struct InFlight {
+    sim: Sim,
+    endpoint: Endpoint,
+}
+
+impl InFlight {
+    fn start(sim: &Sim, endpoint: Endpoint) -> InFlight {
+        let mut core = sim.core.lock().unwrap_or_else(|e| e.into_inner());
+        let now = {
+            let n = core.in_flight.entry(endpoint).or_default();
+            *n += 1;
+            *n
+        };
+        let peak = core
+            .world
+            .peak_concurrent_requests
+            .entry(endpoint.name().to_string())
+            .or_default();
+        *peak = (*peak).max(now);
+        InFlight {
+            sim: sim.clone(),
+            endpoint,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut core = self.sim.core.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = core.in_flight.get_mut(&self.endpoint) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
 /// The page a redirect rule's answer carries, and `/_sim/landing` serves: it says 200.
 const LANDING_PAGE: &str =
     "<!doctype html><html><head><title>200 OK</title></head><body><h1>200 OK</h1></body></html>";
@@ -603,13 +575,15 @@ async fn with_upper_case_ids(response: Response) -> Response {
 
 /// One API request, start to end: token, counts, faults, the rule, the answer.
 async fn answer(sim: Sim, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(route) = Route::parse(&method, uri.path()) else {
+    // A path no endpoint has, or a method its endpoint does not take: 404.
+    let Some(route) = endpoints::route(method.as_str(), uri.path()) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     sim.record_request(&method, uri.path(), authorization);
+    let _in_flight = InFlight::start(&sim, route.endpoint);
     let Some(bearer) = authorization.and_then(|v| v.strip_prefix("Bearer ")) else {
         return unauthorized();
     };
@@ -623,7 +597,7 @@ async fn answer(sim: Sim, method: Method, uri: Uri, headers: HeaderMap, body: By
         Err(_) => return unauthorized(),
     };
     let bundle = claims.bid;
-    let endpoint = route.endpoint();
+    let endpoint = route.endpoint;
 
     let (latency, injected, retry_after_ms, slow_ms, rule) = {
         let mut core = sim.core.lock().unwrap_or_else(|e| e.into_inner());
@@ -664,8 +638,8 @@ async fn answer(sim: Sim, method: Method, uri: Uri, headers: HeaderMap, body: By
     }
 
     // Production reads the shared record of sandbox passes before a realtime URL.
-    let sandbox_passed = match route {
-        Route::ConfigureRealtimeUrl => match sim.perf.sandbox_passed(&bundle) {
+    let sandbox_passed = match endpoint {
+        Endpoint::ConfigureRealtimeUrl => match sim.perf.sandbox_passed(&bundle) {
             Ok(passed) => passed,
             Err(e) => {
                 tracing::error!("performance test record unreadable: {e}");
@@ -680,11 +654,10 @@ async fn answer(sim: Sim, method: Method, uri: Uri, headers: HeaderMap, body: By
         let settings = &sim.perf.settings;
         carry_out(
             &mut core,
-            route,
+            &route,
             &uri,
             &body,
             bundle,
-            endpoint,
             sandbox_passed,
             settings,
         )
@@ -712,11 +685,10 @@ struct StartedTest {
 #[allow(clippy::too_many_arguments)]
 fn carry_out(
     core: &mut Core,
-    route: Route,
+    route: &Route,
     uri: &Uri,
     body: &[u8],
     bundle: String,
-    endpoint: Endpoint,
     sandbox_passed: bool,
     settings: &PerfTestSettings,
 ) -> (Response, Option<StartedTest>) {
@@ -726,7 +698,7 @@ fn carry_out(
             .limiters
             .entry(bundle.clone())
             .or_insert_with(|| Pacer::new(sandbox, true));
-        if let Err(wait) = limiter.reserve(endpoint, Instant::now(), Duration::ZERO) {
+        if let Err(wait) = limiter.reserve(route.endpoint, Instant::now(), Duration::ZERO) {
             core.world.rate_limited_requests += 1;
             return (rate_limited(now_ms() + wait.as_millis() as u64), None);
         }
@@ -738,38 +710,40 @@ fn carry_out(
     if let (Mode::Production, Some(delay)) = (policy.mode, review_delay) {
         app.approve_pending_before(now.saturating_sub(delay.as_millis() as u64));
     }
-    let ok = || StatusCode::OK.into_response();
     let mut started = None;
-    let (response, mutated) = match route {
-        Route::ListImages => (json_response(StatusCode::OK, &app.image_list()), false),
-        Route::ListMessages => (json_response(StatusCode::OK, &app.message_list()), false),
-        Route::UploadImage(id) => {
+    use Endpoint as E;
+    let params: Vec<&str> = route.params.iter().map(String::as_str).collect();
+    fn json<T: Serialize>(body: &T) -> (Response, bool) {
+        (json_response(StatusCode::OK, body), false)
+    }
+    let written = |()| (StatusCode::OK.into_response(), true);
+    // What the endpoint's rules answer: (response, whether the state changed), or the
+    // Apple error they refuse with.
+    let answer: Result<(Response, bool), ApiErrorCode> = match (route.endpoint, params.as_slice()) {
+        (E::GetImageList, []) => Ok(json(&app.image_list())),
+        (E::GetMessageList, []) => Ok(json(&app.message_list())),
+        (E::UploadImage, [id]) => {
             let size = query_param(uri, "imageSize");
-            outcome(app.upload_image(&policy, &id, size, body, now), ok)
+            app.upload_image(&policy, id, size, body, now).map(written)
         }
-        Route::DeleteImage(id) => outcome(app.delete_image(&id), ok),
-        Route::UploadMessage(id) => outcome(app.upload_message(&policy, &id, body, now), ok),
-        Route::DeleteMessage(id) => outcome(app.delete_message(&id), ok),
-        Route::ConfigureDefault(p, l) => outcome(app.configure_default(&policy, &p, &l, body), ok),
-        Route::GetDefault(p, l) => match app.get_default(&policy, &p, &l) {
-            Ok(d) => (json_response(StatusCode::OK, &d), false),
-            Err(code) => (apple_error(code), false),
-        },
-        Route::DeleteDefault(p, l) => outcome(app.delete_default(&policy, &p, &l), ok),
-        Route::ConfigureRealtimeUrl => outcome(
-            app.configure_realtime_url(&policy, body, sandbox_passed),
-            ok,
-        ),
-        Route::GetRealtimeUrl => match app.get_realtime_url() {
-            Ok(u) => (json_response(StatusCode::OK, &u), false),
-            Err(code) => (apple_error(code), false),
-        },
-        Route::DeleteRealtimeUrl => outcome(app.delete_realtime_url(), ok),
-        Route::InitiatePerformanceTest => {
+        (E::DeleteImage, [id]) => app.delete_image(id).map(written),
+        (E::UploadMessage, [id]) => app.upload_message(&policy, id, body, now).map(written),
+        (E::DeleteMessage, [id]) => app.delete_message(id).map(written),
+        (E::ConfigureDefaultMessage, [p, l]) => {
+            app.configure_default(&policy, p, l, body).map(written)
+        }
+        (E::GetDefaultMessage, [p, l]) => app.get_default(&policy, p, l).map(|d| json(&d)),
+        (E::DeleteDefaultMessage, [p, l]) => app.delete_default(&policy, p, l).map(written),
+        (E::ConfigureRealtimeUrl, []) => app
+            .configure_realtime_url(&policy, body, sandbox_passed)
+            .map(written),
+        (E::GetRealtimeUrl, []) => app.get_realtime_url().map(|u| json(&u)),
+        (E::DeleteRealtimeUrl, []) => app.delete_realtime_url().map(written),
+        (E::InitiatePerformanceTest, []) => {
             let request_id = uuid::Uuid::new_v4().to_string();
             let config = settings.config();
-            match app.start_performance_test(&policy, &request_id, body, config.clone()) {
-                Ok(target) => {
+            app.start_performance_test(&policy, &request_id, body, config.clone())
+                .map(|target| {
                     let original_transaction_id =
                         serde_json::from_slice::<crate::apple::model::PerformanceTestRequest>(body)
                             .map(|r| r.original_transaction_id)
@@ -782,27 +756,30 @@ fn carry_out(
                     let answer =
                         crate::apple::model::PerformanceTestResponse { config, request_id };
                     (json_response(StatusCode::OK, &answer), true)
-                }
-                Err(code) => (apple_error(code), false),
-            }
+                })
         }
-        Route::PerformanceTestResult(id) => match app.performance_test_result(&id) {
-            Ok(r) => (json_response(StatusCode::OK, &r), false),
-            Err(code) => (apple_error(code), false),
-        },
+        (E::GetPerformanceTestResult, [id]) => app.performance_test_result(id).map(|r| json(&r)),
+        // `route` gives each endpoint as many parameters as its template has
+        // (endpoints::tests::every_template_round_trips); a row added to the table
+        // without a rule here is not found.
+        _ => Ok((StatusCode::NOT_FOUND.into_response(), false)),
+    };
+    let (response, mutated) = match answer {
+        Ok(answer) => answer,
+        Err(code) => {
+            *core
+                .world
+                .error_counts
+                .entry(code.name().to_string())
+                .or_default() += 1;
+            (apple_error(code), false)
+        }
     };
     if mutated && let Err(e) = core.persist() {
         tracing::error!("simulator state not saved: {e}");
         return (apple_error(ApiErrorCode::GeneralInternal), None);
     }
     (response, started)
-}
-
-fn outcome(result: Result<(), ApiErrorCode>, ok: impl FnOnce() -> Response) -> (Response, bool) {
-    match result {
-        Ok(()) => (ok(), true),
-        Err(code) => (apple_error(code), false),
-    }
 }
 
 /// Runs a recorded performance test: `totalRequests` signed realtime requests to the

@@ -99,6 +99,13 @@ pub struct World {
     /// API requests answered 429 because the app's hourly budget was used up.
     #[serde(default)]
     pub rate_limited_requests: u64,
+    /// Apple error name → requests the endpoints' own rules refused with it (not the
+    /// injected faults), across apps: a test sees, say, an upload that came twice.
+    #[serde(default)]
+    pub error_counts: BTreeMap<String, u64>,
+    /// Endpoint name → the most of its requests ever answered at once, across apps.
+    #[serde(default)]
+    pub peak_concurrent_requests: BTreeMap<String, u64>,
 }
 
 /// Rules that depend on how the simulator was started.

@@ -181,8 +181,8 @@ fn a_held_default_holds_the_apply_until_released() {
 }
 
 /// Exactness under concurrency: 24 uploads at `--parallelism 16` through 500s, 429s and
-/// dropped connections converge in one apply, every upload counted once, and a re-plan
-/// shows no changes.
+/// dropped connections converge in one apply, every upload reported once and sent to
+/// Apple once (none refused as already there), and a re-plan shows no changes.
 #[test]
 fn concurrent_apply_through_faults_is_exact() {
     let w = World::start(
@@ -198,6 +198,9 @@ fn concurrent_apply_through_faults_is_exact() {
             "300",
             "--drop-every",
             "13",
+            // every answer takes a while, so requests sent at once are answered at once
+            "--latency-ms",
+            "100",
         ],
     );
     let mut manifest = std::fs::read_to_string(w.path().join("app.yaml"))
@@ -237,6 +240,17 @@ fn concurrent_apply_through_faults_is_exact() {
             .iter()
             .all(|a| a["outcome"] == "written" || a["outcome"] == "already_there")
     );
+    // No id reached Apple twice: these faults all answer before anything is carried
+    // out, so Apple refused no upload as already there.
+    let errors = w.state()["errorCounts"].clone();
+    for name in ["MessageAlreadyExists", "ImageAlreadyExists"] {
+        assert_eq!(errors[name].as_u64().unwrap_or(0), 0, "{name}: {errors}");
+    }
+    // ... and they went at once: Apple had several uploads in hand together.
+    let peak = w.state()["peakConcurrentRequests"]["UploadMessage"]
+        .as_u64()
+        .unwrap();
+    assert!(peak > 1, "uploads went one at a time (peak {peak})");
     assert_exact(&w);
     let out = w.run(&[
         "plan",

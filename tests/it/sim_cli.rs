@@ -639,3 +639,56 @@ async fn a_slow_answer_is_carried_out_after_the_client_gave_up() {
     );
     assert_eq!(state["abandonedRequests"], 1, "{state}");
 }
+
+/// Routing comes from the endpoint table: Apple's paths answer (a bare route with the
+/// wrong method or shape does not), and a path or method Apple does not have answers a
+/// bare 404, is carried out nowhere and counted for no endpoint.
+#[tokio::test]
+async fn unknown_paths_and_methods_answer_404_and_count_for_no_endpoint() {
+    let k = keys();
+    let sim = start(&k.public_file, &[]);
+    let raw = Raw::new(&sim.url, &k.creds);
+    let id = raw.message().await;
+    for (method, path) in [
+        ("GET", "message/list"),
+        ("GET", "image/list"),
+        ("GET", "realtime/url"),
+        ("GET", "performanceTest/result/nothing"),
+    ] {
+        // answered by the endpoint: 200, or Apple's error body (a 404 of Apple's own)
+        let known = raw.call(method, path, "").await;
+        let json: serde_json::Value = serde_json::from_str(&known.text).unwrap();
+        assert!(
+            known.status == 200 || json.get("errorCode").is_some(),
+            "{method} {path}: {} {}",
+            known.status,
+            known.text
+        );
+    }
+    let before = raw.admin("GET", "state", "").await["requestCounts"].clone();
+    for (method, path) in [
+        ("POST", "message/list"),
+        ("PATCH", &format!("message/{id}") as &str),
+        ("GET", &format!("message/{id}")),
+        ("GET", "messages/list"),
+        ("GET", "message/list/"),
+        ("GET", "message"),
+        ("GET", "default/premium"),
+        ("GET", "default/premium/en-US/extra"),
+        ("DELETE", "image/list/x"),
+        ("GET", "performanceTest"),
+        ("PUT", "performanceTest/result/x"),
+    ] {
+        let answer = raw.call(method, path, "").await;
+        assert_eq!(answer.status, 404, "{method} {path}: {}", answer.text);
+        assert_eq!(answer.text, "", "{method} {path}");
+    }
+    assert_eq!(
+        raw.admin("GET", "state", "").await["requestCounts"],
+        before,
+        "an unknown route counts for no endpoint"
+    );
+    // the message is still there: nothing above was carried out
+    let list = raw.call("GET", "message/list", "").await;
+    assert!(list.text.contains(&id), "{}", list.text);
+}
