@@ -390,3 +390,5 @@ pub fn choose<'a>(app: &'a AppRealtime, query: &RealtimeQuery<'_>) -> Choice<'a>
 
 #[cfg(test)]
 mod tests;
+
+pub mod rules;
