@@ -249,6 +249,9 @@ pub enum KeptBecause {
     CurrentDefault { pairs: Vec<Pair> },
     /// A message of the manifest uses this image.
     UsedByManifest,
+    /// The realtime snapshot (`--snapshot`) serves it until the newer version is
+    /// approved and a later apply moves the snapshot on.
+    ServedBySnapshot,
     /// The manifest's image id, but Apple lists it with another size: it cannot serve.
     SizeDiffers {
         apple: ImageSize,
@@ -523,6 +526,10 @@ pub fn plan(
         }
         let mut kept_because = None;
         let status_reason = match current_defaults.get(id) {
+            None if desired.served.contains(id) => {
+                kept_because = Some(KeptBecause::ServedBySnapshot);
+                None
+            }
             None => Some((Status::Ready, Reason::NotInManifest)),
             Some(pairs) => {
                 let names: Vec<Pair> = pairs.iter().map(|(p, _)| p.clone()).collect();
@@ -721,4 +728,4 @@ fn gate(parts: Vec<PartState>) -> (Status, Reason) {
 
 #[cfg(test)]
 #[path = "planner_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -230,6 +230,9 @@ pub fn kept_words(kept: Option<&KeptBecause>) -> String {
     match kept {
         None => "deleted only with --prune".into(),
         Some(KeptBecause::UsedByManifest) => "a message of the manifest uses it".into(),
+        Some(KeptBecause::ServedBySnapshot) => {
+            "served by the realtime snapshot until the newer version is approved".into()
+        }
         Some(KeptBecause::SizeDiffers { apple, manifest }) => format!(
             "the manifest's id, but Apple lists it as {} and the manifest wants {}: change the image (a new id) or delete it in App Store Connect",
             apple.as_str(),
