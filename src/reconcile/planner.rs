@@ -296,6 +296,9 @@ pub struct AppPlan {
     /// With `plan --base`: the localizations whose copy changed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub diffs: Vec<crate::diff::LocalizationDiff>,
+    /// With `plan --base` or `--snapshot`: how the realtime rules differ.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rule_changes: Vec<super::rule_diff::RuleChange>,
     /// Apple's caps per app that the uploads would pass.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub over_cap: Vec<CapState>,
@@ -322,6 +325,7 @@ impl AppPlan {
             drift: vec![],
             realtime_url: RealtimeUrlState::default(),
             diffs: vec![],
+            rule_changes: vec![],
             over_cap: vec![],
         }
     }
@@ -646,6 +650,7 @@ pub fn plan(
             desired: want_url,
         },
         diffs: vec![],
+        rule_changes: vec![],
         over_cap,
     }
 }
