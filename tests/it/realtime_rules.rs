@@ -185,6 +185,32 @@ fn every_semantic_rule_has_its_error() {
 }
 
 #[test]
+fn rules_that_cannot_answer_are_errors_and_odd_ones_warnings() {
+    let ws = Workspace::new();
+    let yaml = HEAD.replace(
+        "      en-US: { header: Half price, body: Stay for half price. }\n",
+        "      ja: { header: Half price, body: Stay for half price. }\n",
+    );
+    ws.write(
+        "app.yaml",
+        &format!(
+            "{yaml}  - product: '*'\n    promotionalOffer: {{ message: offer, offerId: x }}\n  - product: premium.yearly\n    alternateProduct: {{ message: switch, productId: premium.yearly }}\n"
+        ),
+    );
+    let out = ws.run(&["validate", "app.yaml"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_line(
+        &text,
+        "app.yaml:27:34: error: realtime rule 1 can never answer: message `offer` has no localization in app.locales",
+    );
+    assert_line(
+        &text,
+        "app.yaml:29:53: warning: realtime rule 2 proposes `premium.yearly`, the product the customer already has",
+    );
+}
+
+#[test]
 fn unreachable_rules_are_errors() {
     let (code, text) = validate(
         "  - product: '*'
