@@ -37,8 +37,17 @@ impl Plan {
         }
     }
 
+    /// Actions on Apple, or realtime rules that differ from what is served (the next
+    /// `apply --snapshot` changes them) or from the base of a pull request.
     pub fn has_changes(&self) -> bool {
-        self.apps.iter().any(|a| !a.actions.is_empty())
+        self.apps
+            .iter()
+            .any(|a| !a.actions.is_empty() || !a.rule_changes.is_empty())
+    }
+
+    /// How many realtime rules were added, removed or changed, over every app.
+    pub fn rule_change_count(&self) -> usize {
+        self.apps.iter().map(|a| a.rule_changes.len()).sum()
     }
 
     /// The app × environment rows whose state could not be read.

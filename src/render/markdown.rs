@@ -108,21 +108,34 @@ pub fn plan(plan: &Plan) -> String {
     if let Some(line) = &failed {
         let _ = writeln!(head, "{line}");
     }
-    if all == 0 && failed.is_none() {
+    let rules = match plan.rule_change_count() {
+        0 => String::new(),
+        n => format!(
+            " {} (served once apply writes the realtime snapshot).",
+            plural(n, "realtime rule change", "realtime rule changes")
+        ),
+    };
+    if all == 0 && failed.is_none() && rules.is_empty() {
         let _ = writeln!(
             head,
             "**No changes.** Apple matches the manifests in all {} app × environment pairs.\n",
             plan.apps.len()
         );
+    } else if all == 0 && failed.is_none() {
+        let _ = writeln!(
+            head,
+            "**No changes on Apple**: it matches the manifests in all {} app × environment pairs.{rules}\n",
+            plan.apps.len()
+        );
     } else if all == 0 {
         let _ = writeln!(
             head,
-            "No changes in the {read} app × environment pairs that could be read.\n"
+            "No changes on Apple in the {read} app × environment pairs that could be read.{rules}\n"
         );
     } else {
         let _ = writeln!(
             head,
-            "**{}** in {changed} of {read} app × environment pairs read: {} ready, {} waiting on Apple's review, {} blocked.\n",
+            "**{}** in {changed} of {read} app × environment pairs read: {} ready, {} waiting on Apple's review, {} blocked.{rules}\n",
             plural(all, "change", "changes"),
             count(Status::Ready),
             count(Status::Waiting),
@@ -154,8 +167,10 @@ fn app_parts(app: &AppPlan) -> Vec<Part> {
             out,
             "{} — {}\n",
             code(&app.file),
-            if app.actions.is_empty() {
+            if app.actions.is_empty() && app.rule_changes.is_empty() {
                 "no changes".to_string()
+            } else if app.actions.is_empty() {
+                "no changes on Apple".to_string()
             } else {
                 format!(
                     "{}, {} of them uploads",

@@ -92,15 +92,24 @@ fn headline(plan: &Plan) -> String {
         "{} ({ready} ready, {waiting} waiting on Apple's review, {blocked} blocked)",
         plural(all, "change", "changes")
     );
+    let rules = match plan.rule_change_count() {
+        0 => String::new(),
+        n => format!(
+            "; {} (served once apply writes the realtime snapshot)",
+            plural(n, "realtime rule change", "realtime rule changes")
+        ),
+    };
     if failed > 0 {
         format!(
-            "Plan incomplete: {} could not be read (see the errors above); {changes} in the others.",
+            "Plan incomplete: {} could not be read (see the errors above); {changes} in the others{rules}.",
             plural(failed, "app × environment", "app × environments"),
         )
-    } else if all == 0 {
+    } else if all == 0 && rules.is_empty() {
         "No changes. Apple matches the manifests.".into()
+    } else if all == 0 {
+        format!("No changes on Apple: it matches the manifests{rules}.")
     } else {
-        format!("Plan: {changes}.")
+        format!("Plan: {changes}{rules}.")
     }
 }
 
@@ -112,8 +121,10 @@ pub fn plan(plan: &Plan, color: bool) -> String {
         if failed(&mut out, &paint, app) {
             continue;
         }
-        if app.actions.is_empty() {
+        if app.actions.is_empty() && app.rule_changes.is_empty() {
             let _ = writeln!(out, "  no changes");
+        } else if app.actions.is_empty() {
+            let _ = writeln!(out, "  no changes on Apple");
         }
         for a in &app.actions {
             let view = describe(&a.op);

@@ -331,14 +331,19 @@ impl Local {
         .unwrap();
     }
 
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_retainctl"))
+    /// Runs the binary here, whatever its exit code.
+    fn output(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_retainctl"))
             .args(args)
             .current_dir(self.dir.path())
             .env_remove("RETAINCTL_BASE_URL")
             .env("NO_COLOR", "1")
             .output()
-            .unwrap();
+            .unwrap()
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        let out = self.output(args);
         assert!(
             out.status.success(),
             "{args:?}: {}\n{}",
@@ -541,6 +546,8 @@ fn a_snapshot_of_another_environment_or_not_a_snapshot_is_refused() {
 fn the_plan_shows_rule_changes_against_the_snapshot_and_the_base() {
     let local = Local::new("Half price");
     local.apply(&[]);
+    local.approve_all();
+    local.apply(&[]);
     let base = local.dir.path().join("base");
     std::fs::create_dir_all(&base).unwrap();
     std::fs::copy(local.dir.path().join("app.yaml"), base.join("app.yaml")).unwrap();
@@ -575,7 +582,29 @@ fn the_plan_shows_rule_changes_against_the_snapshot_and_the_base() {
         );
     }
     assert!(!text.contains("rule 2"), "{text}");
+    // Apple already matches, but the rules do not: never "No changes", and the
+    // detailed exit code says there are changes
+    assert!(!text.contains("No changes."), "{text}");
+    assert!(
+        text.contains(
+            "No changes on Apple: it matches the manifests; 2 realtime rule changes (served once"
+        ),
+        "{text}"
+    );
+    let detailed = local.output(&[
+        "plan",
+        "--env",
+        "local",
+        "--local-mode",
+        "production",
+        "--snapshot",
+        "snap.json",
+        "--detailed-exitcode",
+        "app.yaml",
+    ]);
+    assert_eq!(detailed.status.code(), Some(2), "{}", stdout(&detailed));
     let markdown = plan("markdown");
+    assert!(!markdown.contains("**No changes.**"), "{markdown}");
     assert!(
         markdown.contains("- rule 1 added (against the realtime snapshot): premium buckets 0–50 (50 %) → message stay"),
         "{markdown}"
