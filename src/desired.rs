@@ -200,7 +200,13 @@ pub fn expand(
             png: png.clone(),
         });
     }
-    let mut messages = vec![];
+    let mut messages = Vec::with_capacity(
+        manifest
+            .messages
+            .values()
+            .map(|m| m.localizations.len())
+            .sum(),
+    );
     let mut message_ids: BTreeMap<(&str, &str), Uuid> = BTreeMap::new();
     for (key, message) in &manifest.messages {
         for (locale, localization) in &message.localizations {

@@ -30,6 +30,9 @@ pub struct Locations {
     map: HashMap<Box<str>, Packed>,
     /// Pointers deeper than [`SHALLOW`] segments.
     deep: HashMap<Box<str>, Packed>,
+    /// What [`Locations::keep_depth`] kept, sorted by pointer: a loaded app holds
+    /// thousands of them while it is planned, in half the room of a hash map.
+    kept: Box<[(Box<str>, Packed)]>,
     /// Pointers of values that are present in the file but did not decode.
     broken: HashSet<String>,
 }
@@ -91,6 +94,7 @@ impl Locations {
         Locations {
             map: HashMap::with_capacity(n / 3),
             deep: HashMap::with_capacity(n),
+            kept: Box::default(),
             broken: HashSet::new(),
         }
     }
@@ -129,7 +133,13 @@ impl Locations {
     pub fn get(&self, ptr: &str) -> Loc {
         let mut p = ptr;
         loop {
-            if let Some(loc) = self.map.get(p).or_else(|| self.deep.get(p)) {
+            let kept = || {
+                self.kept
+                    .binary_search_by(|(k, _)| (**k).cmp(p))
+                    .ok()
+                    .map(|i| &self.kept[i].1)
+            };
+            if let Some(loc) = self.map.get(p).or_else(|| self.deep.get(p)).or_else(kept) {
                 return loc.loc();
             }
             match p.rfind('/') {
@@ -167,16 +177,15 @@ impl Locations {
     /// pointer then answers with its nearest kept ancestor's position, as `get` does.
     pub fn keep_depth(&mut self, segments: usize) {
         let deep = |p: &str| depth(p) > segments;
-        if segments <= SHALLOW {
-            self.deep = HashMap::new();
-            if segments < SHALLOW {
-                self.map.retain(|p, _| !deep(p));
-            }
-        } else {
-            self.deep.retain(|p, _| !deep(p));
-            self.deep.shrink_to_fit();
+        let mut kept: Vec<(Box<str>, Packed)> = std::mem::take(&mut self.kept).into_vec();
+        kept.extend(std::mem::take(&mut self.map));
+        let deeper = std::mem::take(&mut self.deep);
+        if segments > SHALLOW {
+            kept.extend(deeper);
         }
-        self.map.shrink_to_fit();
+        kept.retain(|(p, _)| !deep(p));
+        kept.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        self.kept = kept.into_boxed_slice();
         self.broken.retain(|p| !deep(p));
         self.broken.shrink_to_fit();
     }
@@ -968,7 +977,7 @@ mod tests {
             at(8),
         );
         locs.keep_depth(4);
-        assert_eq!(locs.map.len(), 3);
+        assert_eq!(locs.kept.len(), 3);
         assert_eq!(locs.key(&["messages", "m", "localizations", "a/b"]), at(5));
         assert_eq!(
             locs.key(&["messages", "m", "localizations", "a/b", "header"]),
