@@ -334,8 +334,9 @@ fn sniff(path: &Path) -> Sniff {
         return Sniff::Skipped(SkipReason::Unreadable(Unreadable::Io(e)));
     }
     let text = match utf16_text(&bytes) {
-        Some(t) => t,
-        None => String::from_utf8_lossy(&bytes).into_owned(),
+        Some(t) => std::borrow::Cow::Owned(t),
+        // Borrowed when the bytes are UTF-8: no copy of the file.
+        None => String::from_utf8_lossy(&bytes),
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     if text.lines().any(declares_api_version) {
