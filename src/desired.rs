@@ -96,6 +96,91 @@ pub fn upload_body(
     Ok(body)
 }
 
+/// The canonical JSON of [`upload_body`] (what `ids::canonical_json` makes of it),
+/// written straight from the localization: the same bytes without building a JSON tree
+/// per message. Keys are written in sorted order.
+pub fn canonical_upload_body(
+    localization: &Localization,
+    header_position: Option<HeaderPosition>,
+    image_ids: &BTreeMap<String, Uuid>,
+) -> Result<String, String> {
+    let resolve = |key: &str| {
+        image_ids
+            .get(key)
+            .copied()
+            .ok_or_else(|| format!("image `{key}` is not defined"))
+    };
+    // Resolved in the order `upload_body` resolves them, so the same error comes first.
+    let image = match &localization.image {
+        Some(image) => Some((resolve(&image.image_ref)?, image.alt_text.as_str())),
+        None => None,
+    };
+    let bullets = match &localization.bullet_points {
+        Some(bullets) => Some(
+            bullets
+                .iter()
+                .map(|b| Ok((b.text.as_str(), resolve(&b.image)?, b.alt_text.as_str())))
+                .collect::<Result<Vec<_>, String>>()?,
+        ),
+        None => None,
+    };
+    let mut out = Vec::with_capacity(
+        64 + localization.header.len()
+            + localization.body.len()
+            + if image.is_some() { 80 } else { 0 },
+    );
+    let text = |s: &str, out: &mut Vec<u8>| {
+        // Writing a string to memory cannot fail.
+        let _ = serde_json::to_writer(&mut *out, s);
+    };
+    let id = |id: Uuid, out: &mut Vec<u8>| {
+        out.push(b'"');
+        out.extend_from_slice(
+            id.hyphenated()
+                .encode_lower(&mut Uuid::encode_buffer())
+                .as_bytes(),
+        );
+        out.push(b'"');
+    };
+    out.extend_from_slice(b"{\"body\":");
+    text(&localization.body, &mut out);
+    if let Some(bullets) = &bullets {
+        out.extend_from_slice(b",\"bulletPoints\":[");
+        for (i, (t, image, alt)) in bullets.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"altText\":");
+            text(alt, &mut out);
+            out.extend_from_slice(b",\"imageIdentifier\":");
+            id(*image, &mut out);
+            out.extend_from_slice(b",\"text\":");
+            text(t, &mut out);
+            out.push(b'}');
+        }
+        out.push(b']');
+    }
+    out.extend_from_slice(b",\"header\":");
+    text(&localization.header, &mut out);
+    if let Some(position) = header_position {
+        out.extend_from_slice(b",\"headerPosition\":");
+        text(position.as_str(), &mut out);
+    }
+    if let Some((image, alt)) = image {
+        out.extend_from_slice(b",\"image\":{\"altText\":");
+        text(alt, &mut out);
+        out.extend_from_slice(b",\"imageIdentifier\":");
+        id(image, &mut out);
+        out.push(b'}');
+    }
+    out.push(b'}');
+    // Kept for every message of every app: no spare room.
+    out.shrink_to_fit();
+    // Only UTF-8 text and ASCII punctuation were written.
+    Ok(String::from_utf8(out)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}
+
 /// Expands a validated manifest. `pngs` holds the bytes of every image key.
 pub fn expand(
     manifest: &Manifest,
@@ -118,15 +203,17 @@ pub fn expand(
             png: png.clone(),
         });
     }
-    let mut messages = vec![];
+    let mut messages = Vec::with_capacity(
+        manifest
+            .messages
+            .values()
+            .map(|m| m.localizations.len())
+            .sum(),
+    );
     let mut message_ids: BTreeMap<(&str, &str), Uuid> = BTreeMap::new();
     for (key, message) in &manifest.messages {
         for (locale, localization) in &message.localizations {
-            let body = ids::canonical_json(&upload_body(
-                localization,
-                message.header_position,
-                &image_ids,
-            )?);
+            let body = canonical_upload_body(localization, message.header_position, &image_ids)?;
             let id = ids::message_id(ns, bundle_id, key, locale, &body);
             let mut used: Vec<Uuid> = localization
                 .image
@@ -187,4 +274,56 @@ pub fn expand(
         defaults,
         realtime_urls,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{BulletPoint, ImageUse};
+    use proptest::prelude::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        // Quotes, backslashes, control characters, non-ASCII and astral characters.
+        proptest::string::string_regex("[a-z \"\\\\\u{0}-\u{1f}\u{7f}é漢😀/]{0,12}").unwrap()
+    }
+
+    fn image_key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("hero".to_string()),
+            Just("icon".to_string()),
+            Just("missing".to_string())
+        ]
+    }
+
+    proptest! {
+        /// The body written directly is byte for byte the canonical JSON of the JSON tree
+        /// (and fails with the same error).
+        #[test]
+        fn canonical_upload_body_is_the_canonical_json_of_upload_body(
+            header in text(),
+            body in text(),
+            image in proptest::option::of((image_key(), text())),
+            bullets in proptest::option::of(proptest::collection::vec((text(), image_key(), text()), 0..4)),
+            position in proptest::option::of(prop_oneof![Just(HeaderPosition::AboveImage), Just(HeaderPosition::AboveBody)]),
+        ) {
+            let image_ids: BTreeMap<String, Uuid> = [
+                ("hero".to_string(), Uuid::from_u128(1)),
+                ("icon".to_string(), Uuid::from_u128(0xabcdef)),
+            ]
+            .into();
+            let localization = Localization {
+                header,
+                body,
+                image: image.map(|(image_ref, alt_text)| ImageUse { image_ref, alt_text }),
+                bullet_points: bullets.map(|b| {
+                    b.into_iter()
+                        .map(|(text, image, alt_text)| BulletPoint { text, image, alt_text })
+                        .collect()
+                }),
+            };
+            let tree = upload_body(&localization, position, &image_ids).map(|v| ids::canonical_json(&v));
+            let direct = canonical_upload_body(&localization, position, &image_ids);
+            prop_assert_eq!(direct, tree);
+        }
+    }
 }

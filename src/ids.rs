@@ -28,7 +28,7 @@ pub fn image_id(namespace: Uuid, bundle_id: &str, image_key: &str, size: &str, p
         "retainctl/v1/image/{bundle_id}/{image_key}/{size}/{}",
         sha256_hex(png)
     );
-    Uuid::new_v5(&namespace, name.as_bytes())
+    uuid_v5(namespace, name.as_bytes())
 }
 
 /// `uuid_v5(ns, "retainctl/v1/message/{bundleId}/{messageKey}/{locale}/{sha256hex(body)}")`
@@ -44,7 +44,20 @@ pub fn message_id(
         "retainctl/v1/message/{bundle_id}/{message_key}/{locale}/{}",
         sha256_hex(canonical_body.as_bytes())
     );
-    Uuid::new_v5(&namespace, name.as_bytes())
+    uuid_v5(namespace, name.as_bytes())
+}
+
+/// `Uuid::new_v5`, with the SHA-1 of `sha1` (which uses the CPU's SHA instructions;
+/// `uuid`'s own is portable code and took a twentieth of `validate`'s time).
+fn uuid_v5(namespace: Uuid, name: &[u8]) -> Uuid {
+    use sha1::Digest as _;
+    let mut hasher = sha1::Sha1::new();
+    hasher.update(namespace.as_bytes());
+    hasher.update(name);
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_sha1_bytes(bytes).into_uuid()
 }
 
 /// Canonical JSON: keys sorted at every level, no insignificant whitespace, UTF-8 with
@@ -95,6 +108,23 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn uuid_v5_is_uuids_own() {
+        for name in [
+            "",
+            "a",
+            "retainctl/v1/message/x/y/en-US/00",
+            &"é".repeat(100),
+        ] {
+            for ns in [DEFAULT_NAMESPACE, Uuid::from_u128(7)] {
+                assert_eq!(
+                    uuid_v5(ns, name.as_bytes()),
+                    Uuid::new_v5(&ns, name.as_bytes())
+                );
+            }
+        }
+    }
+
     use super::*;
     use serde_json::json;
 

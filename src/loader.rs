@@ -21,7 +21,7 @@ use crate::yaml::{self, Span};
 
 /// How deep the positions a [`LoadedApp`] keeps go: its app, images, defaults and
 /// message localizations (`/messages/{key}/localizations/{locale}`), where plans point.
-pub const LOCATION_DEPTH: usize = 4;
+pub const LOCATION_DEPTH: usize = crate::manifest::decode::SHALLOW;
 
 /// One valid app, ready to plan.
 #[derive(Debug, Clone)]
@@ -41,6 +41,8 @@ pub struct Loaded {
     pub report: Report,
     /// Every manifest file found, valid or not.
     pub files: Vec<PathBuf>,
+    /// How many apps have no errors: `apps.len()`, also after [`check`], which keeps none.
+    pub valid: usize,
 }
 
 /// The largest manifest file read: far above any real one (2,000 messages in 40
@@ -332,8 +334,9 @@ fn sniff(path: &Path) -> Sniff {
         return Sniff::Skipped(SkipReason::Unreadable(Unreadable::Io(e)));
     }
     let text = match utf16_text(&bytes) {
-        Some(t) => t,
-        None => String::from_utf8_lossy(&bytes).into_owned(),
+        Some(t) => std::borrow::Cow::Owned(t),
+        // Borrowed when the bytes are UTF-8: no copy of the file.
+        None => String::from_utf8_lossy(&bytes),
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     if text.lines().any(declares_api_version) {
@@ -397,24 +400,37 @@ fn utf16_text(bytes: &[u8]) -> Option<String> {
 
 /// Loads, validates and expands every manifest under `paths`.
 pub fn load(paths: &[PathBuf]) -> Loaded {
-    load_with(paths, None)
+    load_with(paths, None, Keep::Apps)
+}
+
+/// Like [`load`], for `validate`: each app is dropped once checked (memory stays that of
+/// one file); `apps` stays empty and `valid` counts them.
+pub fn check(paths: &[PathBuf]) -> Loaded {
+    load_with(paths, None, Keep::Count)
+}
+
+/// What [`load_with`] keeps of a valid app.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    Apps,
+    Count,
 }
 
 /// [`load`] for manifests extracted from a git revision into `tree` (`plan --base`):
 /// image paths must stay inside `tree`.
 pub fn load_in_tree(paths: &[PathBuf], tree: &Path) -> Loaded {
     let root = TreeRoot::GitWorkTree(tree.canonicalize().unwrap_or_else(|_| tree.into()));
-    load_with(paths, Some(root))
+    load_with(paths, Some(root), Keep::Apps)
 }
 
-fn load_with(paths: &[PathBuf], tree: Option<TreeRoot>) -> Loaded {
+fn load_with(paths: &[PathBuf], tree: Option<TreeRoot>, keep: Keep) -> Loaded {
     let mut loaded = Loaded::default();
     let found = discover(paths, &mut loaded.report);
     let mut bundles: BTreeMap<String, PathBuf> = BTreeMap::new();
     for Found { path: file, arg } in &found {
         let mut d = FileDiagnostics::new(file);
         let root = tree.clone().unwrap_or_else(|| TreeRoot::of(file, arg));
-        if let Some(app) = load_file_in(file, &root, &mut d) {
+        if let Some(mut app) = load_file_in(file, &root, &mut d) {
             match bundles.get(&app.manifest.app.bundle_id) {
                 Some(other) => d.error(
                     app.locations.value(&["app", "bundleId"]),
@@ -427,7 +443,11 @@ fn load_with(paths: &[PathBuf], tree: Option<TreeRoot>) -> Loaded {
                 ),
                 None => {
                     bundles.insert(app.manifest.app.bundle_id.clone(), file.clone());
-                    loaded.apps.push(app);
+                    loaded.valid += 1;
+                    if keep == Keep::Apps {
+                        app.locations.keep_depth(LOCATION_DEPTH);
+                        loaded.apps.push(app);
+                    }
                 }
             }
         }
@@ -441,7 +461,9 @@ fn load_with(paths: &[PathBuf], tree: Option<TreeRoot>) -> Loaded {
 /// Reads one file; returns the app when it has no errors. Image paths stay inside the
 /// git work tree holding the file, else the file's folder.
 pub fn load_file(file: &Path, d: &mut FileDiagnostics) -> Option<LoadedApp> {
-    load_file_in(file, &TreeRoot::of(file, file), d)
+    let mut app = load_file_in(file, &TreeRoot::of(file, file), d)?;
+    app.locations.keep_depth(LOCATION_DEPTH);
+    Some(app)
 }
 
 fn load_file_in(file: &Path, root: &TreeRoot, d: &mut FileDiagnostics) -> Option<LoadedApp> {
@@ -473,8 +495,7 @@ fn load_file_in(file: &Path, root: &TreeRoot, d: &mut FileDiagnostics) -> Option
         }
     };
     let base = file.parent().unwrap_or(Path::new("."));
-    let (manifest, mut locations, images) = check_source_in(&source, base, root, d)?;
-    locations.keep_depth(LOCATION_DEPTH);
+    let (manifest, locations, images) = check_source_in(&source, base, root, d)?;
     let pngs: BTreeMap<String, Arc<Vec<u8>>> = images
         .into_iter()
         .filter_map(|(k, v)| v.ok().map(|b| (k, b)))

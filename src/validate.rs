@@ -376,6 +376,8 @@ fn check_messages(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
         );
     }
     let app_locales = meant_app_locales(m);
+    // Locales already found to be Apple's: checked once, not once per message.
+    let mut listed: BTreeSet<&str> = BTreeSet::new();
     for (key, msg) in &m.messages {
         if msg.localizations.is_empty() && !at.is_broken_within(&["messages", key, "localizations"])
         {
@@ -386,16 +388,18 @@ fn check_messages(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
             );
         }
         for (locale, l) in &msg.localizations {
-            // Positions under this localization: its pointer, then the rest of the path.
-            let base = pointer(&["messages", key, "localizations", locale]);
-            let loc = |rest: &[&str]| at.get(&format!("{base}{}", pointer(rest)));
+            // Positions under this localization (looked up for a problem only).
+            let loc = |rest: &[&str]| {
+                let mut ptr = pointer(&["messages", key, "localizations", locale]);
+                ptr.push_str(&pointer(rest));
+                at.get(&ptr)
+            };
             let span = |rest: &[&str]| loc(rest).value;
             let key_span = |rest: &[&str]| loc(rest).key;
 
-            if check_locale(locale, key_span(&[]), d)
-                && !locales_broken(at)
-                && !app_locales.contains(locale.as_str())
-            {
+            let apple_locale = listed.contains(locale.as_str())
+                || check_locale(locale, key_span(&[]), d) && listed.insert(locale.as_str());
+            if apple_locale && !locales_broken(at) && !app_locales.contains(locale.as_str()) {
                 d.warning(
                     key_span(&[]),
                     format!("message `{key}` has a localization for `{locale}`, which is not in app.locales"),

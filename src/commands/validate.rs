@@ -10,7 +10,7 @@ use crate::loader;
 use crate::render::plural;
 
 pub fn run(paths: &[PathBuf], format: DiagnosticFormat) -> ExitCode {
-    let loaded = loader::load(paths);
+    let loaded = loader::check(paths);
     let mut out = Output::stdout();
     for d in &loaded.report.diagnostics {
         out.line(&match format {
@@ -23,7 +23,7 @@ pub fn run(paths: &[PathBuf], format: DiagnosticFormat) -> ExitCode {
     out.line(&format!(
         "{}, {} valid: {}, {}",
         plural(loaded.files.len(), "file", "files"),
-        plural(loaded.apps.len(), "app", "apps"),
+        plural(loaded.valid, "app", "apps"),
         plural(errors, "error", "errors"),
         plural(warnings, "warning", "warnings"),
     ));

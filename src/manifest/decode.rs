@@ -26,34 +26,125 @@ pub struct Loc {
 }
 
 /// Positions of decoded values by pointer (`/messages/stay/localizations/en-US/header`).
+///
+/// Pointers up to [`SHALLOW`] segments deep (where plans point) and deeper ones are kept
+/// apart, so that [`Locations::keep_depth`] drops the deep ones at once.
 #[derive(Debug, Clone, Default)]
 pub struct Locations {
-    map: HashMap<String, Loc>,
+    map: HashMap<Box<str>, Packed>,
+    /// Pointers deeper than [`SHALLOW`] segments.
+    deep: HashMap<Box<str>, Packed>,
+    /// What [`Locations::keep_depth`] kept, sorted by pointer: a loaded app holds
+    /// thousands of them while it is planned, in half the room of a hash map.
+    kept: Box<[(Box<str>, Packed)]>,
     /// Pointers of values that are present in the file but did not decode.
     broken: HashSet<String>,
+}
+
+/// How many segments deep a pointer is kept with the shallow ones.
+pub const SHALLOW: usize = 4;
+
+/// A [`Loc`] in half the room (a manifest is at most 64 MiB, so lines and columns fit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Packed([u32; 4]);
+
+impl Packed {
+    fn new(key: Span, value: Span) -> Self {
+        let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        Packed([n(key.line), n(key.col), n(value.line), n(value.col)])
+    }
+
+    fn loc(self) -> Loc {
+        let [kl, kc, vl, vc] = self.0.map(|v| v as usize);
+        Loc {
+            key: Span { line: kl, col: kc },
+            value: Span { line: vl, col: vc },
+        }
+    }
 }
 
 /// Builds a pointer from path segments, escaping `~` and `/` as JSON Pointer does.
 pub fn pointer(segments: &[&str]) -> String {
     let mut out = String::new();
     for s in segments {
-        out.push('/');
-        out.push_str(&escape(s));
+        push_segment(&mut out, s);
     }
     out
 }
 
+/// Appends `/segment`, escaped.
+fn push_segment(out: &mut String, segment: &str) {
+    out.push('/');
+    if segment.contains(['~', '/']) {
+        for c in segment.chars() {
+            match c {
+                '~' => out.push_str("~0"),
+                '/' => out.push_str("~1"),
+                c => out.push(c),
+            }
+        }
+    } else {
+        out.push_str(segment);
+    }
+}
+
+fn depth(ptr: &str) -> usize {
+    ptr.bytes().filter(|b| *b == b'/').count()
+}
+
 impl Locations {
+    /// Room for `n` pointers, most of them deep.
+    fn with_capacity(n: usize) -> Self {
+        Locations {
+            map: HashMap::with_capacity(n / 3),
+            deep: HashMap::with_capacity(n),
+            kept: Box::default(),
+            broken: HashSet::new(),
+        }
+    }
+
+    #[allow(dead_code)] // for decoders that build their own pointer
     fn insert(&mut self, ptr: String, key: Span, value: Span) {
-        self.map.insert(ptr, Loc { key, value });
+        self.insert_str(&ptr, key, value);
+    }
+
+    /// Records `ptr` (copied once, without spare room).
+    fn insert_str(&mut self, ptr: &str, key: Span, value: Span) {
+        let to = if depth(ptr) > SHALLOW {
+            &mut self.deep
+        } else {
+            &mut self.map
+        };
+        to.insert(ptr.into(), Packed::new(key, value));
+    }
+
+    /// Records `{parent}/{segment}`, the pointer built in `scratch`.
+    fn insert_child(
+        &mut self,
+        scratch: &mut String,
+        parent: &str,
+        segment: &str,
+        key: Span,
+        value: Span,
+    ) {
+        scratch.clear();
+        scratch.push_str(parent);
+        push_segment(scratch, segment);
+        self.insert_str(scratch, key, value);
     }
 
     /// The location of `ptr`, or of its nearest recorded ancestor.
     pub fn get(&self, ptr: &str) -> Loc {
         let mut p = ptr;
         loop {
-            if let Some(loc) = self.map.get(p) {
-                return *loc;
+            let kept = || {
+                self.kept
+                    .binary_search_by(|(k, _)| (**k).cmp(p))
+                    .ok()
+                    .map(|i| &self.kept[i].1)
+            };
+            if let Some(loc) = self.map.get(p).or_else(|| self.deep.get(p)).or_else(kept) {
+                return loc.loc();
             }
             match p.rfind('/') {
                 Some(i) => p = &p[..i],
@@ -70,11 +161,14 @@ impl Locations {
     /// Whether the value at `segments` is in the file but did not decode (so checks that
     /// need it must not report it as missing).
     pub fn is_broken(&self, segments: &[&str]) -> bool {
-        self.broken.contains(&pointer(segments))
+        !self.broken.is_empty() && self.broken.contains(&pointer(segments))
     }
 
     /// Whether the value at `segments`, or anything inside it, did not decode.
     pub fn is_broken_within(&self, segments: &[&str]) -> bool {
+        if self.broken.is_empty() {
+            return false;
+        }
         let ptr = pointer(segments);
         let inside = format!("{ptr}/");
         self.broken
@@ -86,9 +180,16 @@ impl Locations {
     /// it is checked, then holds thousands of them while it is planned): a dropped
     /// pointer then answers with its nearest kept ancestor's position, as `get` does.
     pub fn keep_depth(&mut self, segments: usize) {
-        let deep = |p: &str| p.bytes().filter(|b| *b == b'/').count() > segments;
-        self.map.retain(|p, _| !deep(p));
-        self.map.shrink_to_fit();
+        let deep = |p: &str| depth(p) > segments;
+        let mut kept: Vec<(Box<str>, Packed)> = std::mem::take(&mut self.kept).into_vec();
+        kept.extend(std::mem::take(&mut self.map));
+        let deeper = std::mem::take(&mut self.deep);
+        if segments > SHALLOW {
+            kept.extend(deeper);
+        }
+        kept.retain(|(p, _)| !deep(p));
+        kept.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        self.kept = kept.into_boxed_slice();
         self.broken.retain(|p| !deep(p));
         self.broken.shrink_to_fit();
     }
@@ -118,8 +219,9 @@ pub struct Decoded {
 pub fn decode(root: Option<&Node>, diags: &mut FileDiagnostics) -> Decoded {
     let mut cx = Cx {
         d: diags,
-        locs: Locations::default(),
+        locs: Locations::with_capacity(root.map_or(0, entries_within)),
         complete: true,
+        scratch: String::new(),
     };
     let manifest = match root {
         None => {
@@ -140,13 +242,54 @@ pub fn decode(root: Option<&Node>, diags: &mut FileDiagnostics) -> Decoded {
     }
 }
 
+/// How many values (mapping entries and list items) a tree holds: about how many
+/// pointers its decoding records.
+fn entries_within(node: &Node) -> usize {
+    match &node.kind {
+        NodeKind::Scalar { .. } => 0,
+        NodeKind::Sequence(items) => items.len() + items.iter().map(entries_within).sum::<usize>(),
+        NodeKind::Mapping(entries) => {
+            entries.len()
+                + entries
+                    .iter()
+                    .map(|(_, v)| entries_within(v))
+                    .sum::<usize>()
+        }
+    }
+}
+
 struct Cx<'a> {
     d: &'a mut FileDiagnostics,
     locs: Locations,
     complete: bool,
+    /// Where pointers are built before they are recorded.
+    scratch: String,
 }
 
-type Fields<'n> = BTreeMap<&'static str, &'n Node>;
+/// The known fields present in a mapping, by name (a handful: kept inline).
+#[derive(Default)]
+struct Fields<'n>(smallvec::SmallVec<[(&'static str, &'n Node); 8]>);
+
+impl<'n> Fields<'n> {
+    fn new() -> Self {
+        Fields::default()
+    }
+
+    fn get(&self, name: &str) -> Option<&&'n Node> {
+        self.0.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
+    }
+
+    fn contains_key(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    fn insert(&mut self, name: &'static str, node: &'n Node) {
+        match self.0.iter_mut().find(|(k, _)| *k == name) {
+            Some(entry) => entry.1 = node,
+            None => self.0.push((name, node)),
+        }
+    }
+}
 
 impl Cx<'_> {
     fn broken(&mut self, span: Span, message: String, hint: impl Into<crate::diagnostics::Hint>) {
@@ -181,7 +324,20 @@ impl Cx<'_> {
         known: &[&'static str],
         required: &[&'static str],
     ) -> Option<Fields<'n>> {
+        self.fields_named(node, ptr, || what.to_string(), known, required)
+    }
+
+    /// [`Cx::fields`] with the mapping's name written only for a problem.
+    fn fields_named<'n>(
+        &mut self,
+        node: &'n Node,
+        ptr: &str,
+        what: impl Fn() -> String,
+        known: &[&'static str],
+        required: &[&'static str],
+    ) -> Option<Fields<'n>> {
         let NodeKind::Mapping(entries) = &node.kind else {
+            let what = what();
             self.broken(
                 self.span_of(node, ptr),
                 format!("{what} must be a mapping, found {}", node.describe()),
@@ -195,16 +351,17 @@ impl Cx<'_> {
         let mut out = Fields::new();
         for (k, v) in entries {
             let Some(name) = k.as_str() else {
-                self.broken(k.span, format!("{what} has a key that is not text"), ());
+                self.broken(k.span, format!("{} has a key that is not text", what()), ());
                 continue;
             };
             match known.iter().find(|known| **known == name) {
                 Some(known_name) => {
                     self.locs
-                        .insert(format!("{ptr}/{}", escape(name)), k.span, v.span);
-                    out.insert(*known_name, v);
+                        .insert_child(&mut self.scratch, ptr, name, k.span, v.span);
+                    out.insert(known_name, v);
                 }
                 None => {
+                    let what = what();
                     let hint = match closest(name, known) {
                         Some(s) => {
                             format!("did you mean `{s}`? allowed keys: {}", known.join(", "))
@@ -216,17 +373,17 @@ impl Cx<'_> {
                 }
             }
         }
-        // A missing key is reported at the key that names this mapping.
-        let owner = if ptr.is_empty() {
-            node.span
-        } else {
-            self.locs.get(ptr).key
-        };
         for r in required {
             if !out.contains_key(r) {
+                // A missing key is reported at the key that names this mapping.
+                let owner = if ptr.is_empty() {
+                    node.span
+                } else {
+                    self.locs.get(ptr).key
+                };
                 self.broken(
                     owner,
-                    format!("{what} is missing the required key `{r}`"),
+                    format!("{} is missing the required key `{r}`", what()),
                     format!("add `{r}:`"),
                 );
             }
@@ -253,12 +410,12 @@ impl Cx<'_> {
             self.mark(ptr);
             return vec![];
         };
-        let mut out = vec![];
+        let mut out = Vec::with_capacity(entries.len());
         for (k, v) in entries {
             match k.as_str() {
                 Some(name) if !name.trim().is_empty() => {
                     self.locs
-                        .insert(format!("{ptr}/{}", escape(name)), k.span, v.span);
+                        .insert_child(&mut self.scratch, ptr, name, k.span, v.span);
                     out.push((name.to_string(), v));
                 }
                 _ => self.broken(k.span, format!("{what} has an empty or non-text key"), ()),
@@ -293,7 +450,8 @@ impl Cx<'_> {
         let mut out = vec![];
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {
-            self.locs.insert(format!("{ptr}/{i}"), item.span, item.span);
+            self.locs
+                .insert_child(&mut self.scratch, ptr, &i.to_string(), item.span, item.span);
             match self.string(item, what) {
                 Some(s) => out.push(s),
                 None => ok = false,
@@ -609,14 +767,14 @@ impl Cx<'_> {
         let mut out = BTreeMap::new();
         for (key, value) in self.entries(node, "/messages", "`messages`") {
             let ptr = pointer(&["messages", &key]);
-            let what = format!("message `{key}`");
+            let what = || format!("message `{key}`");
             let known = ["kind", "headerPosition", "localizations"];
-            let Some(f) = self.fields(value, &ptr, &what, &known, &["localizations"]) else {
+            let Some(f) = self.fields_named(value, &ptr, what, &known, &["localizations"]) else {
                 self.mark(&ptr);
                 continue;
             };
             let kind = match f.get("kind") {
-                Some(n) => match self.choice(n, &format!("{what} kind"), &kinds) {
+                Some(n) => match self.choice(n, &format!("{} kind", what()), &kinds) {
                     Some(k) => k,
                     None => {
                         self.mark(&format!("{ptr}/kind"));
@@ -627,7 +785,7 @@ impl Cx<'_> {
             };
             let header_position = match f.get("headerPosition") {
                 Some(n) => {
-                    let p = self.choice(n, &format!("{what} headerPosition"), &positions);
+                    let p = self.choice(n, &format!("{} headerPosition", what()), &positions);
                     if p.is_none() {
                         self.mark(&format!("{ptr}/headerPosition"));
                     }
@@ -636,11 +794,15 @@ impl Cx<'_> {
                 None => None,
             };
             let mut localizations = BTreeMap::new();
-            let loc_ptr = format!("{ptr}/localizations");
+            let mut loc_ptr = ptr;
+            loc_ptr.push_str("/localizations");
+            let mut lptr = String::with_capacity(loc_ptr.len() + 16);
             match f.get("localizations") {
                 Some(n) => {
                     for (locale, lnode) in self.entries(n, &loc_ptr, "`localizations`") {
-                        let lptr = format!("{loc_ptr}/{}", escape(&locale));
+                        lptr.clear();
+                        lptr.push_str(&loc_ptr);
+                        push_segment(&mut lptr, &locale);
                         match self.localization(lnode, &lptr, &key, &locale) {
                             Some(l) => {
                                 localizations.insert(locale, Box::new(l));
@@ -672,9 +834,9 @@ impl Cx<'_> {
         key: &str,
         locale: &str,
     ) -> Option<Localization> {
-        let what = format!("localization `{locale}` of message `{key}`");
+        let what = || format!("localization `{locale}` of message `{key}`");
         let known = ["header", "body", "image", "bulletPoints"];
-        let f = self.fields(node, ptr, &what, &known, &["header", "body"])?;
+        let f = self.fields_named(node, ptr, what, &known, &["header", "body"])?;
         let header = f.get("header").and_then(|n| self.string(n, "header"));
         let body = f.get("body").and_then(|n| self.string(n, "body"));
         let image = match f.get("image") {
@@ -706,7 +868,7 @@ impl Cx<'_> {
                         let mut out = vec![];
                         for (i, item) in items.iter().enumerate() {
                             let iptr = format!("{bptr}/{i}");
-                            self.locs.insert(iptr.clone(), item.span, item.span);
+                            self.locs.insert_str(&iptr, item.span, item.span);
                             match self.bullet_point(item, &iptr, i) {
                                 Some(b) => out.push(b),
                                 None => self.mark(&iptr),
@@ -737,10 +899,10 @@ impl Cx<'_> {
 
     fn bullet_point(&mut self, item: &Node, ptr: &str, i: usize) -> Option<BulletPoint> {
         let known = ["text", "image", "altText"];
-        let g = self.fields(
+        let g = self.fields_named(
             item,
             ptr,
-            &format!("bullet point {}", i + 1),
+            || format!("bullet point {}", i + 1),
             &known,
             &known,
         )?;
@@ -777,7 +939,7 @@ impl Cx<'_> {
                             Some(message) => {
                                 by_locale.insert(locale, message);
                             }
-                            None => self.mark(&format!("{ptr}/{}", escape(&locale))),
+                            None => self.mark(&pointer(&["defaults", &product, &locale])),
                         }
                     }
                     DefaultTarget::PerLocale(by_locale)
@@ -793,14 +955,6 @@ impl Cx<'_> {
             out.insert(product, target);
         }
         out
-    }
-}
-
-fn escape(segment: &str) -> std::borrow::Cow<'_, str> {
-    if segment.contains(['~', '/']) {
-        segment.replace('~', "~0").replace('/', "~1").into()
-    } else {
-        segment.into()
     }
 }
 
@@ -840,7 +994,7 @@ mod tests {
             at(8),
         );
         locs.keep_depth(4);
-        assert_eq!(locs.map.len(), 3);
+        assert_eq!(locs.kept.len(), 3);
         assert_eq!(locs.key(&["messages", "m", "localizations", "a/b"]), at(5));
         assert_eq!(
             locs.key(&["messages", "m", "localizations", "a/b", "header"]),
