@@ -18,6 +18,7 @@ pub mod manifest;
 pub mod reconcile;
 pub mod render;
 pub mod schema;
+pub mod serve;
 pub mod sim;
 pub mod validate;
 pub mod yaml;
