@@ -15,6 +15,7 @@ pub mod image_rules;
 pub mod loader;
 pub mod locale;
 pub mod manifest;
+pub mod realtime;
 pub mod reconcile;
 pub mod render;
 pub mod schema;

@@ -1,0 +1,392 @@
+//! Realtime rules and the snapshot `apply --snapshot` writes for `retainctl serve`: which
+//! message (and offer or alternate product) answers Apple's realtime request for a
+//! product, locale and customer, using only content Apple lists as APPROVED. Pure: no I/O.
+//!
+//! The snapshot is the contract between `apply` (which reads Apple's lists once per run)
+//! and the realtime server (which holds no Apple credentials and makes no Apple request):
+//! per app, the ordered rules and, per message key × locale, the newest approved version.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::manifest::{Credentials, EnvironmentName};
+
+/// `kind` of a snapshot file.
+pub const SNAPSHOT_KIND: &str = "realtime-snapshot";
+/// The snapshot format this build writes and reads.
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 1;
+
+/// What the realtime server serves, for one environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Snapshot {
+    /// Always [`SNAPSHOT_KIND`].
+    pub kind: String,
+    /// [`SNAPSHOT_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// `sandbox` or `production`, never `local`: `apply --env local` writes the mode the
+    /// simulator served.
+    pub environment: EnvironmentName,
+    pub apps: Vec<AppRealtime>,
+}
+
+/// One app's rules and approved content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AppRealtime {
+    pub bundle_id: String,
+    /// From the manifest's `app.appAppleId`: the server checks the request names this app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_apple_id: Option<i64>,
+    /// NAMES of the environment variables holding the subscription offer key (keyId,
+    /// issuerId, privateKey / privateKeyFile); never their values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer_signing: Option<Credentials>,
+    /// The app's locales (manifest `app.locales`), what a request's `userLocale` is
+    /// matched against. Empty: the locales named in `approved`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locales: Vec<String>,
+    /// In order: the first that matches and has approved content answers.
+    pub rules: Vec<Rule>,
+    /// message key → locale → the newest version whose message AND all its images are
+    /// APPROVED.
+    #[serde(default)]
+    pub approved: BTreeMap<String, BTreeMap<String, ApprovedVersion>>,
+}
+
+/// An approved version of a message key in one locale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApprovedVersion {
+    pub message_id: uuid::Uuid,
+    /// `false`: an older version, kept while the manifest's current one is not approved.
+    pub current: bool,
+}
+
+/// One realtime rule, as resolved from the manifest (splits already turned into buckets).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Rule {
+    /// A product id, or `*` for every product.
+    pub product: String,
+    /// The app locales it applies to; absent: all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locales: Option<Vec<String>>,
+    /// The customers' split buckets it applies to; absent: all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buckets: Option<BucketRange>,
+    pub answer: RuleAnswer,
+}
+
+/// Split buckets `from <= b < to`, with `0 <= from <= to <= 100`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BucketRange {
+    pub from: u8,
+    pub to: u8,
+}
+
+impl BucketRange {
+    pub fn contains(self, bucket: u8) -> bool {
+        self.from <= bucket && bucket < self.to
+    }
+}
+
+/// What a rule answers with; the message key's content goes into the response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
+pub enum RuleAnswer {
+    /// A text message.
+    Message(String),
+    /// A promotional-offer message with the subscription offer `offer_id`.
+    PromotionalOffer { message: String, offer_id: String },
+    /// A switch-plan message proposing `product_id`.
+    AlternateProduct {
+        message: String,
+        product_id: String,
+        /// `BILLED_UPFRONT` or `MONTHLY` (API 1.5).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        billing_plan_type: Option<String>,
+    },
+}
+
+impl RuleAnswer {
+    /// The message key whose approved version answers.
+    pub fn message_key(&self) -> &str {
+        match self {
+            Self::Message(key)
+            | Self::PromotionalOffer { message: key, .. }
+            | Self::AlternateProduct { message: key, .. } => key,
+        }
+    }
+}
+
+/// The parts of Apple's decoded realtime request the choice depends on.
+#[derive(Debug, Clone, Copy)]
+pub struct RealtimeQuery<'a> {
+    pub product_id: &'a str,
+    pub user_locale: &'a str,
+    pub original_transaction_id: &'a str,
+}
+
+/// What to answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice<'a> {
+    /// Rule number `rule` (0-based, in the manifest's order) answers with `message_id`.
+    Answer {
+        rule: usize,
+        answer: &'a RuleAnswer,
+        message_id: uuid::Uuid,
+    },
+    /// No rule has approved content: let Apple fall back to the default message.
+    Fallback,
+}
+
+/// Why a snapshot file cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// Not JSON of the snapshot's shape.
+    #[error("not a realtime snapshot: {0}")]
+    Json(#[from] serde_json::Error),
+    /// `kind` is something else.
+    #[error("`kind` is `{0}`, not `{SNAPSHOT_KIND}`")]
+    WrongKind(String),
+    /// Written by another version of retainctl.
+    #[error(
+        "format version {0} is not supported (this retainctl reads version {SNAPSHOT_FORMAT_VERSION}); write it again with this version's `apply --snapshot`"
+    )]
+    UnsupportedVersion(u32),
+    /// `environment: local` (the simulator's modes are sandbox and production).
+    #[error("`environment` is `local`; a snapshot names the mode served (sandbox or production)")]
+    LocalEnvironment,
+    /// A rule's bucket range is out of 0..=100 or reversed.
+    #[error(
+        "app {bundle_id}: rule {rule} has buckets {from}..{to}; they must satisfy from <= to <= 100"
+    )]
+    BadBuckets {
+        bundle_id: String,
+        rule: usize,
+        from: u8,
+        to: u8,
+    },
+}
+
+impl Snapshot {
+    /// An empty snapshot for `environment`.
+    pub fn new(environment: EnvironmentName) -> Self {
+        Snapshot {
+            kind: SNAPSHOT_KIND.to_string(),
+            format_version: SNAPSHOT_FORMAT_VERSION,
+            environment,
+            apps: Vec::new(),
+        }
+    }
+
+    /// Parses and checks a snapshot file's text.
+    pub fn from_json(text: &str) -> Result<Snapshot, SnapshotError> {
+        let snapshot: Snapshot = serde_json::from_str(text)?;
+        snapshot.check()?;
+        Ok(snapshot)
+    }
+
+    /// The checks [`Snapshot::from_json`] makes beyond the shape.
+    pub fn check(&self) -> Result<(), SnapshotError> {
+        if self.kind != SNAPSHOT_KIND {
+            return Err(SnapshotError::WrongKind(self.kind.clone()));
+        }
+        if self.format_version != SNAPSHOT_FORMAT_VERSION {
+            return Err(SnapshotError::UnsupportedVersion(self.format_version));
+        }
+        if self.environment == EnvironmentName::Local {
+            return Err(SnapshotError::LocalEnvironment);
+        }
+        for app in &self.apps {
+            for (i, rule) in app.rules.iter().enumerate() {
+                if let Some(b) = rule.buckets
+                    && (b.from > b.to || b.to > 100)
+                {
+                    return Err(SnapshotError::BadBuckets {
+                        bundle_id: app.bundle_id.clone(),
+                        rule: i,
+                        from: b.from,
+                        to: b.to,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Pretty JSON with a final newline, as `apply --snapshot` writes it.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("a snapshot serializes");
+        text.push('\n');
+        text
+    }
+
+    pub fn app(&self, bundle_id: &str) -> Option<&AppRealtime> {
+        self.apps.iter().find(|a| a.bundle_id == bundle_id)
+    }
+
+    /// The app with this App Store id (only apps whose manifest gives `app.appAppleId`).
+    pub fn app_by_apple_id(&self, app_apple_id: i64) -> Option<&AppRealtime> {
+        self.apps
+            .iter()
+            .find(|a| a.app_apple_id == Some(app_apple_id))
+    }
+
+    /// Every message id the snapshot may answer with, per app: what prune must keep.
+    pub fn served_message_ids(&self) -> BTreeMap<&str, Vec<uuid::Uuid>> {
+        self.apps
+            .iter()
+            .map(|app| {
+                let ids = app
+                    .approved
+                    .values()
+                    .flat_map(|by_locale| by_locale.values().map(|v| v.message_id))
+                    .collect();
+                (app.bundle_id.as_str(), ids)
+            })
+            .collect()
+    }
+}
+
+/// A customer's stable split bucket 0..100: SHA-256 of
+/// `retainctl/v1/split/{bundleId}/{originalTransactionId}`, the first 8 bytes big-endian,
+/// mod 100. Stable across runs, machines and versions of retainctl; different per app so
+/// that two apps' experiments do not pick the same customers.
+pub fn bucket(bundle_id: &str, original_transaction_id: &str) -> u8 {
+    let mut hasher = Sha256::new();
+    hasher.update(b"retainctl/v1/split/");
+    hasher.update(bundle_id.as_bytes());
+    hasher.update(b"/");
+    hasher.update(original_transaction_id.as_bytes());
+    let digest = hasher.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    (u64::from_be_bytes(first) % 100) as u8
+}
+
+/// The app locale a request's `userLocale` stands for, if any.
+///
+/// What Apple sends: `DecodedRealtimeRequestBody.userLocale` is documented as "the
+/// device's locale" and typed `locale`, Apple's "string that represents a locale short
+/// code" from the App Store's list, case-sensitive (the same type as a default message's
+/// locale: `en-US`, `ja`, `zh-Hans`). Because it describes a device, a server must still
+/// expect a device spelling (`en_US`, `ja-JP`, `zh-Hans-CN`) or a region the app does not
+/// cover (`en-IN` for an app with `en-US`). In order:
+/// 1. exactly one of the app's locales;
+/// 2. with `_` written `-`, ignoring case (`en_US`, `en-us` → `en-US`);
+/// 3. dropping trailing subtags while one is left (`zh-Hans-CN` → `zh-Hans`, `ja-JP` → `ja`);
+/// 4. Chinese by region when the script is missing (`zh-CN`, `zh-SG` → `zh-Hans`;
+///    `zh-TW`, `zh-HK`, `zh-MO` → `zh-Hant`);
+/// 5. the one app locale of the same language, when there is exactly one (`de-AT` →
+///    `de-DE`; `en-IN` with both `en-US` and `en-GB` matches none).
+pub fn resolve_locale<'a>(app: &'a AppRealtime, user_locale: &str) -> Option<&'a str> {
+    let candidates: Vec<&'a str> = if app.locales.is_empty() {
+        let mut seen: Vec<&'a str> = app
+            .approved
+            .values()
+            .flat_map(|by_locale| by_locale.keys().map(String::as_str))
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        seen
+    } else {
+        app.locales.iter().map(String::as_str).collect()
+    };
+    if let Some(&exact) = candidates.iter().find(|c| **c == user_locale) {
+        return Some(exact);
+    }
+    let normalized = user_locale.trim().replace('_', "-");
+    let find = |wanted: &str| {
+        candidates
+            .iter()
+            .copied()
+            .find(|c| c.eq_ignore_ascii_case(wanted))
+    };
+    let mut prefix = normalized.as_str();
+    loop {
+        if prefix.is_empty() {
+            break;
+        }
+        if let Some(found) = find(prefix) {
+            return Some(found);
+        }
+        match prefix.rfind('-') {
+            Some(cut) => prefix = &prefix[..cut],
+            None => break,
+        }
+    }
+    let mut subtags = normalized.split('-');
+    let language = subtags.next().unwrap_or_default();
+    if language.eq_ignore_ascii_case("zh") {
+        let script = subtags.find_map(|tag| match tag.to_ascii_uppercase().as_str() {
+            "CN" | "SG" => Some("zh-Hans"),
+            "TW" | "HK" | "MO" => Some("zh-Hant"),
+            _ => None,
+        });
+        if let Some(found) = script.and_then(find) {
+            return Some(found);
+        }
+    }
+    if language.is_empty() {
+        return None;
+    }
+    let mut same_language = candidates.iter().copied().filter(|c| {
+        c.split('-')
+            .next()
+            .is_some_and(|l| l.eq_ignore_ascii_case(language))
+    });
+    match (same_language.next(), same_language.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
+    }
+}
+
+/// First rule (in order) that matches product, locale and bucket AND has an approved
+/// version for the locale → [`Choice::Answer`]; a matching rule without approved content
+/// falls through to the next; none → [`Choice::Fallback`]. The locale is resolved with
+/// [`resolve_locale`]; an unknown locale falls back.
+pub fn choose<'a>(app: &'a AppRealtime, query: &RealtimeQuery<'_>) -> Choice<'a> {
+    let Some(locale) = resolve_locale(app, query.user_locale) else {
+        return Choice::Fallback;
+    };
+    let mut customer_bucket = None;
+    for (i, rule) in app.rules.iter().enumerate() {
+        if rule.product != "*" && rule.product != query.product_id {
+            continue;
+        }
+        if let Some(locales) = &rule.locales
+            && !locales.iter().any(|l| l == locale)
+        {
+            continue;
+        }
+        if let Some(range) = rule.buckets {
+            let b = *customer_bucket
+                .get_or_insert_with(|| bucket(&app.bundle_id, query.original_transaction_id));
+            if !range.contains(b) {
+                continue;
+            }
+        }
+        let key = rule.answer.message_key();
+        if let Some(version) = app.approved.get(key).and_then(|by| by.get(locale)) {
+            return Choice::Answer {
+                rule: i,
+                answer: &rule.answer,
+                message_id: version.message_id,
+            };
+        }
+    }
+    Choice::Fallback
+}
+
+#[cfg(test)]
+mod tests;
