@@ -56,6 +56,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
         let addr = listener.local_addr()?;
+        let shutdown = crate::serve::shutdown_signal()
+            .map_err(|e| anyhow::anyhow!("cannot watch for SIGTERM: {e}"))?;
         {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "listening on http://{addr}");
@@ -71,7 +73,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let state = ServeState::new(served, sources);
         let reloader = crate::serve::spawn_reloader(state.clone(), args.reload_interval);
         axum::serve(listener, crate::serve::router(state))
-            .with_graceful_shutdown(crate::serve::shutdown_signal())
+            .with_graceful_shutdown(shutdown)
             .await
             .map_err(|e| anyhow::anyhow!("the server stopped: {e}"))?;
         reloader.abort();

@@ -13,6 +13,7 @@ mod perf_test;
 mod readme;
 mod reconcile_e2e;
 mod secrets_in_logs;
+mod serve;
 mod sim_cli;
 mod trust;
 mod validate_rules;
