@@ -256,6 +256,10 @@ pub struct PlanArgs {
     /// Exit 2 when the plan has changes.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// The realtime snapshot `apply --snapshot` writes: what it serves is never pruned,
+    /// and the plan shows how the realtime rules differ from it.
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
     #[command(flatten)]
     pub network: NetworkArgs,
 }
@@ -293,6 +297,12 @@ pub struct ApplyArgs {
     /// Exit 2 when actions are still pending (waiting on review, blocked, not attempted).
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Write the realtime snapshot `retainctl serve` reads (the rules and, per message key
+    /// × locale, the newest version Apple approved) for this environment, from the state
+    /// the run ends in; what the previous FILE serves is kept until its successor is
+    /// approved, and never pruned.
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
     #[command(flatten)]
     pub network: NetworkArgs,
 }

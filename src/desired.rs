@@ -45,6 +45,9 @@ pub struct DesiredApp {
     /// Environments whose realtime URL retainctl manages: those the manifest lists under
     /// `environments` (listed without `realtimeUrl`: the URL is to be deleted).
     pub realtime_managed: std::collections::BTreeSet<EnvironmentName>,
+    /// Message ids a realtime snapshot (`--snapshot FILE`) serves: never pruned, so that
+    /// the realtime server never names deleted content (set by the command layer).
+    pub served: std::collections::BTreeSet<String>,
 }
 
 impl DesiredApp {
@@ -176,6 +179,7 @@ pub fn expand(
     let realtime_managed = manifest.environments.keys().copied().collect();
     Ok(DesiredApp {
         realtime_managed,
+        served: Default::default(),
         bundle_id: bundle_id.clone(),
         images,
         messages,

@@ -13,6 +13,10 @@ use crate::locale;
 use crate::manifest::decode::{closest, pointer};
 use crate::manifest::{DefaultTarget, HeaderPosition, ImageSize, Locations, Manifest, MessageKind};
 
+/// The `realtime:` rules (a child module, to share the locale helpers).
+#[path = "validate_realtime.rs"]
+mod realtime;
+
 pub use crate::apple::limits::{
     MAX_ALT_TEXT, MAX_BODY, MAX_BULLET_POINTS, MAX_BULLET_TEXT, MAX_HEADER, MAX_IMAGES,
     MAX_MESSAGES, MAX_REALTIME_URL,
@@ -33,6 +37,7 @@ pub fn validate(
     check_images(m, at, images, d);
     check_messages(m, at, d);
     check_defaults(m, at, d);
+    realtime::check(m, at, d);
 }
 
 fn check_locale(tag: &str, span: crate::yaml::Span, d: &mut FileDiagnostics) -> bool {

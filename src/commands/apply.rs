@@ -15,6 +15,7 @@ use crate::cli::{ApplyArgs, ApplyFormat};
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::loader::LoadedApp;
 use crate::manifest::EnvironmentName;
+use crate::realtime::Snapshot;
 use crate::reconcile::apply::{AppReport, ApplyOptions, Outcome, Progress, apply_app};
 use crate::reconcile::{FORMAT_VERSION, Op, Plan};
 use crate::render;
@@ -163,10 +164,127 @@ fn check_saved_scope(
     Ok(())
 }
 
+/// The environment a snapshot is for: `local` serves the simulator's mode.
+pub(super) fn served_environment(env: EnvironmentName, reach: &Reach) -> EnvironmentName {
+    match env {
+        EnvironmentName::Local => match reach.local_mode {
+            crate::sim::state::Mode::Sandbox => EnvironmentName::Sandbox,
+            crate::sim::state::Mode::Production => EnvironmentName::Production,
+        },
+        other => other,
+    }
+}
+
+/// The snapshot at `path` (`None` when there is no file yet), refused when it is not a
+/// snapshot or is for another environment.
+pub(super) fn read_snapshot(
+    path: &Path,
+    served: EnvironmentName,
+) -> anyhow::Result<Option<Snapshot>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => anyhow::bail!("cannot read the realtime snapshot {}: {e}", path.display()),
+    };
+    let snapshot = Snapshot::from_json(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not a realtime snapshot this retainctl can use: {e}; move it away to start a new one",
+            path.display()
+        )
+    })?;
+    if snapshot.environment != served {
+        anyhow::bail!(
+            "{} is the realtime snapshot of {}, not of {served}: give each environment its own file",
+            path.display(),
+            snapshot.environment
+        );
+    }
+    Ok(Some(snapshot))
+}
+
+/// Marks what the previous snapshot serves as kept (never pruned) in each app.
+pub(super) fn keep_served(apps: &mut [LoadedApp], previous: Option<&Snapshot>) {
+    let Some(previous) = previous else { return };
+    for app in apps {
+        if let Some(entry) = previous.app(&app.desired.bundle_id) {
+            app.desired.served = entry
+                .approved
+                .values()
+                .flat_map(|by_locale| by_locale.values().map(|v| v.message_id.to_string()))
+                .collect();
+        }
+    }
+}
+
+/// The snapshot of this run: every applied app from the state it ended in; apps of the
+/// previous snapshot that this run did not apply stay as they were.
+fn new_snapshot(
+    served: EnvironmentName,
+    apps: &[LoadedApp],
+    reports: &[AppReport],
+    previous: Option<&Snapshot>,
+) -> Snapshot {
+    let mut snapshot = Snapshot::new(served);
+    for app in apps {
+        let bundle = &app.desired.bundle_id;
+        let end = reports
+            .iter()
+            .find(|r| &r.bundle_id == bundle)
+            .and_then(|r| r.end_state.as_ref());
+        let before = previous.and_then(|p| p.app(bundle));
+        snapshot.apps.push(crate::reconcile::snapshot::app_realtime(
+            &app.manifest,
+            &app.desired,
+            end,
+            before,
+        ));
+    }
+    if let Some(previous) = previous {
+        for entry in &previous.apps {
+            if snapshot.app(&entry.bundle_id).is_none() {
+                snapshot.apps.push(entry.clone());
+            }
+        }
+    }
+    snapshot.apps.sort_by(|a, b| a.bundle_id.cmp(&b.bundle_id));
+    snapshot
+}
+
+/// `realtime snapshot (production): FILE · 2 apps, 5 approved (1 an older version)`.
+fn snapshot_line(path: &Path, snapshot: &Snapshot) -> String {
+    let versions: Vec<&crate::realtime::ApprovedVersion> = snapshot
+        .apps
+        .iter()
+        .flat_map(|a| a.approved.values().flat_map(|by_locale| by_locale.values()))
+        .collect();
+    let older = versions.iter().filter(|v| !v.current).count();
+    let apps = snapshot.apps.len();
+    let mut line = format!(
+        "realtime snapshot ({}): {} · {apps} app{}, {} approved message{}",
+        snapshot.environment,
+        path.display(),
+        if apps == 1 { "" } else { "s" },
+        versions.len(),
+        if versions.len() == 1 { "" } else { "s" },
+    );
+    if older > 0 {
+        line.push_str(&format!(
+            " ({older} an older version, kept while the newer one is not approved)"
+        ));
+    }
+    line
+}
+
 pub fn run(args: ApplyArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
     let paths = default_paths(args.paths);
     let env: EnvironmentName = args.env.into();
-    let apps = load_apps(&paths)?;
+    let mut apps = load_apps(&paths)?;
+    let served = served_environment(env, reach);
+    let previous = match &args.snapshot {
+        Some(path) => read_snapshot(path, served)?,
+        None => None,
+    };
+    keep_served(&mut apps, previous.as_ref());
     let saved = match &args.plan {
         Some(path) => {
             let saved = read_saved(path)?;
@@ -219,12 +337,28 @@ pub fn run(args: ApplyArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
         }
         anyhow::Ok(reports)
     })?;
+    let mut problems = vec![];
+    let mut written_snapshot = None;
+    if let Some(path) = &args.snapshot {
+        let snapshot = new_snapshot(served, &apps, &reports, previous.as_ref());
+        match crate::sim::server::write_atomically(path, snapshot.to_json().as_bytes()) {
+            Ok(()) => {
+                progress.println(&snapshot_line(path, &snapshot));
+                written_snapshot = Some(path.display().to_string());
+            }
+            Err(e) => problems.push(format!(
+                "cannot write the realtime snapshot to {}: {e}",
+                path.display()
+            )),
+        }
+    }
     progress.println(&render::text::apply_total(&reports));
     progress.finish();
-    let mut problems = vec![];
+    let report_json =
+        || render::json::apply_with_snapshot(env, &reports, written_snapshot.as_deref());
     match args.format {
         ApplyFormat::Text => {}
-        ApplyFormat::Json => Output::stdout().print(&render::json::apply(env, &reports)),
+        ApplyFormat::Json => Output::stdout().print(&report_json()),
         ApplyFormat::Markdown => Output::stdout().print(&render::markdown::apply(env, &reports)),
         ApplyFormat::Github => {
             Output::stdout().print(&github_annotations(&reports, &apps));
@@ -243,10 +377,7 @@ pub fn run(args: ApplyArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
         }
     }
     if let Some(path) = &args.out
-        && let Err(e) = crate::sim::server::write_atomically(
-            path,
-            render::json::apply(env, &reports).as_bytes(),
-        )
+        && let Err(e) = crate::sim::server::write_atomically(path, report_json().as_bytes())
     {
         problems.push(format!(
             "cannot write the apply report to {}: {e}",

@@ -8,6 +8,7 @@ use super::{EXIT_PENDING, Output, Reach, dedup_envs, default_paths, load_apps, l
 use crate::cli::{PlanArgs, PlanFormat};
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::loader::LoadedApp;
+use crate::manifest::EnvironmentName;
 use crate::reconcile::planner::ContentKind;
 use crate::reconcile::{Plan, PlanOptions};
 use crate::render;
@@ -15,7 +16,24 @@ use crate::render;
 pub fn run(args: PlanArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
     let paths = default_paths(args.paths);
     let envs = dedup_envs(&args.envs);
-    let apps = load_apps(&paths)?;
+    let mut apps = load_apps(&paths)?;
+    let snapshot = match &args.snapshot {
+        Some(path) => {
+            let served: std::collections::BTreeSet<EnvironmentName> = envs
+                .iter()
+                .map(|e| super::apply::served_environment(*e, reach))
+                .collect();
+            let [served] = served.into_iter().collect::<Vec<_>>()[..] else {
+                anyhow::bail!(
+                    "plan --snapshot reads the snapshot of one environment: give one --env"
+                );
+            };
+            let snapshot = super::apply::read_snapshot(path, served)?;
+            super::apply::keep_served(&mut apps, snapshot.as_ref());
+            Some(snapshot.unwrap_or_else(|| crate::realtime::Snapshot::new(served)))
+        }
+        None => None,
+    };
     // The base is resolved before Apple is read: a wrong revision costs no requests.
     let base = match args.base.as_deref() {
         Some(spec) => Some(crate::base::load_base(spec, &paths).map_err(anyhow::Error::msg)?),
@@ -33,6 +51,7 @@ pub fn run(args: PlanArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
         }
         attach_diffs(&mut plan, &apps, base);
     }
+    attach_rule_changes(&mut plan, &apps, base.as_ref(), snapshot.as_ref());
 
     let mut out = Output::stdout();
     let color = super::use_color();
@@ -83,6 +102,44 @@ pub fn run(args: PlanArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Attaches how each app's realtime rules differ from the base manifests and from the
+/// realtime snapshot (an app the snapshot does not have yet: from no rules).
+fn attach_rule_changes(
+    plan: &mut Plan,
+    apps: &[LoadedApp],
+    base: Option<&crate::base::Base>,
+    snapshot: Option<&crate::realtime::Snapshot>,
+) {
+    use crate::realtime::rules::resolve;
+    use crate::reconcile::rule_diff::{RulesBase, rule_changes};
+    for app_plan in &mut plan.apps {
+        let Some(head) = apps
+            .iter()
+            .find(|a| a.desired.bundle_id == app_plan.bundle_id)
+        else {
+            continue;
+        };
+        let rules = resolve(&head.manifest.realtime);
+        let mut changes = vec![];
+        if let Some(base) = base {
+            let before = base
+                .manifests
+                .get(&app_plan.bundle_id)
+                .map(|m| resolve(&m.realtime))
+                .unwrap_or_default();
+            changes.extend(rule_changes(&before, &rules, RulesBase::Base));
+        }
+        if let Some(snapshot) = snapshot {
+            let before = snapshot
+                .app(&app_plan.bundle_id)
+                .map(|a| a.rules.clone())
+                .unwrap_or_default();
+            changes.extend(rule_changes(&before, &rules, RulesBase::Snapshot));
+        }
+        app_plan.rule_changes = changes;
+    }
+}
+
 /// Attaches the diffs of changed copy against the base manifests to every app's plan.
 fn attach_diffs(plan: &mut Plan, apps: &[LoadedApp], base: &crate::base::Base) {
     for app_plan in &mut plan.apps {
@@ -94,6 +151,7 @@ fn attach_diffs(plan: &mut Plan, apps: &[LoadedApp], base: &crate::base::Base) {
         };
         let empty = crate::manifest::Manifest {
             messages: Default::default(),
+            realtime: vec![],
             ..head.manifest.clone()
         };
         let before = base.manifests.get(&app_plan.bundle_id).unwrap_or(&empty);

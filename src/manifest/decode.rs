@@ -14,6 +14,10 @@ use super::*;
 use crate::diagnostics::FileDiagnostics;
 use crate::yaml::{Node, NodeKind, Span};
 
+/// `realtime:` and the app fields it needs (a child module, to reuse this decoder).
+#[path = "realtime.rs"]
+pub mod realtime;
+
 /// Where a value, and the key that names it, stand in the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Loc {
@@ -325,6 +329,7 @@ impl Cx<'_> {
             "images",
             "messages",
             "defaults",
+            "realtime",
         ];
         let f = self.fields(root, "", "the manifest", &known, &["apiVersion", "app"])?;
         // Another apiVersion is another format: its keys mean other things, so stop here.
@@ -355,6 +360,8 @@ impl Cx<'_> {
                 products: None,
                 credentials: None,
                 namespace: None,
+                app_apple_id: None,
+                offer_signing: None,
             }
         });
         let environments = f
@@ -370,6 +377,10 @@ impl Cx<'_> {
             .get("defaults")
             .map(|n| self.defaults(n))
             .unwrap_or_default();
+        let realtime = f
+            .get("realtime")
+            .map(|n| self.realtime(n))
+            .unwrap_or_default();
         Some(Manifest {
             api_version,
             app,
@@ -377,6 +388,7 @@ impl Cx<'_> {
             images,
             messages,
             defaults,
+            realtime,
         })
     }
 
@@ -388,6 +400,8 @@ impl Cx<'_> {
             "products",
             "credentials",
             "namespace",
+            "appAppleId",
+            "offerSigning",
         ];
         let f = self.fields(node, "/app", "`app`", &known, &["bundleId", "locales"])?;
         let bundle_id = match f.get("bundleId") {
@@ -447,12 +461,15 @@ impl Cx<'_> {
             },
             None => None,
         };
+        let realtime = self.app_realtime(&f);
         Some(App {
             bundle_id,
             locales,
             products,
             credentials,
             namespace,
+            app_apple_id: realtime.app_apple_id,
+            offer_signing: realtime.offer_signing,
         })
     }
 

@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::apple::limits;
 
+pub use decode::realtime::{
+    AlternateProductAnswer, BillingPlanType, PromotionalOfferAnswer, RealtimeRule,
+};
 pub use decode::{Locations, decode};
 
 pub const API_VERSION: &str = "retainctl/v1";
@@ -43,6 +46,11 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("type" = ["null", "object"]))]
     pub defaults: BTreeMap<String, DefaultTarget>,
+    /// Realtime rules, in order: the first that matches a request and has content Apple
+    /// approved answers it (`retainctl serve`, from the snapshot `apply --snapshot` writes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("type" = ["null", "array"]))]
+    pub realtime: Vec<RealtimeRule>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -66,6 +74,15 @@ pub struct App {
     /// Changing it re-uploads everything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<uuid::Uuid>,
+    /// The app's Apple ID (App Store Connect → App Information): `retainctl serve` refuses
+    /// realtime requests for another app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub app_apple_id: Option<i64>,
+    /// Names of the environment variables holding the subscription offer key that signs
+    /// promotional offers (`promotionalOffer` rules), shaped like `credentials`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer_signing: Option<Credentials>,
 }
 
 /// Names of environment variables (never the secrets themselves).

@@ -67,7 +67,7 @@ pub struct ApprovedVersion {
 }
 
 /// One realtime rule, as resolved from the manifest (splits already turned into buckets).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Hash)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Rule {
     /// A product id, or `*` for every product.
@@ -82,7 +82,7 @@ pub struct Rule {
 }
 
 /// Split buckets `from <= b < to`, with `0 <= from <= to <= 100`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Hash)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BucketRange {
     pub from: u8,
@@ -96,7 +96,7 @@ impl BucketRange {
 }
 
 /// What a rule answers with; the message key's content goes into the response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Hash)]
 #[serde(
     rename_all = "camelCase",
     rename_all_fields = "camelCase",
@@ -390,3 +390,5 @@ pub fn choose<'a>(app: &'a AppRealtime, query: &RealtimeQuery<'_>) -> Choice<'a>
 
 #[cfg(test)]
 mod tests;
+
+pub mod rules;

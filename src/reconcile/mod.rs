@@ -6,6 +6,8 @@ pub mod apply;
 pub mod observe;
 pub mod observed;
 pub mod planner;
+pub mod rule_diff;
+pub mod snapshot;
 
 use serde::{Deserialize, Serialize};
 

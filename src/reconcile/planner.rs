@@ -249,6 +249,9 @@ pub enum KeptBecause {
     CurrentDefault { pairs: Vec<Pair> },
     /// A message of the manifest uses this image.
     UsedByManifest,
+    /// The realtime snapshot (`--snapshot`) serves it until the newer version is
+    /// approved and a later apply moves the snapshot on.
+    ServedBySnapshot,
     /// The manifest's image id, but Apple lists it with another size: it cannot serve.
     SizeDiffers {
         apple: ImageSize,
@@ -293,6 +296,9 @@ pub struct AppPlan {
     /// With `plan --base`: the localizations whose copy changed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub diffs: Vec<crate::diff::LocalizationDiff>,
+    /// With `plan --base` or `--snapshot`: how the realtime rules differ.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rule_changes: Vec<super::rule_diff::RuleChange>,
     /// Apple's caps per app that the uploads would pass.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub over_cap: Vec<CapState>,
@@ -319,6 +325,7 @@ impl AppPlan {
             drift: vec![],
             realtime_url: RealtimeUrlState::default(),
             diffs: vec![],
+            rule_changes: vec![],
             over_cap: vec![],
         }
     }
@@ -523,6 +530,10 @@ pub fn plan(
         }
         let mut kept_because = None;
         let status_reason = match current_defaults.get(id) {
+            None if desired.served.contains(id) => {
+                kept_because = Some(KeptBecause::ServedBySnapshot);
+                None
+            }
             None => Some((Status::Ready, Reason::NotInManifest)),
             Some(pairs) => {
                 let names: Vec<Pair> = pairs.iter().map(|(p, _)| p.clone()).collect();
@@ -639,6 +650,7 @@ pub fn plan(
             desired: want_url,
         },
         diffs: vec![],
+        rule_changes: vec![],
         over_cap,
     }
 }
@@ -721,4 +733,4 @@ fn gate(parts: Vec<PartState>) -> (Status, Reason) {
 
 #[cfg(test)]
 #[path = "planner_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -16,7 +16,7 @@ const M2: &str = "00000000-0000-5000-8000-0000000000a2";
 const OLD: &str = "00000000-0000-5000-8000-0000000000f1";
 const DRIFT_IMG: &str = "00000000-0000-5000-8000-0000000000d1";
 
-fn u(s: &str) -> Uuid {
+pub(crate) fn u(s: &str) -> Uuid {
     Uuid::parse_str(s).unwrap()
 }
 
@@ -63,6 +63,7 @@ pub(crate) fn desired() -> DesiredApp {
             "https://example.com/r".into(),
         )]),
         realtime_managed: BTreeSet::from([EnvironmentName::Production]),
+        served: BTreeSet::new(),
     }
 }
 
@@ -248,6 +249,47 @@ fn drift_is_listed_and_pruned_only_with_prune() {
                 Status::Ready
             ),
         ]
+    );
+}
+
+#[test]
+fn a_message_the_realtime_snapshot_serves_is_never_pruned() {
+    let o = observed(
+        &[(I1, Approved)],
+        &[(M1, Pending), (M2, Approved), (OLD, Approved)],
+        &[("premium", "en-US", M1), ("premium", "de-DE", M2)],
+    );
+    let mut d = desired();
+    d.served.insert(OLD.to_string());
+    let p = plan(
+        &d,
+        EnvironmentName::Production,
+        "app.yaml",
+        &o,
+        PlanOptions { prune: true },
+    );
+    assert!(
+        !p.actions
+            .iter()
+            .any(|a| matches!(&a.op, Op::PruneMessage { id } if id == OLD)),
+        "{:?}",
+        p.actions
+    );
+    let old = p.drift.iter().find(|d| d.id == OLD).unwrap();
+    assert_eq!(old.kept_because, Some(KeptBecause::ServedBySnapshot));
+    // Not served any more: pruned like any drift.
+    d.served.clear();
+    let p = plan(
+        &d,
+        EnvironmentName::Production,
+        "app.yaml",
+        &o,
+        PlanOptions { prune: true },
+    );
+    assert!(
+        p.actions
+            .iter()
+            .any(|a| matches!(&a.op, Op::PruneMessage { id } if id == OLD))
     );
 }
 

@@ -74,15 +74,28 @@ struct ApplyDocument<'a> {
     environment: EnvironmentName,
     apps: &'a [AppReport],
     totals: Tally,
+    /// The realtime snapshot this run wrote (`apply --snapshot`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    realtime_snapshot: Option<&'a str>,
 }
 
 /// What apply did, per app and action, and the state each app ended in.
 pub fn apply(environment: EnvironmentName, reports: &[AppReport]) -> String {
+    apply_with_snapshot(environment, reports, None)
+}
+
+/// [`apply`], naming the realtime snapshot the run wrote.
+pub fn apply_with_snapshot(
+    environment: EnvironmentName,
+    reports: &[AppReport],
+    realtime_snapshot: Option<&str>,
+) -> String {
     pretty(&ApplyDocument {
         format_version: APPLY_FORMAT_VERSION,
         kind: "apply",
         environment,
         apps: reports,
         totals: super::total(reports),
+        realtime_snapshot,
     })
 }

@@ -227,6 +227,20 @@ fn app_parts(app: &AppPlan) -> Vec<Part> {
     }
     parts.push(part(2, |out| upload_summary(out, app)));
     parts.push(part(3, |out| {
+        if app.rule_changes.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "**Realtime rules:**\n");
+        for c in &app.rule_changes {
+            let _ = writeln!(
+                out,
+                "- {}",
+                super::describe_rule_change(c).replace('`', "'")
+            );
+        }
+        out.push('\n');
+    }));
+    parts.push(part(3, |out| {
         if app.diffs.is_empty() {
             return;
         }

@@ -136,6 +136,66 @@ pub fn status_word(status: Status) -> &'static str {
     }
 }
 
+/// One realtime rule on one line: `* [en-US, de-DE] buckets 0–50 → promotionalOffer
+/// `offer` (offer winback)`.
+pub fn describe_rule(rule: &crate::realtime::Rule) -> String {
+    use crate::realtime::RuleAnswer;
+    let mut out = rule.product.clone();
+    if let Some(locales) = &rule.locales {
+        out.push_str(&format!(" [{}]", locales.join(", ")));
+    }
+    if let Some(b) = rule.buckets {
+        out.push_str(&format!(
+            " buckets {}–{} ({} %)",
+            b.from,
+            b.to,
+            b.to - b.from
+        ));
+    }
+    out.push_str(" → ");
+    match &rule.answer {
+        RuleAnswer::Message(key) => out.push_str(&format!("message {key}")),
+        RuleAnswer::PromotionalOffer { message, offer_id } => {
+            out.push_str(&format!("promotionalOffer {message} (offer {offer_id})"))
+        }
+        RuleAnswer::AlternateProduct {
+            message,
+            product_id,
+            billing_plan_type,
+        } => {
+            out.push_str(&format!(
+                "alternateProduct {message} (switch to {product_id}"
+            ));
+            if let Some(plan) = billing_plan_type {
+                out.push_str(&format!(", {plan}"));
+            }
+            out.push(')');
+        }
+    }
+    out
+}
+
+/// `rule 2 changed (against the snapshot): BEFORE ⇒ AFTER`, the words of a rule change.
+pub fn describe_rule_change(c: &crate::reconcile::rule_diff::RuleChange) -> String {
+    use crate::reconcile::rule_diff::RulesBase;
+    let against = match c.against {
+        RulesBase::Base => "the base",
+        RulesBase::Snapshot => "the realtime snapshot",
+    };
+    let number = c.after_number.or(c.before_number).unwrap_or(0);
+    let what = match (&c.before, &c.after) {
+        (Some(before), Some(after)) => {
+            format!("{} ⇒ {}", describe_rule(before), describe_rule(after))
+        }
+        (Some(rule), None) | (None, Some(rule)) => describe_rule(rule),
+        (None, None) => String::new(),
+    };
+    format!(
+        "rule {number} {} (against {against}): {what}",
+        change_word(c.change)
+    )
+}
+
 pub fn change_word(change: crate::diff::Change) -> &'static str {
     match change {
         crate::diff::Change::Added => "added",
@@ -230,6 +290,9 @@ pub fn kept_words(kept: Option<&KeptBecause>) -> String {
     match kept {
         None => "deleted only with --prune".into(),
         Some(KeptBecause::UsedByManifest) => "a message of the manifest uses it".into(),
+        Some(KeptBecause::ServedBySnapshot) => {
+            "served by the realtime snapshot until the newer version is approved".into()
+        }
         Some(KeptBecause::SizeDiffers { apple, manifest }) => format!(
             "the manifest's id, but Apple lists it as {} and the manifest wants {}: change the image (a new id) or delete it in App Store Connect",
             apple.as_str(),

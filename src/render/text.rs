@@ -163,6 +163,9 @@ pub fn plan(plan: &Plan, color: bool) -> String {
         if !uncovered.is_empty() {
             let _ = writeln!(out, "  no default: {}", uncovered.join(", "));
         }
+        for c in &app.rule_changes {
+            let _ = writeln!(out, "  realtime {}", super::describe_rule_change(c));
+        }
         for d in &app.diffs {
             let _ = writeln!(
                 out,

@@ -11,6 +11,7 @@ mod faults;
 mod foundation;
 mod perf_test;
 mod readme;
+mod realtime_rules;
 mod reconcile_e2e;
 mod secrets_in_logs;
 mod serve;
