@@ -526,7 +526,7 @@ async fn realtime(State(state): State<Arc<ServeState>>, body: Bytes) -> Response
             tx,
             rule,
             kind = ?kind,
-            message = %message_id,
+            message_id = %message_id,
             status = answer.status.as_u16(),
             ms,
             "realtime answered"

@@ -341,3 +341,157 @@ fn a_snapshot_that_cannot_be_served_stops_serve_at_start_with_its_name() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("snapshot.json"), "{err}");
 }
+
+/// The manifest of the end-to-end test; `realtime_url` under `environments.local`.
+fn local_manifest(realtime_url: Option<&str>) -> String {
+    let app_apple_id = retainctl::sim::perf::app_apple_id("com.example.app");
+    let url = realtime_url
+        .map(|u| format!("  local:\n    realtimeUrl: {u}\n"))
+        .unwrap_or_default();
+    format!(
+        "\
+apiVersion: retainctl/v1
+app:
+  bundleId: com.example.app
+  locales: [en-US]
+  products: [premium]
+  appAppleId: {app_apple_id}
+messages:
+  stay:
+    localizations:
+      en-US: {{ header: Stay with Premium, body: Keep your plan. }}
+defaults:
+  premium: stay
+realtime:
+  - product: '*'
+    message: stay
+environments:
+  sandbox:
+    performanceTest:
+      originalTransactionId: \"{TRANSACTION}\"
+{url}"
+    )
+}
+
+#[test]
+fn env_local_end_to_end_apply_serve_perf_test_pass_then_production_url() {
+    let ws = crate::common::Workspace::new();
+    let run = |args: &[&str]| {
+        let out = ws.run(args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+    let sandbox_snapshot = ".retainctl/local/sandbox-snapshot.json";
+    let production_snapshot = ".retainctl/local/production-snapshot.json";
+    ws.write("retention/app.yaml", &local_manifest(None));
+    let (code, text) = run(&[
+        "apply",
+        "retention",
+        "--env",
+        "local",
+        "--snapshot",
+        sandbox_snapshot,
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+
+    // serve with the local defaults: the sandbox snapshot and the simulator's root
+    let server = ServeProcess::spawn(ws.path(), &["--env", "local"]);
+    let url = format!("{}/apple/realtime", server.url);
+    ws.write("retention/app.yaml", &local_manifest(Some(&url)));
+    let (code, text) = run(&[
+        "apply",
+        "retention",
+        "--env",
+        "local",
+        "--snapshot",
+        sandbox_snapshot,
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+
+    // a new simulator (new chain, new realtime-root.pem) runs Apple's test against serve
+    let (code, text) = run(&["perf-test", "retention", "--env", "local"]);
+    assert_eq!(code, Some(0), "{text}\n--- serve log:\n{}", server.log());
+    assert!(text.contains("PASS"), "{text}");
+    let log = server.log();
+    assert!(log.contains("realtime answered"), "{log}");
+    assert!(!log.contains(TRANSACTION), "{log}");
+    // the simulator's new root was picked up on its first request: none was refused
+    assert!(!log.contains("realtime refused"), "{log}");
+
+    // production: the URL is accepted now; content waits for review, then is served
+    let prod = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--local-mode", "production"]);
+        run(&all)
+    };
+    let (_, text) = prod(&[
+        "apply",
+        "retention",
+        "--env",
+        "local",
+        "--snapshot",
+        production_snapshot,
+    ]);
+    let state: Value = serde_json::from_slice(
+        &std::fs::read(ws.path().join(".retainctl/local/production.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        state["apps"]["com.example.app"]["realtimeUrl"], url,
+        "{text}"
+    );
+    let pending: Snapshot =
+        serde_json::from_slice(&std::fs::read(ws.path().join(production_snapshot)).unwrap())
+            .unwrap();
+    assert!(pending.apps[0].approved.is_empty(), "nothing approved yet");
+    let (code, text) = run(&[
+        "sim",
+        "review",
+        "--state",
+        ".retainctl/local/production.json",
+        "--path",
+        "retention",
+        "approve-all",
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    let (_, text) = prod(&[
+        "apply",
+        "retention",
+        "--env",
+        "local",
+        "--snapshot",
+        production_snapshot,
+    ]);
+    let approved: Snapshot =
+        serde_json::from_slice(&std::fs::read(ws.path().join(production_snapshot)).unwrap())
+            .unwrap();
+    let id = approved.apps[0].approved["stay"]["en-US"].message_id;
+
+    // a production server answers Apple's production request with the approved id
+    let signer = RealtimeSigner::generate().unwrap();
+    let root = ws.write("apple-test-root.pem", signer.root_pem());
+    let production = ServeProcess::spawn(
+        ws.path(),
+        &[
+            "--env",
+            "local",
+            "--local-mode",
+            "production",
+            "--trust-root",
+            root.to_str().unwrap(),
+        ],
+    );
+    let mut request = payload("premium");
+    request["environment"] = json!("Production");
+    request["appAppleId"] = json!(retainctl::sim::perf::app_apple_id("com.example.app"));
+    let (status, body) = post(&production.url, &signer.sign(&request).unwrap());
+    assert_eq!(status, 200, "{text}\n{}", production.log());
+    assert_eq!(answered_id(&body), id.to_string());
+    // the sandbox server refuses it
+    let (status, _) = post(&server.url, &signer.sign(&request).unwrap());
+    assert!((400..500).contains(&status));
+}
