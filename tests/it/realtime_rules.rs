@@ -185,6 +185,32 @@ fn every_semantic_rule_has_its_error() {
 }
 
 #[test]
+fn rules_that_cannot_answer_are_errors_and_odd_ones_warnings() {
+    let ws = Workspace::new();
+    let yaml = HEAD.replace(
+        "      en-US: { header: Half price, body: Stay for half price. }\n",
+        "      ja: { header: Half price, body: Stay for half price. }\n",
+    );
+    ws.write(
+        "app.yaml",
+        &format!(
+            "{yaml}  - product: '*'\n    promotionalOffer: {{ message: offer, offerId: x }}\n  - product: premium.yearly\n    alternateProduct: {{ message: switch, productId: premium.yearly }}\n"
+        ),
+    );
+    let out = ws.run(&["validate", "app.yaml"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_line(
+        &text,
+        "app.yaml:27:34: error: realtime rule 1 can never answer: message `offer` has no localization in app.locales",
+    );
+    assert_line(
+        &text,
+        "app.yaml:29:53: warning: realtime rule 2 proposes `premium.yearly`, the product the customer already has",
+    );
+}
+
+#[test]
 fn unreachable_rules_are_errors() {
     let (code, text) = validate(
         "  - product: '*'
@@ -256,4 +282,309 @@ fn offers_need_offer_signing_and_rules_want_the_app_id() {
         &text,
         "app.yaml:23:1: warning: realtime rules without app.appAppleId: `retainctl serve` cannot check that a request is for this app",
     );
+}
+
+/// An app whose realtime rule answers with a promotional-offer message (never a default,
+/// so nothing but the snapshot keeps its old versions).
+const OFFER_APP: &str = "\
+apiVersion: retainctl/v1
+app:
+  bundleId: com.example.app
+  locales: [en-US]
+  products: [premium]
+  appAppleId: 1234567890
+  offerSigning: { keyId: OFFER_KEY_ID, issuerId: OFFER_ISSUER_ID, privateKeyFile: OFFER_KEY_FILE }
+messages:
+  stay:
+    localizations:
+      en-US: { header: Stay, body: Keep it. }
+  offer:
+    kind: promotional-offer
+    localizations:
+      en-US: { header: HEADER, body: Stay for half price. }
+defaults:
+  premium: stay
+realtime:
+  - product: '*'
+    promotionalOffer: { message: offer, offerId: winback }
+";
+
+/// A folder run with `--env local --local-mode production` (uploads wait for review).
+struct Local {
+    dir: tempfile::TempDir,
+}
+
+impl Local {
+    fn new(header: &str) -> Local {
+        let local = Local {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        local.write(header);
+        local
+    }
+
+    fn write(&self, header: &str) {
+        std::fs::write(
+            self.dir.path().join("app.yaml"),
+            OFFER_APP.replace("HEADER", header),
+        )
+        .unwrap();
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_retainctl"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("RETAINCTL_BASE_URL")
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}\n{}",
+            stdout(&out),
+            crate::common::stderr(&out)
+        );
+        out
+    }
+
+    fn apply(&self, extra: &[&str]) -> String {
+        let mut args = vec!["apply", "--env", "local", "--local-mode", "production"];
+        args.extend_from_slice(extra);
+        args.extend(["--snapshot", "snap.json", "."]);
+        stdout(&self.run(&args))
+    }
+
+    fn approve_all(&self) {
+        self.run(&[
+            "sim",
+            "review",
+            "--state",
+            ".retainctl/local/production.json",
+            "approve-all",
+        ]);
+    }
+
+    fn snapshot(&self) -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(self.dir.path().join("snap.json")).unwrap())
+            .unwrap()
+    }
+
+    /// The `offer` [en-US] entry of the snapshot: (message id, current).
+    fn served(&self) -> Option<(String, bool)> {
+        let s = self.snapshot();
+        let v = &s["apps"][0]["approved"]["offer"]["en-US"];
+        v.is_object().then(|| {
+            (
+                v["messageId"].as_str().unwrap().to_string(),
+                v["current"].as_bool().unwrap(),
+            )
+        })
+    }
+
+    /// The message ids the simulator holds.
+    fn on_apple(&self) -> Vec<String> {
+        let state: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(self.dir.path().join(".retainctl/local/production.json"))
+                .unwrap(),
+        )
+        .unwrap();
+        state["apps"]["com.example.app"]["messages"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// The manifest's current id of `offer` [en-US].
+    fn offer_id(&self) -> String {
+        let ids = stdout(&self.run(&["ids", "."]));
+        ids.lines()
+            .find(|l| l.contains("\toffer\ten-US\t"))
+            .and_then(|l| l.rsplit('\t').next())
+            .unwrap()
+            .to_string()
+    }
+}
+
+#[test]
+fn the_snapshot_serves_only_approved_content_and_keeps_the_old_version_until_the_new_one_is() {
+    let local = Local::new("Half price");
+    let v1 = local.offer_id();
+
+    // Uploaded, not reviewed: the snapshot has the rule but nothing approved.
+    let text = local.apply(&["--out", "report.json"]);
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(local.dir.path().join("report.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["realtime_snapshot"], "snap.json");
+    assert!(
+        text.contains("realtime snapshot (production): snap.json · 1 app, 0 approved messages"),
+        "{text}"
+    );
+    let s = local.snapshot();
+    assert_eq!(s["kind"], "realtime-snapshot");
+    assert_eq!(s["formatVersion"], 1);
+    assert_eq!(
+        s["environment"], "production",
+        "local maps to the mode it ran"
+    );
+    assert_eq!(s["apps"][0]["appAppleId"], 1234567890);
+    assert_eq!(s["apps"][0]["offerSigning"]["keyId"], "OFFER_KEY_ID");
+    assert_eq!(
+        s["apps"][0]["rules"][0]["answer"]["promotionalOffer"]["offerId"],
+        "winback"
+    );
+    assert_eq!(local.served(), None);
+
+    // Approved: the next apply names it.
+    local.approve_all();
+    local.apply(&[]);
+    assert_eq!(local.served(), Some((v1.clone(), true)));
+
+    // A new version, pending: with --prune, the old one stays on Apple and in the snapshot.
+    local.write("Half price today");
+    let v2 = local.offer_id();
+    assert_ne!(v1, v2);
+    let text = local.apply(&["--prune"]);
+    assert!(
+        text.contains("(1 an older version, kept while the newer one is not approved)"),
+        "{text}"
+    );
+    assert_eq!(local.served(), Some((v1.clone(), false)));
+    assert!(
+        local.on_apple().contains(&v1),
+        "the served version was pruned"
+    );
+    assert!(local.on_apple().contains(&v2));
+    let plan = stdout(&local.run(&[
+        "plan",
+        "--env",
+        "local",
+        "--local-mode",
+        "production",
+        "--prune",
+        "--snapshot",
+        "snap.json",
+        ".",
+    ]));
+    assert!(
+        plan.contains(&format!(
+            "drift: message {v1} APPROVED is not in the manifest (served by the realtime snapshot until the newer version is approved)"
+        )),
+        "{plan}"
+    );
+    assert!(!plan.contains(&format!("delete message {v1}")), "{plan}");
+
+    // Approved: the snapshot moves to the new version; the old one is still kept this run
+    // (the previous snapshot served it)...
+    local.approve_all();
+    local.apply(&["--prune"]);
+    assert_eq!(local.served(), Some((v2.clone(), true)));
+    assert!(local.on_apple().contains(&v1));
+    // ...and the run after that prunes it.
+    local.apply(&["--prune"]);
+    assert_eq!(local.served(), Some((v2.clone(), true)));
+    assert!(!local.on_apple().contains(&v1), "{:?}", local.on_apple());
+}
+
+#[test]
+fn a_snapshot_of_another_environment_or_not_a_snapshot_is_refused() {
+    let local = Local::new("Half price");
+    std::fs::write(
+        local.dir.path().join("snap.json"),
+        r#"{"kind":"realtime-snapshot","formatVersion":1,"environment":"sandbox","apps":[]}"#,
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_retainctl"))
+        .args([
+            "apply",
+            "--env",
+            "local",
+            "--local-mode",
+            "production",
+            "--snapshot",
+            "snap.json",
+            ".",
+        ])
+        .current_dir(local.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = crate::common::stderr(&out);
+    assert!(
+        err.contains("snap.json is the realtime snapshot of sandbox, not of production"),
+        "{err}"
+    );
+    assert!(
+        !local.dir.path().join(".retainctl").exists(),
+        "refused before Apple is read"
+    );
+    std::fs::write(local.dir.path().join("snap.json"), "{}").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_retainctl"))
+        .args(["apply", "--env", "local", "--snapshot", "snap.json", "."])
+        .current_dir(local.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        crate::common::stderr(&out)
+            .contains("snap.json is not a realtime snapshot this retainctl can use"),
+        "{}",
+        crate::common::stderr(&out)
+    );
+}
+
+#[test]
+fn the_plan_shows_rule_changes_against_the_snapshot_and_the_base() {
+    let local = Local::new("Half price");
+    local.apply(&[]);
+    let base = local.dir.path().join("base");
+    std::fs::create_dir_all(&base).unwrap();
+    std::fs::copy(local.dir.path().join("app.yaml"), base.join("app.yaml")).unwrap();
+    let manifest = OFFER_APP.replace("HEADER", "Half price").replace(
+        "realtime:\n  - product: '*'\n",
+        "realtime:\n  - product: premium\n    percent: 50\n    message: stay\n  - product: '*'\n",
+    );
+    std::fs::write(local.dir.path().join("app.yaml"), manifest).unwrap();
+    let plan = |format: &str| {
+        stdout(&local.run(&[
+            "plan",
+            "--env",
+            "local",
+            "--local-mode",
+            "production",
+            "--snapshot",
+            "snap.json",
+            "--base",
+            "base",
+            "--format",
+            format,
+            "app.yaml",
+        ]))
+    };
+    let text = plan("text");
+    for against in ["the base", "the realtime snapshot"] {
+        assert!(
+            text.contains(&format!(
+                "  realtime rule 1 added (against {against}): premium buckets 0–50 (50 %) → message stay"
+            )),
+            "{text}"
+        );
+    }
+    assert!(!text.contains("rule 2"), "{text}");
+    let markdown = plan("markdown");
+    assert!(
+        markdown.contains("- rule 1 added (against the realtime snapshot): premium buckets 0–50 (50 %) → message stay"),
+        "{markdown}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&plan("json")).unwrap();
+    let changes = &json["apps"][0]["rule_changes"];
+    assert_eq!(changes.as_array().unwrap().len(), 2, "{changes}");
+    assert_eq!(changes[1]["change"], "added");
+    assert_eq!(changes[1]["against"], "snapshot");
+    assert_eq!(changes[1]["after"]["buckets"]["to"], 50);
+    assert_eq!(changes[1]["after"]["answer"]["message"], "stay");
 }
