@@ -167,7 +167,14 @@ fn main() {
     let mut server: Vec<f64> = log
         .lines()
         .filter(|l| l.contains("realtime answered"))
-        .filter_map(|l| l.split(" ms=").nth(1)?.split_whitespace().next()?.parse().ok())
+        .filter_map(|l| {
+            l.split(" ms=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
         .collect();
     server.sort_by(|a, b| a.total_cmp(b));
     if !server.is_empty() {
