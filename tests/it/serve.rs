@@ -495,3 +495,99 @@ fn env_local_end_to_end_apply_serve_perf_test_pass_then_production_url() {
     let (status, _) = post(&server.url, &signer.sign(&request).unwrap());
     assert!((400..500).contains(&status));
 }
+
+#[test]
+fn a_promotional_offer_is_signed_with_the_key_the_snapshot_names_which_never_reaches_the_log() {
+    let s = setup();
+    let (private, public) = retainctl::apple::credentials::generate_key_pair();
+    // the key goes only into this test's temporary folder
+    let key_file = s.dir.path().join("SubscriptionKey_TEST.p8");
+    std::fs::write(&key_file, private.pem_text()).unwrap();
+    let mut offer_app = app(0x600d);
+    offer_app.rules.insert(
+        0,
+        Rule {
+            product: "p.offer".into(),
+            locales: None,
+            buckets: None,
+            answer: RuleAnswer::PromotionalOffer {
+                message: "general".into(),
+                offer_id: "winback50".into(),
+            },
+        },
+    );
+    offer_app.offer_signing = Some(retainctl::manifest::Credentials {
+        key_id: Some("SERVE_TEST_OFFER_KEY_ID".into()),
+        issuer_id: Some("SERVE_TEST_OFFER_ISSUER".into()),
+        private_key: None,
+        private_key_file: Some("SERVE_TEST_OFFER_KEY_FILE".into()),
+    });
+    let mut snapshot = Snapshot::new(EnvironmentName::Sandbox);
+    snapshot.apps = vec![offer_app];
+    std::fs::write(&s.snapshot, snapshot.to_json()).unwrap();
+
+    // without the variables the snapshot cannot be served, and the error names them
+    let out = Command::new(env!("CARGO_BIN_EXE_retainctl"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--snapshot"])
+        .arg(&s.snapshot)
+        .env_remove("SERVE_TEST_OFFER_KEY_ID")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("SERVE_TEST_OFFER_KEY_ID"), "{err}");
+
+    let log = s.dir.path().join("serve.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_retainctl"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--snapshot"])
+        .arg(&s.snapshot)
+        .arg("--trust-root")
+        .arg(&s.root)
+        .env("RUST_LOG", "debug")
+        .env("SERVE_TEST_OFFER_KEY_ID", "OFFERKEY01")
+        .env("SERVE_TEST_OFFER_ISSUER", "issuer-of-the-team")
+        .env("SERVE_TEST_OFFER_KEY_FILE", &key_file)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let server = ServeProcess {
+        child,
+        url: first
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap()
+            .to_string(),
+        log,
+    };
+    let (status, body) = post(&server.url, &s.signer.sign(&payload("p.offer")).unwrap());
+    assert_eq!(status, 200, "{body}\n{}", server.log());
+    let value: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(value["promotionalOffer"]["messageIdentifier"], id(0x600d));
+    let jws = value["promotionalOffer"]["promotionalOfferSignatureV2"]
+        .as_str()
+        .unwrap();
+    // checked independently: the public half of the key, and Apple's claims
+    let key = jsonwebtoken::DecodingKey::from_ec_pem(public.as_bytes()).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_audience(&["promotional-offer"]);
+    validation.required_spec_claims = Default::default();
+    validation.validate_exp = false;
+    let token = jsonwebtoken::decode::<Value>(jws, &key, &validation).unwrap();
+    assert_eq!(token.header.kid.as_deref(), Some("OFFERKEY01"));
+    let claims = token.claims;
+    assert_eq!(claims["iss"], "issuer-of-the-team");
+    assert_eq!(claims["bid"], "com.example.app");
+    assert_eq!(claims["productId"], "p.offer");
+    assert_eq!(claims["offerIdentifier"], "winback50");
+    assert_eq!(claims["transactionId"], TRANSACTION);
+    assert!(claims["iat"].is_u64() && claims["nonce"].is_string());
+    let text = server.log();
+    let pem_line = private.pem_text().lines().nth(1).unwrap().to_string();
+    assert!(!text.contains(&pem_line), "the key reached the log");
+    assert!(!text.contains(TRANSACTION), "{text}");
+}
