@@ -83,14 +83,22 @@ pub enum LoadError {
     },
 }
 
-/// A file's identity for change detection: modification time and length.
+/// A file's identity for change detection: modification time, length and (on unix) inode.
+/// File times have a coarse clock (a few ms), so a file changed within [`RACY`] of its load
+/// is also compared by content (as git does for a "racily clean" index).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp(Option<SystemTime>, u64);
+struct Stamp(Option<SystemTime>, u64, u64);
+
+/// Files written this close to their load are compared by content until they are older.
+const RACY: Duration = Duration::from_secs(2);
 
 fn stamp(path: &Path) -> Option<Stamp> {
-    std::fs::metadata(path)
-        .ok()
-        .map(|m| Stamp(m.modified().ok(), m.len()))
+    let m = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&m);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some(Stamp(m.modified().ok(), m.len(), inode))
 }
 
 fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, LoadError> {
@@ -133,6 +141,10 @@ pub struct Served {
     /// When the snapshot file was written.
     pub written_at: Option<SystemTime>,
     stamps: Vec<Option<Stamp>>,
+    /// SHA-256 of every file read (snapshot and trust roots).
+    content: String,
+    /// A file was written within [`RACY`] of the load: its stamp may not show a change.
+    racy: bool,
     pub trusted_roots: usize,
 }
 
@@ -205,9 +217,14 @@ impl Served {
         })?;
         let mut roots = vec![verify::APPLE_ROOT_CA_G3.to_vec()];
         let mut stamps = vec![snapshot_stamp];
+        let mut content = {
+            use sha2::Digest;
+            sha2::Sha256::new_with_prefix(&bytes)
+        };
         for path in &sources.trust_roots {
             stamps.push(stamp(path));
             let pem = read_limited(path, MAX_PEM_BYTES)?;
+            sha2::Digest::update(&mut content, &pem);
             roots.extend(
                 verify::parse_trust_pem(&pem).map_err(|source| LoadError::TrustRoot {
                     path: path.clone(),
@@ -225,12 +242,26 @@ impl Served {
             // `local` is refused by Snapshot::check
             EnvironmentName::Sandbox | EnvironmentName::Local => AppleEnvironment::Sandbox,
         };
+        let loaded_at = SystemTime::now();
+        let racy = stamps.iter().any(|s| match s.and_then(|s| s.0) {
+            Some(written) => loaded_at
+                .duration_since(written)
+                .map(|age| age < RACY)
+                .unwrap_or(true),
+            None => false,
+        });
+        let content = sha2::Digest::finalize(content)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         Ok(Served {
+            content,
+            racy,
             trusted_roots: roots.len(),
             verifier: RequestVerifier::new(roots, environment),
             signers,
             digest: crate::ids::sha256_hex(&bytes),
-            loaded_at: SystemTime::now(),
+            loaded_at,
             written_at: snapshot_stamp.and_then(|s| s.0),
             stamps,
             snapshot,
@@ -419,13 +450,19 @@ impl ServeState {
     pub fn reload_if_changed(&self) -> Reload {
         let mut failed = self.reloading.lock().expect("reload lock");
         let now = Served::stamps_now(&self.sources);
-        if now == self.served.load().stamps {
+        let current = self.served.load_full();
+        if now == current.stamps && !current.racy {
             return Reload::Unchanged;
         }
         if failed.as_ref() == Some(&now) {
             return Reload::Kept;
         }
         match Served::load(&self.sources, &|name| std::env::var(name).ok()) {
+            Ok(next) if next.content == current.content => {
+                // the same files (a racy stamp checked by content): nothing to announce
+                self.served.store(Arc::new(next));
+                Reload::Unchanged
+            }
             Ok(next) => {
                 tracing::info!(
                     snapshot = %self.sources.snapshot.display(),

@@ -317,9 +317,27 @@ fn a_changed_snapshot_is_reloaded_and_a_bad_one_keeps_the_old() {
     write_snapshot(&f.sources.snapshot, vec![stay(22)]);
     assert_eq!(state.reload_if_changed(), Reload::Reloaded);
     assert_eq!(ask(), id(22).to_string());
+    // rewritten in place within one tick of the file clock: same length, same inode, same
+    // file time (set back here, as a coarse clock would leave it)
+    let written = std::fs::metadata(&f.sources.snapshot)
+        .unwrap()
+        .modified()
+        .unwrap();
+    let mut same_length = Snapshot::new(EnvironmentName::Sandbox);
+    same_length.apps = vec![stay(33)];
+    std::fs::write(&f.sources.snapshot, same_length.to_json()).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&f.sources.snapshot)
+        .unwrap()
+        .set_modified(written)
+        .unwrap();
+    assert_eq!(state.reload_if_changed(), Reload::Reloaded);
+    assert_eq!(ask(), id(33).to_string());
+    assert_eq!(state.reload_if_changed(), Reload::Unchanged);
     std::fs::write(&f.sources.snapshot, "{ not json").unwrap();
     assert_eq!(state.reload_if_changed(), Reload::Kept);
-    assert_eq!(ask(), id(22).to_string());
+    assert_eq!(ask(), id(33).to_string());
     let error = state.last_error.lock().unwrap().clone().unwrap();
     assert!(error.contains("snapshot.json"), "{error}");
 }
