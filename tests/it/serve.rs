@@ -586,6 +586,35 @@ fn a_promotional_offer_is_signed_with_the_key_the_snapshot_names_which_never_rea
     assert_eq!(claims["offerIdentifier"], "winback50");
     assert_eq!(claims["transactionId"], TRANSACTION);
     assert!(claims["iat"].is_u64() && claims["nonce"].is_string());
+    // and beside Apple's own PromotionalOfferV2SignatureCreator, read with PyJWT
+    if let Some(python) =
+        crate::apple_library::python_or_skip("our offer signature beside Apple's library")
+    {
+        let public_file = s.dir.path().join("public.pem");
+        std::fs::write(&public_file, &public).unwrap();
+        let out = Command::new(python)
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/python/offer_signature_compat.py"
+            ))
+            .env("OURS", jws)
+            .env("KEY_FILE", &key_file)
+            .env("PUBLIC_KEY_FILE", &public_file)
+            .env("KEY_ID", "OFFERKEY01")
+            .env("ISSUER_ID", "issuer-of-the-team")
+            .env("BUNDLE_ID", "com.example.app")
+            .env("PRODUCT_ID", "p.offer")
+            .env("OFFER_ID", "winback50")
+            .env("TRANSACTION_ID", TRANSACTION)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let text = server.log();
     let pem_line = private.pem_text().lines().nth(1).unwrap().to_string();
     assert!(!text.contains(&pem_line), "the key reached the log");
