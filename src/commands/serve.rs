@@ -43,10 +43,16 @@ pub fn sources(args: &ServeArgs) -> Sources {
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let sources = sources(&args);
     let served = Served::load(&sources, &|name| std::env::var(name).ok()).map_err(|e| {
-        let hint = if args.env == Some(ServeEnv::Local) {
-            "; run `retainctl apply --env local --snapshot` (and `retainctl sim` or an `--env local` command once, for realtime-root.pem) first"
-        } else {
-            ""
+        let hint = match args.env {
+            Some(ServeEnv::Local) => format!(
+                "; write it with `retainctl apply --env local{} --snapshot {}` (which also writes the simulator's realtime-root.pem)",
+                match args.local_mode {
+                    Mode::Sandbox => "",
+                    Mode::Production => " --local-mode production",
+                },
+                sources.snapshot.display()
+            ),
+            None => String::new(),
         };
         anyhow::anyhow!("cannot serve: {e}{hint}")
     })?;

@@ -340,6 +340,19 @@ fn a_snapshot_that_cannot_be_served_stops_serve_at_start_with_its_name() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("snapshot.json"), "{err}");
+    // `--env local` before any local apply says how to write the snapshot it looks for
+    let out = Command::new(env!("CARGO_BIN_EXE_retainctl"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--env", "local"])
+        .current_dir(s.dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("retainctl apply --env local --snapshot ")
+            && err.contains(".retainctl/local/sandbox-snapshot.json"),
+        "{err}"
+    );
 }
 
 /// The manifest of the end-to-end test; `realtime_url` under `environments.local`.
