@@ -131,6 +131,9 @@ pub enum Command {
     /// Run Apple's performance test of each app's sandbox realtime URL (needed before a
     /// production realtime URL). Exit 0 PASS, 1 FAIL or error, 2 still PENDING.
     PerfTest(PerfTestArgs),
+    /// Answer Apple's realtime requests (Get Retention Message) with approved content only,
+    /// from the snapshot `apply --snapshot` writes.
+    Serve(ServeArgs),
     /// Start a repository: retention/app.yaml, the schema, the plan and apply workflows,
     /// and a .gitignore entry for .retainctl/.
     Init(InitArgs),
@@ -140,6 +143,38 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ServeEnv {
+    /// The local environment: the snapshot and the simulator's realtime root from
+    /// .retainctl/local/ (the folder `--env local` keeps its state in).
+    Local,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The approved-content snapshot `retainctl apply --snapshot FILE` writes; read again
+    /// when it changes (a bad new one keeps the old one served).
+    #[arg(long, value_name = "FILE", required_unless_present = "env")]
+    pub snapshot: Option<PathBuf>,
+    /// Where to listen; in a container `0.0.0.0:8080`. Put TLS in front: Apple calls an
+    /// https:// URL.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// Also trust this root certificate (PEM) for Apple's signed requests, besides the
+    /// embedded Apple Root CA - G3 (repeatable): the simulator's `realtime-root.pem`, a test's.
+    #[arg(long = "trust-root", value_name = "PEM")]
+    pub trust_roots: Vec<PathBuf>,
+    /// `local`: default --snapshot and --trust-root from .retainctl/local/.
+    #[arg(long, value_enum)]
+    pub env: Option<ServeEnv>,
+    /// With `--env local`: the mode whose snapshot is served.
+    #[arg(long, value_enum, default_value_t = crate::sim::Mode::Sandbox)]
+    pub local_mode: crate::sim::Mode,
+    /// How often the snapshot and trust roots are checked for changes.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "1s", value_name = "DURATION")]
+    pub reload_interval: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -19,6 +19,7 @@ pub mod realtime;
 pub mod reconcile;
 pub mod render;
 pub mod schema;
+pub mod serve;
 pub mod sim;
 pub mod validate;
 pub mod yaml;

@@ -10,6 +10,7 @@ pub mod init;
 pub mod perf_test;
 pub mod plan;
 pub mod reach;
+pub mod serve;
 pub mod sim;
 pub mod status;
 pub mod validate;
@@ -110,6 +111,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let reach = Reach::new(&args.network, DEFAULT_PARALLELISM);
             perf_test::run(args, &reach)
         }
+        Command::Serve(args) => serve::run(args),
         Command::Init(args) => init::run(&args),
         Command::Completions { shell } => completions::run(shell),
     }
@@ -119,7 +121,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// or keys: the client records method, path, status and attempt only.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,retainctl::serve=info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -65,7 +65,7 @@ fn python() -> Result<String, String> {
 
 /// The python to use; `None` after a visible SKIPPED line when the library is missing
 /// outside CI. Under CI, or when RETAINCTL_PYTHON names a python, a missing library fails.
-fn python_or_skip(test: &str) -> Option<String> {
+pub(crate) fn python_or_skip(test: &str) -> Option<String> {
     match python() {
         Ok(p) => Some(p),
         Err(why)

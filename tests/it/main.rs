@@ -14,6 +14,7 @@ mod readme;
 mod realtime_rules;
 mod reconcile_e2e;
 mod secrets_in_logs;
+mod serve;
 mod sim_cli;
 mod trust;
 mod validate_rules;

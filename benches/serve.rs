@@ -1,0 +1,87 @@
+//! The in-process answer to one realtime request: verify Apple's signed payload (chain from
+//! the cache, one P-256 signature), choose the rule, encode the JSON.
+//! Run: `cargo bench --bench serve`.
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use retainctl::manifest::EnvironmentName;
+use retainctl::realtime::{AppRealtime, ApprovedVersion, Rule, RuleAnswer, Snapshot};
+use retainctl::serve::{Served, Sources};
+use retainctl::sim::perf::RealtimeSigner;
+use serde_json::json;
+
+fn answer(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let signer = RealtimeSigner::generate().expect("a chain");
+    let root = dir.path().join("root.pem");
+    std::fs::write(&root, signer.root_pem()).unwrap();
+    // ten rules, the last one answers: the choice walks them all
+    let mut rules: Vec<Rule> = (0..9)
+        .map(|i| Rule {
+            product: format!("other.{i}"),
+            locales: None,
+            buckets: None,
+            answer: RuleAnswer::Message("stay".into()),
+        })
+        .collect();
+    rules.push(Rule {
+        product: "*".into(),
+        locales: None,
+        buckets: None,
+        answer: RuleAnswer::Message("stay".into()),
+    });
+    let approved: BTreeMap<String, BTreeMap<String, ApprovedVersion>> = [(
+        "stay".to_string(),
+        [(
+            "en-US".to_string(),
+            ApprovedVersion {
+                message_id: uuid::Uuid::new_v4(),
+                current: true,
+            },
+        )]
+        .into(),
+    )]
+    .into();
+    let mut snapshot = Snapshot::new(EnvironmentName::Sandbox);
+    snapshot.apps.push(AppRealtime {
+        bundle_id: "com.bench.app".into(),
+        app_apple_id: Some(1234567890),
+        offer_signing: None,
+        locales: vec!["en-US".into()],
+        rules,
+        approved,
+    });
+    let path = dir.path().join("snapshot.json");
+    std::fs::write(&path, snapshot.to_json()).unwrap();
+    let served = Served::load(
+        &Sources {
+            snapshot: path,
+            trust_roots: vec![root],
+        },
+        &|_| None,
+    )
+    .expect("a snapshot");
+    let now = SystemTime::now();
+    let jws = signer
+        .sign(&json!({
+            "originalTransactionId": "2000000123456789",
+            "appAppleId": 1234567890,
+            "productId": "com.bench.monthly",
+            "userLocale": "en-US",
+            "requestIdentifier": "3db5c98d-8acf-4e29-831e-8e1f82f9f6e9",
+            "signedDate": now.duration_since(UNIX_EPOCH).unwrap().as_millis() as i64,
+            "environment": "Sandbox",
+        }))
+        .unwrap();
+    let body = serde_json::to_vec(&json!({ "signedPayload": jws })).unwrap();
+    assert_eq!(served.answer(&body, now).status.as_u16(), 200);
+    c.bench_function(
+        "answer one realtime request (verify + choose + encode)",
+        |b| b.iter(|| served.answer(&body, now)),
+    );
+}
+
+criterion_group!(benches, answer);
+criterion_main!(benches);

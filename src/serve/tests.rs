@@ -1,0 +1,360 @@
+//! Unit tests of the answer to one request (no HTTP): every answer kind, the older approved
+//! version while a new one is pending, the fallback, refusals, and reloads.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::apple::credentials::generate_key_pair;
+use crate::realtime::{ApprovedVersion, Rule};
+use crate::sim::perf::RealtimeSigner;
+
+const PRODUCT: &str = "com.example.monthly";
+
+fn id(n: u128) -> uuid::Uuid {
+    uuid::Uuid::from_u128(n)
+}
+
+fn rule(product: &str, answer: RuleAnswer) -> Rule {
+    Rule {
+        product: product.into(),
+        locales: None,
+        buckets: None,
+        answer,
+    }
+}
+
+fn app(rules: Vec<Rule>, approved: &[(&str, &str, u128, bool)]) -> AppRealtime {
+    let mut map: BTreeMap<String, BTreeMap<String, ApprovedVersion>> = BTreeMap::new();
+    for (key, locale, n, current) in approved {
+        map.entry(key.to_string()).or_default().insert(
+            locale.to_string(),
+            ApprovedVersion {
+                message_id: id(*n),
+                current: *current,
+            },
+        );
+    }
+    AppRealtime {
+        bundle_id: "com.example.app".into(),
+        app_apple_id: None,
+        offer_signing: None,
+        locales: vec!["en-US".into()],
+        rules,
+        approved: map,
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    sources: Sources,
+    signer: RealtimeSigner,
+}
+
+fn write_snapshot(path: &Path, apps: Vec<AppRealtime>) {
+    let mut snapshot = Snapshot::new(EnvironmentName::Sandbox);
+    snapshot.apps = apps;
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, snapshot.to_json()).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+fn fixture(apps: Vec<AppRealtime>) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = RealtimeSigner::generate().unwrap();
+    let root = dir.path().join("root.pem");
+    std::fs::write(&root, signer.root_pem()).unwrap();
+    let snapshot = dir.path().join("snapshot.json");
+    write_snapshot(&snapshot, apps);
+    Fixture {
+        sources: Sources {
+            snapshot,
+            trust_roots: vec![root],
+        },
+        _dir: dir,
+        signer,
+    }
+}
+
+fn request(signer: &RealtimeSigner, product: &str, app_apple_id: i64) -> Vec<u8> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let jws = signer
+        .sign(&json!({
+            "originalTransactionId": "2000000123456789",
+            "appAppleId": app_apple_id,
+            "productId": product,
+            "userLocale": "en-US",
+            "requestIdentifier": uuid::Uuid::new_v4().to_string(),
+            "signedDate": now,
+            "environment": "Sandbox",
+        }))
+        .unwrap();
+    serde_json::to_vec(&json!({ "signedPayload": jws })).unwrap()
+}
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+fn body(answer: &Answer) -> Value {
+    serde_json::from_slice(&answer.body).unwrap()
+}
+
+#[test]
+fn a_text_rule_answers_with_its_approved_id_in_lower_case() {
+    let f = fixture(vec![app(
+        vec![rule("*", RuleAnswer::Message("stay".into()))],
+        &[("stay", "en-US", 0xABCDEF, true)],
+    )]);
+    let served = Served::load(&f.sources, &no_env).unwrap();
+    let answer = served.answer(&request(&f.signer, PRODUCT, 1), SystemTime::now());
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(
+        body(&answer),
+        json!({"message": {"messageIdentifier": "00000000-0000-0000-0000-000000abcdef"}})
+    );
+    assert!(matches!(
+        answer.outcome,
+        Outcome::Answered {
+            rule: 0,
+            kind: AnswerKind::Message,
+            ..
+        }
+    ));
+    // the log's stand-in, never the id
+    let tx = answer.transaction.unwrap();
+    assert!(!tx.contains("2000000123456789"));
+}
+
+#[test]
+fn while_a_new_version_is_pending_the_older_approved_one_answers() {
+    // apply lists the older approved version (`current: false`) while the new one waits
+    let f = fixture(vec![app(
+        vec![rule("*", RuleAnswer::Message("stay".into()))],
+        &[("stay", "en-US", 7, false)],
+    )]);
+    let served = Served::load(&f.sources, &no_env).unwrap();
+    let answer = served.answer(&request(&f.signer, PRODUCT, 1), SystemTime::now());
+    assert_eq!(
+        body(&answer)["message"]["messageIdentifier"],
+        id(7).to_string()
+    );
+}
+
+#[test]
+fn nothing_approved_is_a_body_less_204() {
+    let f = fixture(vec![app(
+        vec![rule("*", RuleAnswer::Message("stay".into()))],
+        &[],
+    )]);
+    let served = Served::load(&f.sources, &no_env).unwrap();
+    let answer = served.answer(&request(&f.signer, PRODUCT, 1), SystemTime::now());
+    assert_eq!(answer.status, StatusCode::NO_CONTENT);
+    assert!(answer.body.is_empty());
+    assert_eq!(answer.outcome, Outcome::Fallback);
+}
+
+#[test]
+fn a_switch_plan_rule_names_the_product_and_plan() {
+    let f = fixture(vec![app(
+        vec![rule(
+            PRODUCT,
+            RuleAnswer::AlternateProduct {
+                message: "yearly".into(),
+                product_id: "com.example.yearly".into(),
+                billing_plan_type: Some("MONTHLY".into()),
+            },
+        )],
+        &[("yearly", "en-US", 3, true)],
+    )]);
+    let served = Served::load(&f.sources, &no_env).unwrap();
+    let answer = served.answer(&request(&f.signer, PRODUCT, 1), SystemTime::now());
+    assert_eq!(
+        body(&answer),
+        json!({"alternateProduct": {
+            "messageIdentifier": id(3).to_string(),
+            "productId": "com.example.yearly",
+            "billingPlanType": "MONTHLY",
+        }})
+    );
+    assert_eq!(
+        crate::sim::perf::answer_message_id(&answer.body),
+        Ok(Some(id(3).to_string()))
+    );
+}
+
+#[test]
+fn a_promotional_offer_carries_a_signature_made_with_the_offer_key() {
+    let (private, public) = generate_key_pair();
+    let mut a = app(
+        vec![rule(
+            "*",
+            RuleAnswer::PromotionalOffer {
+                message: "offer".into(),
+                offer_id: "winback50".into(),
+            },
+        )],
+        &[("offer", "en-US", 9, true)],
+    );
+    a.offer_signing = Some(crate::manifest::Credentials {
+        key_id: Some("OFFER_KEY_ID".into()),
+        issuer_id: Some("OFFER_ISSUER".into()),
+        private_key: Some("OFFER_KEY".into()),
+        private_key_file: None,
+    });
+    let f = fixture(vec![a]);
+    // no key in the environment: the snapshot cannot be served, and says which variable
+    let err = Served::load(&f.sources, &no_env).unwrap_err();
+    assert!(err.to_string().contains("OFFER_KEY_ID"), "{err}");
+    let pem = private.pem_text().to_string();
+    let env = move |name: &str| match name {
+        "OFFER_KEY_ID" => Some("KEY1".to_string()),
+        "OFFER_ISSUER" => Some("issuer".to_string()),
+        "OFFER_KEY" => Some(pem.clone()),
+        _ => None,
+    };
+    let served = Served::load(&f.sources, &env).unwrap();
+    assert!(!format!("{served:?}").contains("BEGIN"));
+    let answer = served.answer(&request(&f.signer, PRODUCT, 1), SystemTime::now());
+    let value = body(&answer);
+    assert_eq!(
+        value["promotionalOffer"]["messageIdentifier"],
+        id(9).to_string()
+    );
+    let jws = value["promotionalOffer"]["promotionalOfferSignatureV2"]
+        .as_str()
+        .unwrap();
+    let key = jsonwebtoken::DecodingKey::from_ec_pem(public.as_bytes()).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_audience(&["promotional-offer"]);
+    validation.required_spec_claims = Default::default();
+    validation.validate_exp = false;
+    let claims = jsonwebtoken::decode::<offer::OfferClaims>(jws, &key, &validation)
+        .unwrap()
+        .claims;
+    assert_eq!(claims.offer_identifier, "winback50");
+    assert_eq!(claims.product_id, PRODUCT);
+    assert_eq!(claims.transaction_id.as_deref(), Some("2000000123456789"));
+}
+
+#[test]
+fn an_offer_rule_without_offer_signing_cannot_be_served() {
+    let f = fixture(vec![app(
+        vec![rule(
+            "*",
+            RuleAnswer::PromotionalOffer {
+                message: "offer".into(),
+                offer_id: "o".into(),
+            },
+        )],
+        &[],
+    )]);
+    assert!(matches!(
+        Served::load(&f.sources, &no_env),
+        Err(LoadError::NoOfferKey { .. })
+    ));
+}
+
+#[test]
+fn the_app_is_found_by_its_apple_id_and_another_id_is_refused() {
+    let mut a = app(
+        vec![rule("*", RuleAnswer::Message("stay".into()))],
+        &[("stay", "en-US", 1, true)],
+    );
+    a.app_apple_id = Some(111);
+    let f = fixture(vec![a]);
+    let served = Served::load(&f.sources, &no_env).unwrap();
+    let ok = served.answer(&request(&f.signer, PRODUCT, 111), SystemTime::now());
+    assert_eq!(ok.status, StatusCode::OK);
+    let wrong = served.answer(&request(&f.signer, PRODUCT, 222), SystemTime::now());
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    assert_eq!(wrong.outcome, Outcome::Refused(Refusal::UnknownApp(222)));
+    assert!(wrong.body.is_empty());
+}
+
+#[test]
+fn refusals_answer_a_bare_4xx() {
+    let f = fixture(vec![app(vec![], &[])]);
+    let served = Served::load(&f.sources, &no_env).unwrap();
+    let other = RealtimeSigner::generate().unwrap();
+    let answer = served.answer(&request(&other, PRODUCT, 1), SystemTime::now());
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert!(answer.body.is_empty());
+    let late = served.answer(
+        &request(&f.signer, PRODUCT, 1),
+        SystemTime::now() + Duration::from_secs(600),
+    );
+    assert_eq!(late.status, StatusCode::UNAUTHORIZED);
+    assert!(matches!(
+        late.outcome,
+        Outcome::Refused(Refusal::Expired { .. })
+    ));
+}
+
+#[test]
+fn a_changed_snapshot_is_reloaded_and_a_bad_one_keeps_the_old() {
+    let stay = |n| {
+        app(
+            vec![rule("*", RuleAnswer::Message("stay".into()))],
+            &[("stay", "en-US", n, true)],
+        )
+    };
+    let f = fixture(vec![stay(1)]);
+    let state = ServeState::new(
+        Served::load(&f.sources, &no_env).unwrap(),
+        f.sources.clone(),
+    );
+    let ask = || {
+        body(&state.answer(&request(&f.signer, PRODUCT, 1)))["message"]["messageIdentifier"].clone()
+    };
+    assert_eq!(ask(), id(1).to_string());
+    assert_eq!(state.reload_if_changed(), Reload::Unchanged);
+    write_snapshot(&f.sources.snapshot, vec![stay(22)]);
+    assert_eq!(state.reload_if_changed(), Reload::Reloaded);
+    assert_eq!(ask(), id(22).to_string());
+    // rewritten in place within one tick of the file clock: same length, same inode, same
+    // file time (set back here, as a coarse clock would leave it)
+    let written = std::fs::metadata(&f.sources.snapshot)
+        .unwrap()
+        .modified()
+        .unwrap();
+    let mut same_length = Snapshot::new(EnvironmentName::Sandbox);
+    same_length.apps = vec![stay(33)];
+    std::fs::write(&f.sources.snapshot, same_length.to_json()).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&f.sources.snapshot)
+        .unwrap()
+        .set_modified(written)
+        .unwrap();
+    assert_eq!(state.reload_if_changed(), Reload::Reloaded);
+    assert_eq!(ask(), id(33).to_string());
+    assert_eq!(state.reload_if_changed(), Reload::Unchanged);
+    std::fs::write(&f.sources.snapshot, "{ not json").unwrap();
+    assert_eq!(state.reload_if_changed(), Reload::Kept);
+    assert_eq!(ask(), id(33).to_string());
+    let error = state.last_error.lock().unwrap().clone().unwrap();
+    assert!(error.contains("snapshot.json"), "{error}");
+}
+
+#[test]
+fn a_new_trust_root_is_read_when_a_chain_is_refused() {
+    let f = fixture(vec![app(
+        vec![rule("*", RuleAnswer::Message("stay".into()))],
+        &[("stay", "en-US", 1, true)],
+    )]);
+    let state = ServeState::new(
+        Served::load(&f.sources, &no_env).unwrap(),
+        f.sources.clone(),
+    );
+    // the simulator restarted with a new chain and wrote its root
+    let restarted = RealtimeSigner::generate().unwrap();
+    std::fs::write(&f.sources.trust_roots[0], restarted.root_pem()).unwrap();
+    let answer = state.answer(&request(&restarted, PRODUCT, 1));
+    assert_eq!(answer.status, StatusCode::OK);
+}
