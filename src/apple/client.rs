@@ -139,6 +139,20 @@ pub struct ClientConfig {
     pub max_answer_bytes: usize,
     /// The run's limit on requests in flight, shared by every client (`--parallelism`).
     pub in_flight: Option<std::sync::Arc<tokio::sync::Semaphore>>,
+    /// An HTTP client made by [`http_client`] to share (its connections and root
+    /// certificates) among the apps of a run; `None`: this client makes its own.
+    pub http: Option<reqwest::Client>,
+}
+
+/// The HTTP client Apple's API is reached with: a timeout per request, redirects never
+/// followed (Apple's API never redirects; a redirect is reported).
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .user_agent(concat!("retainctl/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }
 
 impl ClientConfig {
@@ -151,6 +165,7 @@ impl ClientConfig {
             timeout: Duration::from_secs(30),
             max_answer_bytes: MAX_ANSWER_BYTES,
             in_flight: None,
+            http: None,
         }
     }
 }
@@ -295,13 +310,10 @@ enum Body {
 impl AppleClient {
     pub fn new(config: ClientConfig, signer: TokenSigner, bundle_id: &str) -> Result<Self, String> {
         let base_url = BaseUrl::parse(&config.base_url).map_err(|e| e.to_string())?;
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .user_agent(concat!("retainctl/", env!("CARGO_PKG_VERSION")))
-            // Apple's API never redirects; a redirect is reported, never followed.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let http = match config.http {
+            Some(http) => http,
+            None => http_client(config.timeout)?,
+        };
         Ok(AppleClient {
             http,
             base_url,

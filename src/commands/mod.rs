@@ -78,6 +78,7 @@ impl Reach {
             request_timeout: n.request_timeout,
             max_rate_wait: n.max_rate_wait,
             in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(parallelism)),
+            http: std::sync::OnceLock::new(),
         }
     }
 }

@@ -23,6 +23,19 @@ pub struct Reach {
     pub max_rate_wait: std::time::Duration,
     /// Requests in flight at once across every app of the run.
     pub in_flight: std::sync::Arc<tokio::sync::Semaphore>,
+    /// One HTTP client for every app of the run (made at the first app).
+    pub http: std::sync::OnceLock<reqwest::Client>,
+}
+
+impl Reach {
+    /// The run's HTTP client: built once, shared by every app's Apple client.
+    fn http(&self) -> Result<reqwest::Client, String> {
+        if let Some(http) = self.http.get() {
+            return Ok(http.clone());
+        }
+        let http = crate::apple::client::http_client(self.request_timeout)?;
+        Ok(self.http.get_or_init(|| http).clone())
+    }
 }
 
 /// The folder of the local environment's state, relative to the top of the git work tree.
@@ -126,5 +139,6 @@ pub fn client_for(
     config.timeout = reach.request_timeout;
     config.retry.max_wait = reach.max_rate_wait;
     config.in_flight = Some(reach.in_flight.clone());
+    config.http = Some(reach.http()?);
     AppleClient::new(config, signer, bundle)
 }

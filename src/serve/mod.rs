@@ -492,11 +492,16 @@ impl ServeState {
     /// (the simulator writes a new root each time it starts).
     pub fn answer(&self, body: &[u8]) -> Answer {
         let now = SystemTime::now();
-        let answer = self.served.load().answer(body, now);
-        if answer.outcome == Outcome::Refused(Refusal::UntrustedChain)
-            && self.reload_if_changed() == Reload::Reloaded
-        {
-            return self.served.load().answer(body, now);
+        let served = self.served.load_full();
+        let answer = served.answer(body, now);
+        if answer.outcome == Outcome::Refused(Refusal::UntrustedChain) {
+            self.reload_if_changed();
+            // Another request may have reloaded first: answer again with whatever is
+            // served now if it is not what refused this one.
+            let latest = self.served.load_full();
+            if !Arc::ptr_eq(&served, &latest) {
+                return latest.answer(body, now);
+            }
         }
         answer
     }
