@@ -76,6 +76,10 @@ pub enum LoadError {
         "app {bundle_id} answers with promotional offers but the snapshot names no offer key: set `app.offerSigning` (the environment variables of the subscription offer key) and apply again"
     )]
     NoOfferKey { bundle_id: String },
+    #[error(
+        "the snapshot holds {apps} apps and {bundle_id} has no appAppleId: with several apps every one needs `app.appAppleId` in its manifest (Apple's request names the app only by it); add it and apply again"
+    )]
+    AppWithoutAppleId { apps: usize, bundle_id: String },
     #[error("app {bundle_id}: the subscription offer key (app.offerSigning): {source}")]
     OfferKey {
         bundle_id: String,
@@ -215,6 +219,14 @@ impl Served {
             path: sources.snapshot.clone(),
             source,
         })?;
+        if snapshot.apps.len() > 1
+            && let Some(app) = snapshot.apps.iter().find(|a| a.app_apple_id.is_none())
+        {
+            return Err(LoadError::AppWithoutAppleId {
+                apps: snapshot.apps.len(),
+                bundle_id: app.bundle_id.clone(),
+            });
+        }
         let mut roots = vec![verify::APPLE_ROOT_CA_G3.to_vec()];
         let mut stamps = vec![snapshot_stamp];
         let mut content = {
@@ -244,10 +256,11 @@ impl Served {
         };
         let loaded_at = SystemTime::now();
         let racy = stamps.iter().any(|s| match s.and_then(|s| s.0) {
-            Some(written) => loaded_at
-                .duration_since(written)
-                .map(|age| age < RACY)
-                .unwrap_or(true),
+            // a time in the future (a clock ahead) counts as recent only within RACY
+            Some(written) => match loaded_at.duration_since(written) {
+                Ok(age) => age < RACY,
+                Err(ahead) => ahead.duration() < RACY,
+            },
             None => false,
         });
         let content = sha2::Digest::finalize(content)
@@ -459,8 +472,11 @@ impl ServeState {
         }
         match Served::load(&self.sources, &|name| std::env::var(name).ok()) {
             Ok(next) if next.content == current.content => {
-                // the same files (a racy stamp checked by content): nothing to announce
+                // the same files (a racy stamp checked by content, or a bad file put back):
+                // nothing to announce, and no error left to report
                 self.served.store(Arc::new(next));
+                *failed = None;
+                *self.last_error.lock().expect("error lock") = None;
                 Reload::Unchanged
             }
             Ok(next) => {

@@ -340,6 +340,32 @@ fn a_changed_snapshot_is_reloaded_and_a_bad_one_keeps_the_old() {
     assert_eq!(ask(), id(33).to_string());
     let error = state.last_error.lock().unwrap().clone().unwrap();
     assert!(error.contains("snapshot.json"), "{error}");
+    // the good file put back: served as before, and no stale error left to report
+    let mut back = Snapshot::new(EnvironmentName::Sandbox);
+    back.apps = vec![stay(33)];
+    std::fs::write(&f.sources.snapshot, back.to_json()).unwrap();
+    state.reload_if_changed();
+    assert_eq!(ask(), id(33).to_string());
+    assert_eq!(*state.last_error.lock().unwrap(), None);
+}
+
+#[test]
+fn several_apps_each_need_an_apple_id() {
+    let stay = |apple_id: Option<i64>| {
+        let mut a = app(
+            vec![rule("*", RuleAnswer::Message("stay".into()))],
+            &[("stay", "en-US", 1, true)],
+        );
+        a.app_apple_id = apple_id;
+        a
+    };
+    let mut other = stay(None);
+    other.bundle_id = "com.example.other".into();
+    let f = fixture(vec![stay(Some(111)), other]);
+    assert!(matches!(
+        Served::load(&f.sources, &no_env),
+        Err(LoadError::AppWithoutAppleId { apps: 2, .. })
+    ));
 }
 
 #[test]

@@ -336,9 +336,21 @@ impl RequestVerifier {
     }
 }
 
-/// A short, stable stand-in for a transaction id in logs (never the id itself).
+/// A short stand-in for a transaction id in logs: keyed with a secret drawn when the
+/// process starts, so a log line's value cannot be reversed by trying every id (they are
+/// numbers in a small range); stable within one process, to follow a customer's requests.
 pub fn hashed(transaction_id: &str) -> String {
-    crate::ids::sha256_hex(transaction_id.as_bytes())[..16].to_string()
+    use std::sync::OnceLock;
+    static LOG_KEY: OnceLock<[u8; 32]> = OnceLock::new();
+    let key = LOG_KEY.get_or_init(rand::random);
+    let tag = ring::hmac::sign(
+        &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key),
+        transaction_id.as_bytes(),
+    );
+    tag.as_ref()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -545,7 +557,11 @@ mod tests {
             parse_trust_pem(b"hello"),
             Err(TrustRootError::NoCertificate)
         );
-        assert_eq!(hashed("2000000123456789").len(), 16);
-        assert_ne!(hashed("2000000123456789"), "2000000123456789"[..16]);
+        let id = "2000000123456789";
+        assert_eq!(hashed(id).len(), 16);
+        assert_eq!(hashed(id), hashed(id), "stable within a process");
+        // not a plain digest, which anyone could reverse by trying every id
+        assert_ne!(hashed(id), crate::ids::sha256_hex(id.as_bytes())[..16]);
+        assert_ne!(hashed(id), id[..16]);
     }
 }
