@@ -78,10 +78,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         );
         let state = ServeState::new(served, sources);
         let reloader = crate::serve::spawn_reloader(state.clone(), args.reload_interval);
-        axum::serve(listener, crate::serve::router(state))
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(|e| anyhow::anyhow!("the server stopped: {e}"))?;
+        crate::serve::serve_until(listener, crate::serve::router(state), shutdown).await;
         reloader.abort();
         anyhow::Ok(())
     })?;

@@ -610,8 +610,18 @@ async fn realtime(State(state): State<Arc<ServeState>>, body: Bytes) -> Response
     response
 }
 
+/// How long a client may take to send a request's headers; also how long a kept-alive
+/// connection may stay idle.
+pub const HEADER_DEADLINE: Duration = Duration::from_secs(5);
+/// How long one request may take, its body included (Apple waits about 700 ms).
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
+/// Connections open at once; more are closed as they arrive.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// How long shutdown waits for the requests in flight.
+pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+
 /// The HTTP routes: `GET /healthz`, and `POST` on any other path (the realtime URL's path
-/// is the operator's choice).
+/// is the operator's choice). A request not done within [`REQUEST_DEADLINE`] gets 408.
 pub fn router(state: Arc<ServeState>) -> axum::Router {
     use axum::routing::{get, post};
     axum::Router::new()
@@ -619,7 +629,74 @@ pub fn router(state: Arc<ServeState>) -> axum::Router {
         .route("/", post(realtime))
         .route("/{*path}", post(realtime))
         .layer(axum::extract::DefaultBodyLimit::max(verify::MAX_BODY))
+        .layer(axum::middleware::from_fn(within_deadline))
         .with_state(state)
+}
+
+async fn within_deadline(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(REQUEST_DEADLINE, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown`, then waits at most
+/// [`SHUTDOWN_DEADLINE`] for the requests in flight. HTTP/1.1 with the deadlines above and
+/// at most [`MAX_CONNECTIONS`] connections, so slow or idle clients cannot hold the server
+/// (or its shutdown).
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // out of file descriptors, most often: wait for connections to close
+                    tracing::warn!("cannot accept a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!("{MAX_CONNECTIONS} connections open: a new one is closed");
+            continue;
+        };
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(HEADER_DEADLINE);
+        let connection = graceful.watch(http.serve_connection(
+            TokioIo::new(stream),
+            TowerToHyperService::new(router.clone()),
+        ));
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_DEADLINE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "requests still open {}s after the signal: stopping without them",
+            SHUTDOWN_DEADLINE.as_secs()
+        );
+    }
 }
 
 /// Polls the files every `interval` and reloads what changed.

@@ -328,6 +328,83 @@ fn sigterm_stops_the_server_cleanly() {
     assert!(status.success(), "{status:?}: {}", server.log());
 }
 
+/// Opens a connection to `server` and sends `bytes`, the start of a request it never ends.
+fn hold(server: &ServeProcess, bytes: &[u8]) -> std::net::TcpStream {
+    use std::io::Write;
+    let address = server.url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.write_all(bytes).unwrap();
+    stream
+}
+
+#[test]
+fn slow_and_idle_clients_are_cut_off() {
+    use std::io::Read;
+    let s = setup();
+    let server = s.serve();
+    // half a request line and headers, then nothing; and a connection that sends nothing
+    let mut partial = hold(&server, b"POST / HTTP/1.1\r\nHost: x\r\n");
+    let mut idle = hold(&server, b"");
+    // a body announced and never sent
+    let mut no_body = hold(
+        &server,
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{",
+    );
+    for (what, stream, status) in [
+        ("partial headers", &mut partial, None),
+        ("an idle connection", &mut idle, None),
+        ("a body never sent", &mut no_body, Some("408")),
+    ] {
+        // generous: the deadlines are 5 s (headers, idle) and 10 s (a request)
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut answer = String::new();
+        let read = stream.read_to_string(&mut answer);
+        assert!(
+            read.is_ok(),
+            "{what}: the server kept the connection open: {read:?}"
+        );
+        if let Some(status) = status {
+            assert!(
+                answer.starts_with(&format!("HTTP/1.1 {status}")),
+                "{what}: {answer}"
+            );
+        }
+    }
+    // and the server still answers
+    let (code, _) = get(&format!("{}/healthz", server.url));
+    assert_eq!(code, 200);
+}
+
+#[test]
+fn sigterm_does_not_wait_for_a_client_that_never_finishes() {
+    let s = setup();
+    let mut server = s.serve();
+    let _stalled = hold(&server, b"POST / HTTP/1.1\r\nHost: x\r\n");
+    let _stalled_body = hold(
+        &server,
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{",
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let pid = server.child.id() as libc::pid_t;
+    // SAFETY: a signal to the child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(25);
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "{status:?}: {}", server.log());
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve waits for a stalled client: {}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn a_snapshot_that_cannot_be_served_stops_serve_at_start_with_its_name() {
     let s = setup();
