@@ -76,6 +76,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             served.snapshot.apps.len(),
             served.trusted_roots
         );
+        if served.snapshot.environment == crate::manifest::EnvironmentName::Production
+            && !sources.trust_roots.is_empty()
+        {
+            eprintln!(
+                "warning: serving production and trusting {} root(s) besides Apple's (--trust-root): whoever holds their keys can sign requests this server accepts",
+                sources.trust_roots.len()
+            );
+        }
         let state = ServeState::new(served, sources);
         let reloader = crate::serve::spawn_reloader(state.clone(), args.reload_interval);
         crate::serve::serve_until(listener, crate::serve::router(state), shutdown).await;

@@ -575,6 +575,12 @@ fn env_local_end_to_end_apply_serve_perf_test_pass_then_production_url() {
             root.to_str().unwrap(),
         ],
     );
+    // production trusting a root besides Apple's is said out loud, once, at start
+    eventually("the trust warning", || {
+        production
+            .log()
+            .contains("warning: serving production and trusting 2 root(s) besides Apple's")
+    });
     let mut request = payload("premium");
     request["environment"] = json!("Production");
     request["appAppleId"] = json!(retainctl::sim::perf::app_apple_id("com.example.app"));
