@@ -218,31 +218,43 @@ pub(super) fn keep_served(apps: &mut [LoadedApp], previous: Option<&Snapshot>) {
 
 /// The snapshot of this run: every applied app from the state it ended in; apps of the
 /// previous snapshot that this run did not apply stay as they were.
-fn new_snapshot(
+pub(super) fn new_snapshot(
     served: EnvironmentName,
     apps: &[LoadedApp],
-    reports: &[AppReport],
+    ends: &[(&str, Option<&crate::reconcile::apply::EndState>)],
     previous: Option<&Snapshot>,
 ) -> Snapshot {
     let mut snapshot = Snapshot::new(served);
+    let no_versions = Default::default();
+    let previous_versions = previous.map_or(&no_versions, |p| &p.versions);
     for app in apps {
         let bundle = &app.desired.bundle_id;
-        let end = reports
+        let end = ends
             .iter()
-            .find(|r| &r.bundle_id == bundle)
-            .and_then(|r| r.end_state.as_ref());
+            .find(|(b, _)| b == bundle)
+            .and_then(|(_, end)| *end);
         let before = previous.and_then(|p| p.app(bundle));
-        snapshot.apps.push(crate::reconcile::snapshot::app_realtime(
+        let made = crate::reconcile::snapshot::app_realtime(
             &app.manifest,
             &app.desired,
             end,
             before,
-        ));
+            previous_versions,
+        );
+        snapshot.apps.push(made.entry);
+        snapshot.versions.extend(made.versions);
     }
     if let Some(previous) = previous {
         for entry in &previous.apps {
             if snapshot.app(&entry.bundle_id).is_none() {
                 snapshot.apps.push(entry.clone());
+                for by_locale in entry.approved.values() {
+                    for v in by_locale.values() {
+                        if let Some(facts) = previous.versions.get(&v.message_id) {
+                            snapshot.versions.insert(v.message_id, facts.clone());
+                        }
+                    }
+                }
             }
         }
     }
@@ -340,7 +352,11 @@ pub fn run(args: ApplyArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
     let mut problems = vec![];
     let mut written_snapshot = None;
     if let Some(path) = &args.snapshot {
-        let snapshot = new_snapshot(served, &apps, &reports, previous.as_ref());
+        let ends: Vec<_> = reports
+            .iter()
+            .map(|r| (r.bundle_id.as_str(), r.end_state.as_ref()))
+            .collect();
+        let snapshot = new_snapshot(served, &apps, &ends, previous.as_ref());
         match crate::sim::server::write_atomically(path, snapshot.to_json().as_bytes()) {
             Ok(()) => {
                 progress.println(&snapshot_line(path, &snapshot));

@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::manifest::{Credentials, EnvironmentName};
+use crate::manifest::{Credentials, EnvironmentName, MessageKind};
 
 /// `kind` of a snapshot file.
 pub const SNAPSHOT_KIND: &str = "realtime-snapshot";
@@ -31,6 +31,21 @@ pub struct Snapshot {
     /// simulator served.
     pub environment: EnvironmentName,
     pub apps: Vec<AppRealtime>,
+    /// What each served message id is (its kind and the images it uses), so that a later
+    /// run keeps an older version only while it is still the kind its rule needs and
+    /// all its images are still APPROVED. Written by `apply`; the server ignores it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub versions: BTreeMap<uuid::Uuid, VersionFacts>,
+}
+
+/// What a served message version is: recorded when it enters the snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VersionFacts {
+    pub kind: MessageKind,
+    /// Every image it uses (main image and bullet icons).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_ids: Vec<uuid::Uuid>,
 }
 
 /// One app's rules and approved content.
@@ -118,6 +133,15 @@ pub enum RuleAnswer {
 }
 
 impl RuleAnswer {
+    /// The kind of message this answer takes.
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            Self::Message(_) => MessageKind::Text,
+            Self::PromotionalOffer { .. } => MessageKind::PromotionalOffer,
+            Self::AlternateProduct { .. } => MessageKind::SwitchPlan,
+        }
+    }
+
     /// The message key whose approved version answers.
     pub fn message_key(&self) -> &str {
         match self {
@@ -186,6 +210,7 @@ impl Snapshot {
             format_version: SNAPSHOT_FORMAT_VERSION,
             environment,
             apps: Vec::new(),
+            versions: BTreeMap::new(),
         }
     }
 
