@@ -183,7 +183,13 @@ pub(super) fn read_snapshot(
 ) -> anyhow::Result<Option<Snapshot>> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!(
+                "warning: no previous realtime snapshot at {}: nothing is known to be served, so nothing is kept from --prune and no older approved version is carried; if `serve` reads a snapshot elsewhere, pass that file",
+                path.display()
+            );
+            return Ok(None);
+        }
         Err(e) => anyhow::bail!("cannot read the realtime snapshot {}: {e}", path.display()),
     };
     let snapshot = Snapshot::from_json(&text).map_err(|e| {
@@ -200,6 +206,30 @@ pub(super) fn read_snapshot(
         );
     }
     Ok(Some(snapshot))
+}
+
+/// `--prune` without `--snapshot` for apps with realtime rules: refused, since what the
+/// live snapshot serves (older versions kept while a new one is in review) would be
+/// deleted under the running server.
+fn refuse_prune_without_snapshot(apps: &[LoadedApp], asked: bool) -> anyhow::Result<()> {
+    let with_rules: Vec<&str> = apps
+        .iter()
+        .filter(|a| !a.manifest.realtime.is_empty())
+        .map(|a| a.desired.bundle_id.as_str())
+        .collect();
+    if with_rules.is_empty() {
+        return Ok(());
+    }
+    let how = if asked {
+        "--prune"
+    } else {
+        "the saved plan, made with --prune,"
+    };
+    anyhow::bail!(
+        "{how} would delete what `retainctl serve` may still answer with: {} {} realtime rules, and without --snapshot nothing tells which older approved versions the live snapshot serves; pass `--snapshot FILE` (the snapshot `serve` reads, e.g. synced from its bucket or volume), or apply without --prune",
+        with_rules.join(", "),
+        if with_rules.len() == 1 { "has" } else { "have" }
+    )
 }
 
 /// Marks what the previous snapshot serves as kept (never pruned) in each app.
@@ -307,6 +337,9 @@ pub fn run(args: ApplyArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
     };
     // A saved plan made with --prune carries its deletions: applying it is the prune.
     let prune = args.prune || saved.as_ref().is_some_and(|s| s.options.prune);
+    if prune && args.snapshot.is_none() {
+        refuse_prune_without_snapshot(&apps, args.prune)?;
+    }
     let runtime = super::runtime()?;
     let progress = LineProgress::new(args.format != ApplyFormat::Text);
     let parallelism = usize::from(args.parallelism);

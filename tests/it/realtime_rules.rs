@@ -617,3 +617,80 @@ fn the_plan_shows_rule_changes_against_the_snapshot_and_the_base() {
     assert_eq!(changes[1]["after"]["buckets"]["to"], 50);
     assert_eq!(changes[1]["after"]["answer"]["message"], "stay");
 }
+
+#[test]
+fn prune_without_the_snapshot_is_refused_for_apps_with_rules() {
+    let local = Local::new("Half price");
+    let args = ["apply", "--env", "local", "--local-mode", "production"];
+    let out = local.output(&[&args[..], &["--prune", "."]].concat());
+    assert_eq!(out.status.code(), Some(1));
+    let err = crate::common::stderr(&out);
+    assert!(
+        err.contains("--prune would delete what `retainctl serve` may still answer with: com.example.app has realtime rules")
+            && err.contains("pass `--snapshot FILE`"),
+        "{err}"
+    );
+    assert!(
+        !local.dir.path().join(".retainctl").exists(),
+        "refused before Apple is read"
+    );
+    // A saved plan made with --prune is the prune.
+    local.run(&[
+        "plan",
+        "--env",
+        "local",
+        "--local-mode",
+        "production",
+        "--prune",
+        "--out",
+        "plan.json",
+        ".",
+    ]);
+    let out = local.output(&[&args[..], &["--plan", "plan.json", "."]].concat());
+    assert_eq!(out.status.code(), Some(1));
+    let err = crate::common::stderr(&out);
+    assert!(
+        err.contains("the saved plan, made with --prune, would delete"),
+        "{err}"
+    );
+    // With a snapshot path that does not exist yet: said loudly, then applied.
+    let out = local.run(&[&args[..], &["--prune", "--snapshot", "snap.json", "."]].concat());
+    let err = crate::common::stderr(&out);
+    assert!(
+        err.contains(
+            "warning: no previous realtime snapshot at snap.json: nothing is known to be served"
+        ),
+        "{err}"
+    );
+    // Without rules, --prune needs no snapshot.
+    std::fs::write(
+        local.dir.path().join("app.yaml"),
+        OFFER_APP
+            .replace("HEADER", "Half price")
+            .split("realtime:")
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    local.run(&[&args[..], &["--prune", "."]].concat());
+}
+
+#[test]
+fn the_action_passes_its_snapshot_input_to_apply() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let action: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(root.join("action.yml")).unwrap()).unwrap();
+    assert!(
+        action["inputs"]["snapshot"].is_mapping(),
+        "no snapshot input"
+    );
+    let steps = action["runs"]["steps"].as_sequence().unwrap();
+    let apply = steps.iter().find(|s| s["id"] == "apply").unwrap();
+    assert_eq!(apply["env"]["SNAPSHOT"], "${{ inputs.snapshot }}");
+    let script = apply["run"].as_str().unwrap();
+    assert!(
+        script.contains(r#"snapshot=(--snapshot "$SNAPSHOT")"#)
+            && script.contains(r#""${snapshot[@]}""#),
+        "{script}"
+    );
+}
