@@ -211,7 +211,8 @@ fn rules_that_cannot_answer_are_errors_and_odd_ones_warnings() {
 }
 
 #[test]
-fn unreachable_rules_are_errors() {
+fn unreachable_rules_are_errors_and_fallbacks_warnings() {
+    // The same message as the rule that answers first: approved exactly when it is.
     let (code, text) = validate(
         "  - product: '*'
     message: stay
@@ -223,7 +224,7 @@ fn unreachable_rules_are_errors() {
     assert_eq!(code, 1, "{text}");
     assert_line(
         &text,
-        "app.yaml:28:5: error: realtime rule 2 can never be chosen: rule 1 already answers every request it matches",
+        "app.yaml:28:5: error: realtime rule 2 can never be chosen: rule 1 already answers every request it matches with the same message",
     );
     // A rule after one that answers in fewer locales, or after a partial split, is reachable.
     let (code, text) = validate(
@@ -237,7 +238,21 @@ fn unreachable_rules_are_errors() {
 ",
     );
     assert_eq!(code, 0, "{text}");
-    // A split covering 100 % shadows what follows.
+    assert!(!text.contains("rule 3"), "{text}");
+    // After a catch-all with another message: a fallback while that one is in review.
+    let (code, text) = validate(
+        "  - product: '*'
+    alternateProduct: { message: switch, productId: premium.yearly }
+  - product: premium.monthly
+    message: stay
+",
+    );
+    assert_eq!(code, 0, "{text}");
+    assert_line(
+        &text,
+        "app.yaml:28:5: warning: realtime rule 2 is chosen only while rule 1 has no approved content for the request's locale",
+    );
+    // A split covering 100 %: the same, for the customers of an arm without approved content.
     let (code, text) = validate(
         "  - product: '*'
     percent: 50
@@ -249,11 +264,50 @@ fn unreachable_rules_are_errors() {
     message: stay
 ",
     );
+    assert_eq!(code, 0, "{text}");
+    assert_line(
+        &text,
+        "app.yaml:32:5: warning: realtime rule 3 is chosen only while rules 1 and 2 have no approved content for the request's locale",
+    );
+    // Two earlier rules that together answer every locale of a later one.
+    let (code, text) = validate(
+        "  - product: '*'
+    locales: [en-US]
+    message: stay
+  - product: premium.yearly
+    locales: [de-DE]
+    message: stay
+  - product: premium.yearly
+    message: stay
+",
+    );
     assert_eq!(code, 1, "{text}");
     assert_line(
         &text,
-        "app.yaml:32:5: error: realtime rule 3 can never be chosen: rule 2 already answers every request it matches",
+        "app.yaml:32:5: error: realtime rule 3 can never be chosen: rules 1 and 2 already answer every request it matches with the same message",
     );
+}
+
+#[test]
+fn an_app_has_at_most_1000_rules() {
+    let rules: String = (0..1001)
+        .map(|i| format!("  - {{ product: p{i}, message: stay }}\n"))
+        .collect();
+    let ws = Workspace::new();
+    let yaml = HEAD.replace("  products: [premium.yearly, premium.monthly]\n", "");
+    ws.write("app.yaml", &format!("{yaml}{rules}"));
+    let out = ws.run(&["validate", "app.yaml"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_line(
+        &text,
+        "app.yaml:1025:7: error: realtime has 1001 rules; an app may have at most 1000 (this is rule 1001)",
+    );
+    // 1000 rules are fine.
+    let rules: String = rules.lines().take(1000).map(|l| format!("{l}\n")).collect();
+    ws.write("app.yaml", &format!("{yaml}{rules}"));
+    let out = ws.run(&["validate", "app.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }
 
 #[test]
