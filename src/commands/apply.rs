@@ -181,16 +181,15 @@ pub(super) fn read_snapshot(
     path: &Path,
     served: EnvironmentName,
 ) -> anyhow::Result<Option<Snapshot>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    let text = match super::snapshot_file::read(path)? {
+        Some(text) => text,
+        None => {
             eprintln!(
                 "warning: no previous realtime snapshot at {}: nothing is known to be served, so nothing is kept from --prune and no older approved version is carried; if `serve` reads a snapshot elsewhere, pass that file",
                 path.display()
             );
             return Ok(None);
         }
-        Err(e) => anyhow::bail!("cannot read the realtime snapshot {}: {e}", path.display()),
     };
     let snapshot = Snapshot::from_json(&text).map_err(|e| {
         anyhow::anyhow!(
@@ -390,7 +389,7 @@ pub fn run(args: ApplyArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
             .map(|r| (r.bundle_id.as_str(), r.end_state.as_ref()))
             .collect();
         let snapshot = new_snapshot(served, &apps, &ends, previous.as_ref());
-        match crate::sim::server::write_atomically(path, snapshot.to_json().as_bytes()) {
+        match super::snapshot_file::write(path, snapshot.to_json().as_bytes()) {
             Ok(()) => {
                 progress.println(&snapshot_line(path, &snapshot));
                 written_snapshot = Some(path.display().to_string());

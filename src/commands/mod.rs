@@ -11,6 +11,7 @@ pub mod perf_test;
 pub mod plan;
 pub mod reach;
 pub mod sim;
+pub mod snapshot_file;
 pub mod status;
 pub mod validate;
 

@@ -748,3 +748,51 @@ fn the_action_passes_its_snapshot_input_to_apply() {
         "{script}"
     );
 }
+
+#[test]
+fn the_snapshot_is_read_bounded_and_written_through_a_link() {
+    let local = Local::new("Half price");
+    let fifo = local.dir.path().join("snap.json");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // A FIFO would block a reader forever: refused at once.
+    let out = local.output(&["apply", "--env", "local", "--snapshot", "snap.json", "."]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = crate::common::stderr(&out);
+    assert!(
+        err.contains("the realtime snapshot snap.json is not a regular file"),
+        "{err}"
+    );
+    std::fs::remove_file(&fifo).unwrap();
+    // Too large: refused with the path and what to do.
+    let f = std::fs::File::create(&fifo).unwrap();
+    f.set_len(17 * 1024 * 1024).unwrap();
+    let out = local.output(&["apply", "--env", "local", "--snapshot", "snap.json", "."]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = crate::common::stderr(&out);
+    assert!(
+        err.contains("the realtime snapshot snap.json is larger than 16777216 bytes")
+            && err.contains("move it away"),
+        "{err}"
+    );
+    std::fs::remove_file(&fifo).unwrap();
+    // A link (e.g. to the volume `serve` reads) is written through, and stays a link.
+    std::fs::create_dir(local.dir.path().join("live")).unwrap();
+    std::os::unix::fs::symlink("live/production.json", &fifo).unwrap();
+    local.apply(&[]);
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let written = std::fs::read_to_string(local.dir.path().join("live/production.json")).unwrap();
+    assert!(written.contains("\"realtime-snapshot\""), "{written}");
+    // ...and read through on the next run.
+    local.apply(&[]);
+}
