@@ -111,7 +111,7 @@ fn attach_rule_changes(
     snapshot: Option<&crate::realtime::Snapshot>,
 ) {
     use crate::realtime::rules::resolve;
-    use crate::reconcile::rule_diff::{RulesBase, rule_changes};
+    use crate::reconcile::rule_diff::{RulesBase, rule_changes, snapshot_changes};
     for app_plan in &mut plan.apps {
         let Some(head) = apps
             .iter()
@@ -130,11 +130,26 @@ fn attach_rule_changes(
             changes.extend(rule_changes(&before, &rules, RulesBase::Base));
         }
         if let Some(snapshot) = snapshot {
-            let before = snapshot
-                .app(&app_plan.bundle_id)
-                .map(|a| a.rules.clone())
-                .unwrap_or_default();
+            let served = snapshot.app(&app_plan.bundle_id);
+            let before = served.map(|a| a.rules.clone()).unwrap_or_default();
             changes.extend(rule_changes(&before, &rules, RulesBase::Snapshot));
+            // The entry apply would write from the state observed now (the builder is pure).
+            if app_plan.error.is_none() {
+                let observed = crate::reconcile::apply::EndState {
+                    content: app_plan.content.clone(),
+                    defaults: app_plan.defaults.clone(),
+                    drift: app_plan.drift.clone(),
+                    realtime_url: app_plan.realtime_url.clone(),
+                };
+                let next = crate::reconcile::snapshot::app_realtime(
+                    &head.manifest,
+                    &head.desired,
+                    Some(&observed),
+                    served,
+                    &snapshot.versions,
+                );
+                app_plan.snapshot_changes = snapshot_changes(served, &next.entry);
+            }
         }
         app_plan.rule_changes = changes;
     }

@@ -641,7 +641,7 @@ fn the_plan_shows_rule_changes_against_the_snapshot_and_the_base() {
     assert!(!text.contains("No changes."), "{text}");
     assert!(
         text.contains(
-            "No changes on Apple: it matches the manifests; 2 realtime rule changes (served once"
+            "No changes on Apple: it matches the manifests; 1 realtime rule change, 1 realtime snapshot change (served once"
         ),
         "{text}"
     );
@@ -795,4 +795,80 @@ fn the_snapshot_is_read_bounded_and_written_through_a_link() {
     assert!(written.contains("\"realtime-snapshot\""), "{written}");
     // ...and read through on the next run.
     local.apply(&[]);
+}
+
+#[test]
+fn the_plan_counts_what_the_next_apply_changes_in_the_snapshot() {
+    let local = Local::new("Half price");
+    let plan = |extra: &[&str]| {
+        let mut args = vec![
+            "plan",
+            "--env",
+            "local",
+            "--local-mode",
+            "production",
+            "--snapshot",
+            "snap.json",
+            "--detailed-exitcode",
+        ];
+        args.extend_from_slice(extra);
+        args.push(".");
+        let out = local.output(&args);
+        (out.status.code().unwrap(), stdout(&out))
+    };
+    local.apply(&[]);
+    local.approve_all();
+    let v1 = local.offer_id();
+    local.apply(&[]);
+    assert_eq!(local.served(), Some((v1.clone(), true)));
+    let (code, text) = plan(&[]);
+    assert_eq!((code, text.contains("No changes.")), (0, true), "{text}");
+    // A new version, uploaded, then approved since the last apply: Apple matches the
+    // manifest, but the next apply serves the new version, so the plan says so.
+    local.write("Half price today");
+    let v2 = local.offer_id();
+    local.apply(&[]);
+    local.approve_all();
+    let (code, text) = plan(&[]);
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains(&format!(
+            "  realtime snapshot: serves offer [en-US] {v2} instead of {v1}"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "No changes on Apple: it matches the manifests; 1 realtime snapshot change (served once"
+        ),
+        "{text}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&plan(&["--format", "json"]).1).unwrap();
+    let change = &json["apps"][0]["snapshot_changes"][0];
+    assert_eq!(change["change"], "serves", "{json}");
+    assert_eq!(change["after"], v2.as_str());
+    assert_eq!(change["before"], v1.as_str());
+    let markdown = plan(&["--format", "markdown"]).1;
+    assert!(
+        markdown.contains(&format!(
+            "- snapshot: serves offer [en-US] {v2} instead of {v1}"
+        )),
+        "{markdown}"
+    );
+    local.apply(&[]);
+    assert_eq!(plan(&[]).0, 0);
+    // The app's Apple ID changes: a change of the snapshot, nothing on Apple.
+    std::fs::write(
+        local.dir.path().join("app.yaml"),
+        OFFER_APP
+            .replace("HEADER", "Half price today")
+            .replace("appAppleId: 1234567890", "appAppleId: 42"),
+    )
+    .unwrap();
+    let (code, text) = plan(&[]);
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("  realtime snapshot: appAppleId changes: 1234567890 ⇒ 42"),
+        "{text}"
+    );
 }
