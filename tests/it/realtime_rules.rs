@@ -872,3 +872,55 @@ fn the_plan_counts_what_the_next_apply_changes_in_the_snapshot() {
         "{text}"
     );
 }
+
+#[test]
+fn offer_signing_and_credentials_name_variables_and_offer_signing_is_complete() {
+    let run = |signing: &str| {
+        let ws = Workspace::new();
+        let yaml = HEAD.replace(
+            "  offerSigning: { keyId: OFFER_KEY_ID, issuerId: OFFER_ISSUER_ID, privateKeyFile: OFFER_KEY_FILE }\n",
+            signing,
+        );
+        ws.write(
+            "app.yaml",
+            &format!("{yaml}  - {{ product: '*', message: stay }}\n"),
+        );
+        let out = ws.run(&["validate", "app.yaml"]);
+        (out.status.code().unwrap(), stdout(&out))
+    };
+    // A secret VALUE pasted where a name goes: refused, and never echoed.
+    let (code, text) = run(
+        "  offerSigning:\n    keyId: OFFER_KEY_ID\n    issuerId: OFFER_ISSUER_ID\n    privateKey: \"-----BEGIN PRIVATE KEY-----\\nMIGHAgEAMBMGByqGSM49\\n-----END PRIVATE KEY-----\"\n",
+    );
+    assert_eq!(code, 1, "{text}");
+    assert_line(
+        &text,
+        "app.yaml:10:17: error: app.offerSigning.privateKey must be the NAME of an environment variable (A–Z, 0–9, _), found something else (not shown: it may be a secret)",
+    );
+    assert!(!text.contains("MIGHAgEAMBMGByqGSM49"), "{text}");
+    // Incomplete: every missing field named at offerSigning.
+    let (code, text) = run("  offerSigning: {}\n");
+    assert_eq!(code, 1, "{text}");
+    assert_line(
+        &text,
+        "app.yaml:7:3: error: app.offerSigning lacks keyId, issuerId, privateKey or privateKeyFile",
+    );
+    let (_, text) = run("  offerSigning: { keyId: OFFER_KEY_ID }\n");
+    assert_line(
+        &text,
+        "app.yaml:7:3: error: app.offerSigning lacks issuerId, privateKey or privateKeyFile",
+    );
+    let (_, text) =
+        run("  offerSigning: { keyId: '', issuerId: OFFER_ISSUER_ID, privateKey: OFFER_KEY }\n");
+    assert_line(
+        &text,
+        "app.yaml:7:26: error: app.offerSigning.keyId must be the NAME of an environment variable (A–Z, 0–9, _), found an empty name",
+    );
+    // app.credentials the same way.
+    let (code, text) = run("  credentials: { keyId: my-key-id }\n");
+    assert_eq!(code, 1, "{text}");
+    assert_line(
+        &text,
+        "app.yaml:7:25: error: app.credentials.keyId must be the NAME of an environment variable (A–Z, 0–9, _), found something else (not shown: it may be a secret)",
+    );
+}
