@@ -60,7 +60,22 @@ pub fn rule_changes(before: &[Rule], after: &[Rule], against: RulesBase) -> Vec<
         after_number: Some(j + 1),
         after: Some(after[j].clone()),
     };
-    for op in capture_diff_slices(Algorithm::Myers, before, after) {
+    // Compared with their locales as sets: a reordered list serves the same.
+    let normalized = |rules: &[Rule]| -> Vec<Rule> {
+        rules
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                if let Some(l) = &mut r.locales {
+                    l.sort_unstable();
+                    l.dedup();
+                }
+                r
+            })
+            .collect()
+    };
+    let (b, a) = (normalized(before), normalized(after));
+    for op in capture_diff_slices(Algorithm::Myers, &b, &a) {
         match op {
             DiffOp::Equal { .. } => {}
             DiffOp::Delete {
@@ -202,6 +217,28 @@ mod tests {
     fn same_rules_no_changes() {
         let rules = [rule("*", "a"), rule("p", "b")];
         assert!(rule_changes(&rules, &rules, RulesBase::Base).is_empty());
+        let with = |locales: &[&str]| Rule {
+            locales: Some(locales.iter().map(|l| l.to_string()).collect()),
+            ..rule("*", "a")
+        };
+        assert!(
+            rule_changes(
+                &[with(&["en-US", "de-DE"])],
+                &[with(&["de-DE", "en-US"])],
+                RulesBase::Base
+            )
+            .is_empty(),
+            "a reordered locales list is no change"
+        );
+        assert_eq!(
+            rule_changes(
+                &[with(&["en-US"])],
+                &[with(&["de-DE", "en-US"])],
+                RulesBase::Base
+            )
+            .len(),
+            1
+        );
     }
 
     #[test]
