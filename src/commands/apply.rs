@@ -15,7 +15,7 @@ use crate::cli::{ApplyArgs, ApplyFormat};
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::loader::LoadedApp;
 use crate::manifest::EnvironmentName;
-use crate::realtime::Snapshot;
+use crate::realtime::{Snapshot, SnapshotSource};
 use crate::reconcile::apply::{AppReport, ApplyOptions, Outcome, Progress, apply_app};
 use crate::reconcile::{FORMAT_VERSION, Op, Plan};
 use crate::render;
@@ -175,11 +175,21 @@ pub(super) fn served_environment(env: EnvironmentName, reach: &Reach) -> Environ
     }
 }
 
+/// Where the approvals of a run against `env` come from.
+pub(super) fn snapshot_source(env: EnvironmentName) -> SnapshotSource {
+    match env {
+        EnvironmentName::Local => SnapshotSource::Simulator,
+        _ => SnapshotSource::Apple,
+    }
+}
+
 /// The snapshot at `path` (`None` when there is no file yet), refused when it is not a
-/// snapshot or is for another environment.
+/// snapshot, is for another environment, or its approvals come from elsewhere (the
+/// simulator's for a real environment, or the other way round).
 pub(super) fn read_snapshot(
     path: &Path,
     served: EnvironmentName,
+    source: SnapshotSource,
 ) -> anyhow::Result<Option<Snapshot>> {
     let text = match super::snapshot_file::read(path)? {
         Some(text) => text,
@@ -204,7 +214,28 @@ pub(super) fn read_snapshot(
             snapshot.environment
         );
     }
+    match snapshot.source {
+        Some(found) if found == source => {}
+        Some(found) => anyhow::bail!(
+            "{} was written from {} (source `{}`), and this run reads {}: approvals of the simulator never count for Apple, nor the other way round; give each its own file",
+            path.display(),
+            source_words(found),
+            found.as_str(),
+            source_words(source)
+        ),
+        None => anyhow::bail!(
+            "{} does not record where its approvals come from (`source`, written by an earlier retainctl): move it away to start a new one",
+            path.display()
+        ),
+    }
     Ok(Some(snapshot))
+}
+
+fn source_words(source: SnapshotSource) -> &'static str {
+    match source {
+        SnapshotSource::Apple => "Apple",
+        SnapshotSource::Simulator => "the simulator (--env local)",
+    }
 }
 
 /// `--prune` without `--snapshot` for apps with realtime rules: refused, since what the
@@ -249,11 +280,13 @@ pub(super) fn keep_served(apps: &mut [LoadedApp], previous: Option<&Snapshot>) {
 /// previous snapshot that this run did not apply stay as they were.
 pub(super) fn new_snapshot(
     served: EnvironmentName,
+    source: SnapshotSource,
     apps: &[LoadedApp],
     ends: &[(&str, Option<&crate::reconcile::apply::EndState>)],
     previous: Option<&Snapshot>,
 ) -> Snapshot {
     let mut snapshot = Snapshot::new(served);
+    snapshot.source = Some(source);
     let no_versions = Default::default();
     let previous_versions = previous.map_or(&no_versions, |p| &p.versions);
     for app in apps {
@@ -322,7 +355,7 @@ pub fn run(args: ApplyArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
     let mut apps = load_apps(&paths)?;
     let served = served_environment(env, reach);
     let previous = match &args.snapshot {
-        Some(path) => read_snapshot(path, served)?,
+        Some(path) => read_snapshot(path, served, snapshot_source(env))?,
         None => None,
     };
     keep_served(&mut apps, previous.as_ref());
@@ -388,7 +421,13 @@ pub fn run(args: ApplyArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|r| (r.bundle_id.as_str(), r.end_state.as_ref()))
             .collect();
-        let snapshot = new_snapshot(served, &apps, &ends, previous.as_ref());
+        let snapshot = new_snapshot(
+            served,
+            snapshot_source(env),
+            &apps,
+            &ends,
+            previous.as_ref(),
+        );
         match super::snapshot_file::write(path, snapshot.to_json().as_bytes()) {
             Ok(()) => {
                 progress.println(&snapshot_line(path, &snapshot));

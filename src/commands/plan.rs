@@ -8,7 +8,6 @@ use super::{EXIT_PENDING, Output, Reach, dedup_envs, default_paths, load_apps, l
 use crate::cli::{PlanArgs, PlanFormat};
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::loader::LoadedApp;
-use crate::manifest::EnvironmentName;
 use crate::reconcile::planner::ContentKind;
 use crate::reconcile::{Plan, PlanOptions};
 use crate::render;
@@ -19,16 +18,15 @@ pub fn run(args: PlanArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
     let mut apps = load_apps(&paths)?;
     let snapshot = match &args.snapshot {
         Some(path) => {
-            let served: std::collections::BTreeSet<EnvironmentName> = envs
-                .iter()
-                .map(|e| super::apply::served_environment(*e, reach))
-                .collect();
-            let [served] = served.into_iter().collect::<Vec<_>>()[..] else {
+            let [env] = envs[..] else {
                 anyhow::bail!(
-                    "plan --snapshot reads the snapshot of one environment: give one --env"
+                    "plan --snapshot reads the snapshot of one environment, and {} were given: give one --env (a snapshot of the simulator never stands for Apple's, nor one environment's for another)",
+                    envs.len()
                 );
             };
-            let snapshot = super::apply::read_snapshot(path, served)?;
+            let served = super::apply::served_environment(env, reach);
+            let snapshot =
+                super::apply::read_snapshot(path, served, super::apply::snapshot_source(env))?;
             super::apply::keep_served(&mut apps, snapshot.as_ref());
             Some(snapshot.unwrap_or_else(|| crate::realtime::Snapshot::new(served)))
         }

@@ -30,12 +30,36 @@ pub struct Snapshot {
     /// `sandbox` or `production`, never `local`: `apply --env local` writes the mode the
     /// simulator served.
     pub environment: EnvironmentName,
+    /// Where the approvals come from: Apple, or retainctl's simulator (`--env local`).
+    /// `apply` refuses to carry one over into the other. Absent: written before this was
+    /// recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SnapshotSource>,
     pub apps: Vec<AppRealtime>,
     /// What each served message id is (its kind and the images it uses), so that a later
     /// run keeps an older version only while it is still the kind its rule needs and
     /// all its images are still APPROVED. Written by `apply`; the server ignores it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub versions: BTreeMap<uuid::Uuid, VersionFacts>,
+}
+
+/// Where a snapshot's approvals come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SnapshotSource {
+    /// Apple's API (`--env sandbox` or `--env production`).
+    Apple,
+    /// retainctl's simulator (`--env local`): nothing in it is approved by Apple.
+    Simulator,
+}
+
+impl SnapshotSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Apple => "apple",
+            Self::Simulator => "simulator",
+        }
+    }
 }
 
 /// What a served message version is: recorded when it enters the snapshot.
@@ -209,6 +233,7 @@ impl Snapshot {
             kind: SNAPSHOT_KIND.to_string(),
             format_version: SNAPSHOT_FORMAT_VERSION,
             environment,
+            source: None,
             apps: Vec::new(),
             versions: BTreeMap::new(),
         }

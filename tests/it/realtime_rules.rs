@@ -924,3 +924,66 @@ fn offer_signing_and_credentials_name_variables_and_offer_signing_is_complete() 
         "app.yaml:7:25: error: app.credentials.keyId must be the NAME of an environment variable (A–Z, 0–9, _), found something else (not shown: it may be a secret)",
     );
 }
+
+#[test]
+fn a_simulator_snapshot_never_stands_for_apples_and_plan_takes_one_env() {
+    let local = Local::new("Half price");
+    local.apply(&[]);
+    assert_eq!(local.snapshot()["source"], "simulator");
+    // The simulator's production mode is not Apple's production.
+    let out = local.output(&[
+        "apply",
+        "--env",
+        "production",
+        "--snapshot",
+        "snap.json",
+        ".",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = crate::common::stderr(&out);
+    assert!(
+        err.contains("snap.json was written from the simulator (--env local) (source `simulator`), and this run reads Apple"),
+        "{err}"
+    );
+    // ...nor the other way round.
+    let mut apple = local.snapshot();
+    apple["source"] = "apple".into();
+    std::fs::write(local.dir.path().join("apple.json"), apple.to_string()).unwrap();
+    let out = local.output(&[
+        "plan",
+        "--env",
+        "local",
+        "--local-mode",
+        "production",
+        "--snapshot",
+        "apple.json",
+        ".",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = crate::common::stderr(&out);
+    assert!(
+        err.contains(
+            "apple.json was written from Apple (source `apple`), and this run reads the simulator"
+        ),
+        "{err}"
+    );
+    // Two environments that serve the same mode are still two.
+    let out = local.output(&[
+        "plan",
+        "--env",
+        "local",
+        "--local-mode",
+        "production",
+        "--env",
+        "production",
+        "--snapshot",
+        "snap.json",
+        ".",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = crate::common::stderr(&out);
+    assert!(
+        err.contains("plan --snapshot reads the snapshot of one environment, and 2 were given"),
+        "{err}"
+    );
+}
