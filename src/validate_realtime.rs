@@ -129,6 +129,61 @@ fn check_rule<'m>(
             format!("realtime rule {n} is for product `{product}`, which is not in app.products"),
             hint,
         );
+    } else if product != "*"
+        && m.app.products.is_none()
+        && !m.defaults.is_empty()
+        && !at.is_broken(&["defaults"])
+        && !m.defaults.contains_key(product)
+    {
+        let known: Vec<&str> = m.defaults.keys().map(String::as_str).collect();
+        let hint = match closest(product, &known) {
+            Some(s) => format!("did you mean `{s}`? or list the app's products under app.products"),
+            None => {
+                "list the app's products under app.products so that rules are checked against them"
+                    .to_string()
+            }
+        };
+        d.warning(
+            at.value(&["realtime", &idx, "product"]),
+            format!("realtime rule {n} is for product `{product}`, which no default names (app.products is not set)"),
+            hint,
+        );
+    }
+    if let Some(offer) = &rule.promotional_offer
+        && offer.offer_id.trim().is_empty()
+    {
+        d.error(
+            at.value(&["realtime", &idx, "promotionalOffer", "offerId"]),
+            format!("realtime rule {n} has an empty offerId"),
+            "write the subscription offer's identifier from App Store Connect",
+        );
+    }
+    if let Some(alternate) = &rule.alternate_product {
+        let proposed = alternate.product_id.as_str();
+        let span = at.value(&["realtime", &idx, "alternateProduct", "productId"]);
+        if proposed.trim().is_empty() {
+            d.error(
+                span,
+                format!("realtime rule {n} has an empty alternateProduct productId"),
+                "write the id of the product to propose",
+            );
+        } else if let Some(products) = &m.app.products
+            && !products_broken(at)
+            && !products.iter().any(|p| p == proposed)
+        {
+            let known: Vec<&str> = products.iter().map(String::as_str).collect();
+            let hint = match closest(proposed, &known) {
+                Some(s) => format!("did you mean `{s}`? or add `{proposed}` to app.products"),
+                None => format!("add `{proposed}` to app.products"),
+            };
+            d.error(
+                span,
+                format!(
+                    "realtime rule {n} proposes product `{proposed}`, which is not in app.products"
+                ),
+                hint,
+            );
+        }
     }
 
     // The rule's locales, or the app's.

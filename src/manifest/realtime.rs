@@ -338,7 +338,12 @@ impl Cx<'_> {
         };
         let percent = match f.get("percent") {
             Some(n) => match n.as_str().map(str::parse::<u8>) {
-                Some(Ok(p)) if (1..=100).contains(&p) => Some(p),
+                Some(Ok(p))
+                    if (1..=100).contains(&p)
+                        && matches!(n.kind, NodeKind::Scalar { plain: true, .. }) =>
+                {
+                    Some(p)
+                }
                 _ => {
                     self.broken(
                         n.span,
@@ -455,6 +460,9 @@ impl Cx<'_> {
 
 fn describe_value(n: &Node) -> String {
     match n.as_str() {
+        Some(text) if matches!(n.kind, NodeKind::Scalar { plain: false, .. }) => {
+            format!("the text `\"{text}\"`")
+        }
         Some(text) if matches!(n.kind, NodeKind::Scalar { .. }) => format!("`{text}`"),
         _ => n.describe().to_string(),
     }

@@ -987,3 +987,52 @@ fn a_simulator_snapshot_never_stands_for_apples_and_plan_takes_one_env() {
         "{err}"
     );
 }
+
+#[test]
+fn answers_name_real_offers_and_products_and_percent_is_a_number() {
+    let (code, text) = validate(
+        "  - product: premium.monthly
+    alternateProduct: { message: switch, productId: premium.yearyl }
+  - product: premium.monthly
+    alternateProduct: { message: switch, productId: '' }
+  - product: '*'
+    promotionalOffer: { message: offer, offerId: '' }
+",
+    );
+    assert_eq!(code, 1, "{text}");
+    for line in [
+        "app.yaml:27:53: error: realtime rule 1 proposes product `premium.yearyl`, which is not in app.products",
+        "app.yaml:29:53: error: realtime rule 2 has an empty alternateProduct productId",
+        "app.yaml:31:50: error: realtime rule 3 has an empty offerId",
+    ] {
+        assert_line(&text, line);
+    }
+    assert!(
+        text.contains(
+            "hint: did you mean `premium.yearly`? or add `premium.yearyl` to app.products"
+        ),
+        "{text}"
+    );
+    let (code, text) = validate("  - product: '*'\n    percent: \"50\"\n    message: stay\n");
+    assert_eq!(code, 1, "{text}");
+    assert_line(
+        &text,
+        "app.yaml:27:14: error: realtime rule 1 percent must be a whole number from 1 to 100, found the text `\"50\"`",
+    );
+    // Without app.products, the products the defaults name are known: a typo is a warning.
+    let ws = Workspace::new();
+    let yaml = HEAD.replace("  products: [premium.yearly, premium.monthly]\n", "");
+    ws.write(
+        "app.yaml",
+        &format!("{yaml}  - {{ product: premium.montly, message: stay }}\n  - {{ product: '*', message: stay }}\n"),
+    );
+    let text = stdout(&ws.run(&["validate", "app.yaml"]));
+    assert_line(
+        &text,
+        "app.yaml:25:16: warning: realtime rule 1 is for product `premium.montly`, which no default names (app.products is not set)",
+    );
+    assert!(
+        text.contains("hint: did you mean `premium.monthly`?"),
+        "{text}"
+    );
+}
