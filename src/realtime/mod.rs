@@ -337,7 +337,9 @@ pub fn bucket(bundle_id: &str, original_transaction_id: &str) -> u8 {
 /// 3. dropping trailing subtags while one is left (`zh-Hans-CN` → `zh-Hans`, `ja-JP` → `ja`);
 /// 4. Chinese by region when the script is missing (`zh-CN`, `zh-SG` → `zh-Hans`;
 ///    `zh-TW`, `zh-HK`, `zh-MO` → `zh-Hant`);
-/// 5. the one app locale of the same language, when there is exactly one (`de-AT` →
+/// 5. the App Store code `validate` suggests for it (the same table: `nb-NO`, `nb_NO`,
+///    `nn` → `no`; `iw` → `he`; `in` → `id`), when the app has it;
+/// 6. the one app locale of the same language, when there is exactly one (`de-AT` →
 ///    `de-DE`; `en-IN` with both `en-US` and `en-GB` matches none).
 pub fn resolve_locale<'a>(app: &'a AppRealtime, user_locale: &str) -> Option<&'a str> {
     let candidates: Vec<&'a str> = if app.locales.is_empty() {
@@ -389,6 +391,11 @@ pub fn resolve_locale<'a>(app: &'a AppRealtime, user_locale: &str) -> Option<&'a
     }
     if language.is_empty() {
         return None;
+    }
+    // The spellings `validate` maps to Apple's codes (`nb-NO`, `nb_NO`, `nn` → `no`,
+    // `iw` → `he`, `in` → `id`, …): one table, `crate::apple::limits::suggest_locale`.
+    if let Some(found) = crate::apple::limits::suggest_locale(user_locale).and_then(find) {
+        return Some(found);
     }
     let mut same_language = candidates.iter().copied().filter(|c| {
         c.split('-')

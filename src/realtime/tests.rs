@@ -281,6 +281,21 @@ fn user_locales_resolve_to_app_locales() {
 }
 
 #[test]
+fn norwegian_and_old_codes_resolve_as_validate_maps_them() {
+    let a = app(&["no", "he", "id", "en-US"], vec![], &[]);
+    for (user, expected) in [
+        ("nb-NO", "no"),
+        ("nb_NO", "no"),
+        ("nb", "no"),
+        ("nn-NO", "no"),
+        ("iw-IL", "he"),
+        ("in", "id"),
+    ] {
+        assert_eq!(resolve_locale(&a, user), Some(expected), "{user:?}");
+    }
+}
+
+#[test]
 fn exact_locale_wins_over_a_looser_match() {
     // Both `zh-Hans` and a (hypothetical) `zh` are app locales: exact first.
     let a = app(&["zh", "zh-Hans"], vec![], &[]);
