@@ -473,3 +473,42 @@ fn bad_snapshots_are_refused_with_a_reason() {
         Err(SnapshotError::Json(_))
     ));
 }
+
+#[test]
+fn the_fitness_example_splits_as_its_comment_says() {
+    let manifest: crate::manifest::Manifest =
+        serde_yaml::from_str(include_str!("../../examples/fitness/fitness.yaml")).unwrap();
+    // Every localization of every message approved.
+    let mut n = 0;
+    let mut approved = vec![];
+    for (key, message) in &manifest.messages {
+        for locale in message.localizations.keys() {
+            n += 1;
+            approved.push((key.clone(), locale.clone(), n));
+        }
+    }
+    let approved: Vec<(&str, &str, u128)> = approved
+        .iter()
+        .map(|(k, l, n)| (k.as_str(), l.as_str(), *n))
+        .collect();
+    let locales: Vec<&str> = manifest.app.locales.iter().map(String::as_str).collect();
+    let mut a = app(&locales, rules::resolve(&manifest.realtime), &approved);
+    a.bundle_id = manifest.app.bundle_id.clone();
+    let otid = |pred: &dyn Fn(u8) -> bool| {
+        (2_000_000_000_000_000u64..)
+            .map(|n| n.to_string())
+            .find(|o| pred(bucket(&a.bundle_id, o)))
+            .unwrap()
+    };
+    let (first, second) = (otid(&|b| b < 50), otid(&|b| b >= 50));
+    let rule = |locale: &str, o: &str| match ask(&a, "fitness.premium.monthly", locale, o) {
+        Choice::Answer { rule, .. } => Some(rule),
+        Choice::Fallback => None,
+    };
+    assert_eq!(rule("en-US", &first), Some(0), "yearly plan");
+    assert_eq!(rule("en-US", &second), Some(1), "streak message");
+    assert_eq!(rule("de-DE", &first), Some(2), "the offer");
+    assert_eq!(rule("fr-FR", &first), Some(3), "the premium message");
+    assert_eq!(rule("de-DE", &second), Some(1));
+    assert_eq!(rule("fr-FR", &second), Some(1));
+}
