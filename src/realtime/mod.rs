@@ -308,20 +308,38 @@ impl Snapshot {
     }
 }
 
-/// A customer's stable split bucket 0..100: SHA-256 of
-/// `retainctl/v1/split/{bundleId}/{originalTransactionId}`, the first 8 bytes big-endian,
-/// mod 100. Stable across runs, machines and versions of retainctl; different per app so
-/// that two apps' experiments do not pick the same customers.
-pub fn bucket(bundle_id: &str, original_transaction_id: &str) -> u8 {
+/// A customer's stable split bucket 0..100 in one split group: SHA-256 of
+/// `retainctl/v2/split/{bundleId}/{salt}/{originalTransactionId}`, the first 8 bytes
+/// big-endian, mod 100, where `salt` is [`split_salt`] of the group's rules. Stable across
+/// runs, machines and versions of retainctl; different per app and per split group, so
+/// that the first arm of every experiment does not get the same customers.
+pub fn bucket(bundle_id: &str, salt: &str, original_transaction_id: &str) -> u8 {
     let mut hasher = Sha256::new();
-    hasher.update(b"retainctl/v1/split/");
+    hasher.update(b"retainctl/v2/split/");
     hasher.update(bundle_id.as_bytes());
+    hasher.update(b"/");
+    hasher.update(salt.as_bytes());
     hasher.update(b"/");
     hasher.update(original_transaction_id.as_bytes());
     let digest = hasher.finalize();
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
     (u64::from_be_bytes(first) % 100) as u8
+}
+
+/// What a split group's buckets are salted with: what all its rules share, the product
+/// and the locales (sorted, comma-separated; `*` for all): `premium/de-DE,en-US`, `*/*`.
+pub fn split_salt(rule: &Rule) -> String {
+    let locales = match &rule.locales {
+        Some(list) => {
+            let mut sorted: Vec<&str> = list.iter().map(String::as_str).collect();
+            sorted.sort_unstable();
+            sorted.dedup();
+            sorted.join(",")
+        }
+        None => "*".to_string(),
+    };
+    format!("{}/{locales}", rule.product)
 }
 
 /// The app locale a request's `userLocale` stands for, if any.
@@ -416,7 +434,8 @@ pub fn choose<'a>(app: &'a AppRealtime, query: &RealtimeQuery<'_>) -> Choice<'a>
     let Some(locale) = resolve_locale(app, query.user_locale) else {
         return Choice::Fallback;
     };
-    let mut customer_bucket = None;
+    // The bucket of the last split group seen (consecutive rules of a group share it).
+    let mut customer_bucket: Option<(String, u8)> = None;
     for (i, rule) in app.rules.iter().enumerate() {
         if rule.product != "*" && rule.product != query.product_id {
             continue;
@@ -427,8 +446,15 @@ pub fn choose<'a>(app: &'a AppRealtime, query: &RealtimeQuery<'_>) -> Choice<'a>
             continue;
         }
         if let Some(range) = rule.buckets {
-            let b = *customer_bucket
-                .get_or_insert_with(|| bucket(&app.bundle_id, query.original_transaction_id));
+            let salt = split_salt(rule);
+            let b = match &customer_bucket {
+                Some((s, b)) if *s == salt => *b,
+                _ => {
+                    let b = bucket(&app.bundle_id, &salt, query.original_transaction_id);
+                    customer_bucket = Some((salt, b));
+                    b
+                }
+            };
             if !range.contains(b) {
                 continue;
             }

@@ -65,27 +65,80 @@ fn answered(choice: Choice<'_>) -> Option<(usize, uuid::Uuid)> {
     }
 }
 
-/// Some original transaction id whose bucket in `com.example.app` satisfies `pred`.
+/// Some original transaction id whose bucket in `com.example.app`'s split group of all
+/// products and locales (`*/*`) satisfies `pred`.
 fn otid_where(pred: impl Fn(u8) -> bool) -> String {
     (2_000_000_000_000_000u64..)
         .map(|n| n.to_string())
-        .find(|o| pred(bucket("com.example.app", o)))
+        .find(|o| pred(bucket("com.example.app", "*/*", o)))
         .unwrap()
 }
 
 #[test]
 fn bucket_is_the_documented_hash() {
     // Values computed independently (Python hashlib) from the documented recipe.
-    assert_eq!(bucket("com.example.app", "2000000123456789"), 92);
-    assert_eq!(bucket("com.example.app", "1"), 49);
-    assert_eq!(bucket("com.other", "2000000123456789"), 42);
+    assert_eq!(bucket("com.example.app", "*/*", "2000000123456789"), 7);
+    assert_eq!(bucket("com.example.app", "*/*", "1"), 25);
+    assert_eq!(bucket("com.other", "*/*", "2000000123456789"), 81);
+    assert_eq!(
+        bucket("com.example.app", "premium/de-DE,en-US", "2000000123456789"),
+        67
+    );
+    let mut r = rule("premium", text("a"));
+    r.locales = Some(vec!["en-US".into(), "de-DE".into()]);
+    assert_eq!(split_salt(&r), "premium/de-DE,en-US");
+    assert_eq!(split_salt(&rule("*", text("a"))), "*/*");
+}
+
+#[test]
+fn each_split_group_draws_its_own_customers() {
+    // Two experiments (a 50/50 for `gold`, then one for everyone): the customers of the
+    // first arm of one are not those of the first arm of the other.
+    let split = |product: &str, key: &str, from: u8, to: u8| {
+        let mut r = rule(product, text(key));
+        r.buckets = Some(BucketRange { from, to });
+        r
+    };
+    let a = app(
+        &["en-US"],
+        vec![
+            split("gold", "gold-a", 0, 50),
+            split("gold", "gold-b", 50, 100),
+            split("*", "all-a", 0, 50),
+            split("*", "all-b", 50, 100),
+        ],
+        &[
+            ("gold-a", "en-US", 1),
+            ("gold-b", "en-US", 2),
+            ("all-a", "en-US", 3),
+            ("all-b", "en-US", 4),
+        ],
+    );
+    let (mut same, mut total) = (0, 0);
+    for n in 0..2_000u64 {
+        let o = (2_000_000_000_000_000 + n).to_string();
+        let gold_first = answered(ask(&a, "gold", "en-US", &o)) == Some((0, id(1)));
+        // What the everyone-experiment gives this customer (a product without its own).
+        let all_first = answered(ask(&a, "silver", "en-US", &o)) == Some((2, id(3)));
+        same += usize::from(gold_first == all_first);
+        total += 1;
+    }
+    // Independent groups agree for about half the customers; one shared bucket: all.
+    assert!(
+        (800..=1200).contains(&same),
+        "{same} of {total} in the same arm"
+    );
 }
 
 #[test]
 fn buckets_spread_evenly_and_stay_below_100() {
     let mut counts = [0u32; 100];
     for n in 0..20_000u64 {
-        let b = bucket("com.example.app", &(2_000_000_000_000_000 + n).to_string());
+        let b = bucket(
+            "com.example.app",
+            "*/*",
+            &(2_000_000_000_000_000 + n).to_string(),
+        );
         assert!(b < 100);
         counts[b as usize] += 1;
     }
@@ -497,7 +550,7 @@ fn the_fitness_example_splits_as_its_comment_says() {
     let otid = |pred: &dyn Fn(u8) -> bool| {
         (2_000_000_000_000_000u64..)
             .map(|n| n.to_string())
-            .find(|o| pred(bucket(&a.bundle_id, o)))
+            .find(|o| pred(bucket(&a.bundle_id, "fitness.premium.monthly/*", o)))
             .unwrap()
     };
     let (first, second) = (otid(&|b| b < 50), otid(&|b| b >= 50));
