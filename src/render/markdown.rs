@@ -123,6 +123,11 @@ pub fn plan(plan: &Plan) -> String {
             "**No changes on Apple**: it matches the manifests in all {} app × environment pairs.{rules}\n",
             plan.apps.len()
         );
+    } else if all == 0 && rules.is_empty() {
+        let _ = writeln!(
+            head,
+            "No changes in the {read} app × environment pairs that could be read.\n"
+        );
     } else if all == 0 {
         let _ = writeln!(
             head,
