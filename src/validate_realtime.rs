@@ -4,14 +4,15 @@
 //! Errors and warnings are split the way Terraform splits them: an **error** is a
 //! configuration that cannot do what it says (a message key that does not exist, a message
 //! of the wrong kind for its answer, a product or locale the app does not have, a split
-//! over 100 %, a rule that can never be chosen, a promotional offer nothing can sign);
-//! a **warning** is legal but probably not meant (rules without `app.appAppleId`, so the
-//! server cannot check which app a request is for; a switch-plan rule proposing the
-//! product the customer already has).
+//! over 100 %, a rule that can never be chosen, a promotional offer nothing can sign,
+//! more than [`MAX_RULES`] rules); a **warning** is legal but probably not meant (a rule
+//! earlier rules with other messages shadow, chosen only while they have no approved
+//! content; rules without `app.appAppleId`, so the server cannot check which app a
+//! request is for; a switch-plan rule proposing the product the customer already has).
 //!
 //! A rule that did not decode suspends these checks: the others' order is what they mean.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use super::{check_locale, locales_broken, meant_app_locales, products_broken, valid_app_locales};
 use crate::diagnostics::FileDiagnostics;
@@ -58,7 +59,23 @@ fn key_segments(i: &str, answer_key: &'static str) -> Vec<String> {
 /// localized in. `None` when its message is unknown or of the wrong kind (reported).
 type Answerable<'m> = Option<BTreeSet<&'m str>>;
 
+/// The most rules an app may have: a realtime answer needs a few (a product, a locale, an
+/// A/B split); thousands are a generated file gone wrong, and every request walks them.
+pub const MAX_RULES: usize = 1_000;
+
 pub(super) fn check(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
+    if m.realtime.len() > MAX_RULES {
+        d.error(
+            at.key(&["realtime", &MAX_RULES.to_string()]),
+            format!(
+                "realtime has {} rules; an app may have at most {MAX_RULES} (this is rule {})",
+                m.realtime.len(),
+                MAX_RULES + 1
+            ),
+            "rules are tried in order for every request: match with `*` and `locales` instead of one rule per product, and remove rules that repeat an earlier one",
+        );
+        return;
+    }
     if m.realtime.is_empty() || at.is_broken_within(&["realtime"]) {
         return;
     }
@@ -112,6 +129,61 @@ fn check_rule<'m>(
             format!("realtime rule {n} is for product `{product}`, which is not in app.products"),
             hint,
         );
+    } else if product != "*"
+        && m.app.products.is_none()
+        && !m.defaults.is_empty()
+        && !at.is_broken(&["defaults"])
+        && !m.defaults.contains_key(product)
+    {
+        let known: Vec<&str> = m.defaults.keys().map(String::as_str).collect();
+        let hint = match closest(product, &known) {
+            Some(s) => format!("did you mean `{s}`? or list the app's products under app.products"),
+            None => {
+                "list the app's products under app.products so that rules are checked against them"
+                    .to_string()
+            }
+        };
+        d.warning(
+            at.value(&["realtime", &idx, "product"]),
+            format!("realtime rule {n} is for product `{product}`, which no default names (app.products is not set)"),
+            hint,
+        );
+    }
+    if let Some(offer) = &rule.promotional_offer
+        && offer.offer_id.trim().is_empty()
+    {
+        d.error(
+            at.value(&["realtime", &idx, "promotionalOffer", "offerId"]),
+            format!("realtime rule {n} has an empty offerId"),
+            "write the subscription offer's identifier from App Store Connect",
+        );
+    }
+    if let Some(alternate) = &rule.alternate_product {
+        let proposed = alternate.product_id.as_str();
+        let span = at.value(&["realtime", &idx, "alternateProduct", "productId"]);
+        if proposed.trim().is_empty() {
+            d.error(
+                span,
+                format!("realtime rule {n} has an empty alternateProduct productId"),
+                "write the id of the product to propose",
+            );
+        } else if let Some(products) = &m.app.products
+            && !products_broken(at)
+            && !products.iter().any(|p| p == proposed)
+        {
+            let known: Vec<&str> = products.iter().map(String::as_str).collect();
+            let hint = match closest(proposed, &known) {
+                Some(s) => format!("did you mean `{s}`? or add `{proposed}` to app.products"),
+                None => format!("add `{proposed}` to app.products"),
+            };
+            d.error(
+                span,
+                format!(
+                    "realtime rule {n} proposes product `{proposed}`, which is not in app.products"
+                ),
+                hint,
+            );
+        }
     }
 
     // The rule's locales, or the app's.
@@ -253,63 +325,157 @@ fn check_splits(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
     }
 }
 
-/// A rule is unreachable when an earlier rule (without `percent`), or an earlier split
-/// group covering all 100 %, matches every request it matches (same product or `*`) and
-/// answers in every locale it could answer in.
+/// Rules are tried in order; what answers a request of a product and locale first is a
+/// "cover": a rule without `percent`, or a split group covering all 100 % (the locales
+/// every member answers in). A rule every one of whose (product, locale) requests an
+/// earlier cover answers first is chosen only while that cover has no approved content in
+/// the locale: a **warning** (a fallback while the earlier content is in review is
+/// legal); when every such cover answers with the rule's own message key, it has approved
+/// content exactly when they do, so the rule is never chosen: an **error**.
+///
+/// Linear in the number of rules and locales: the first cover of each (product, locale).
 fn check_reachability(
     m: &Manifest,
     at: &Locations,
     d: &mut FileDiagnostics,
     answerable: &[Answerable<'_>],
 ) {
-    // Covers: (product, locales answered in, rule number that shadows).
-    let mut covers: Vec<(&str, BTreeSet<&str>, usize)> = vec![];
-    let groups = split_groups(&m.realtime);
+    struct Cover<'m> {
+        /// Rule numbers (from 1) it is made of.
+        rules: Vec<usize>,
+        keys: BTreeSet<&'m str>,
+    }
+    let mut covers: Vec<Cover<'_>> = vec![];
+    // (product or `*`, locale) → index of the first cover answering it.
+    let mut first: HashMap<(&str, &str), usize> = HashMap::new();
+    let group_ending_at: HashMap<usize, Vec<usize>> = split_groups(&m.realtime)
+        .into_iter()
+        .filter_map(|g| Some((*g.last()?, g)))
+        .collect();
     for (j, rule) in m.realtime.iter().enumerate() {
-        if let Some(can) = &answerable[j]
-            && !can.is_empty()
-            && let Some((_, _, by)) = covers.iter().find(|(product, locales, _)| {
-                (*product == "*" || *product == rule.product) && can.is_subset(locales)
-            })
-        {
-            d.error(
-                at.key(&["realtime", &j.to_string(), "product"]),
-                format!(
-                    "realtime rule {} can never be chosen: rule {by} already answers every request it matches",
-                    j + 1
-                ),
-                format!(
-                    "rules are tried in order; move it above rule {by}, narrow rule {by} with `locales` or `percent`, or remove it (while a new version of rule {by}'s message awaits review, its last approved version keeps answering)"
-                ),
-            );
-        }
         let Some(can) = &answerable[j] else { continue };
-        if rule.percent.is_none() {
-            covers.push((rule.product.as_str(), can.clone(), j + 1));
-            continue;
+        if !can.is_empty() {
+            let mut by: BTreeSet<usize> = BTreeSet::new();
+            let covered = can.iter().all(|locale| {
+                let own = first.get(&(rule.product.as_str(), *locale));
+                let any = first.get(&("*", *locale));
+                match own.into_iter().chain(any).min() {
+                    Some(&c) => {
+                        by.insert(c);
+                        true
+                    }
+                    None => false,
+                }
+            });
+            if covered {
+                report_shadowed(
+                    m,
+                    at,
+                    d,
+                    j,
+                    by.iter()
+                        .map(|&c| &covers[c])
+                        .map(|c| (c.rules.as_slice(), &c.keys)),
+                );
+            }
         }
-        // The last rule of a group that covers all 100 %: the group covers the locales
-        // every member answers in.
-        if let Some(group) = groups.iter().find(|g| g.last() == Some(&j)) {
+        let (numbers, locales): (Vec<usize>, BTreeSet<&str>) = if rule.percent.is_none() {
+            (vec![j + 1], can.clone())
+        } else {
+            let Some(group) = group_ending_at.get(&j) else {
+                continue;
+            };
             let total: u32 = group
                 .iter()
                 .map(|&i| u32::from(m.realtime[i].percent.unwrap_or(0)))
                 .sum();
-            if total >= 100
-                && let Some(common) =
-                    group
-                        .iter()
-                        .try_fold(None, |acc: Option<BTreeSet<&str>>, &i| {
-                            let set = answerable[i].as_ref()?;
-                            Some(Some(match acc {
-                                None => set.clone(),
-                                Some(acc) => acc.intersection(set).copied().collect(),
-                            }))
-                        })
-                && let Some(common) = common
-            {
-                covers.push((rule.product.as_str(), common, j + 1));
+            let common = group
+                .iter()
+                .try_fold(None, |acc: Option<BTreeSet<&str>>, &i| {
+                    let set = answerable[i].as_ref()?;
+                    Some(Some(match acc {
+                        None => set.clone(),
+                        Some(acc) => acc.intersection(set).copied().collect(),
+                    }))
+                });
+            match common {
+                Some(Some(common)) if total >= 100 => {
+                    (group.iter().map(|i| i + 1).collect(), common)
+                }
+                _ => continue,
             }
+        };
+        let keys = numbers
+            .iter()
+            .filter_map(|n| m.realtime[n - 1].message_key().map(|(k, _)| k))
+            .collect();
+        let index = covers.len();
+        covers.push(Cover {
+            rules: numbers,
+            keys,
+        });
+        for locale in locales {
+            first
+                .entry((rule.product.as_str(), locale))
+                .or_insert(index);
         }
+    }
+}
+
+/// The diagnostic of rule `j`, every request of which the covers `by` answer first.
+fn report_shadowed<'c, 'm: 'c>(
+    m: &Manifest,
+    at: &Locations,
+    d: &mut FileDiagnostics,
+    j: usize,
+    by: impl Iterator<Item = (&'c [usize], &'c BTreeSet<&'m str>)>,
+) {
+    let own = m.realtime[j].message_key().map(|(k, _)| k);
+    let mut numbers: Vec<usize> = vec![];
+    let mut same_key = true;
+    for (rules, keys) in by {
+        numbers.extend_from_slice(rules);
+        same_key &= keys.iter().all(|k| Some(*k) == own);
+    }
+    numbers.sort_unstable();
+    numbers.dedup();
+    let names = rule_names(&numbers);
+    let span = at.key(&["realtime", &j.to_string(), "product"]);
+    let n = j + 1;
+    if same_key {
+        d.error(
+            span,
+            format!(
+                "realtime rule {n} can never be chosen: {names} already {} every request it matches with the same message",
+                if numbers.len() == 1 { "answers" } else { "answer" }
+            ),
+            "rules are tried in order and a rule without approved content falls through, but these answer with the same message, approved exactly when this one is: remove it, or narrow the earlier rules with `locales` or `percent`",
+        );
+    } else {
+        d.warning(
+            span,
+            format!(
+                "realtime rule {n} is chosen only while {names} {} no approved content for the request's locale",
+                if numbers.len() == 1 { "has" } else { "have" }
+            ),
+            format!(
+                "rules are tried in order: this one is a fallback while the content of {names} awaits review (or was rejected); move it above, or narrow {names} with `locales` or `percent`, if it is meant to answer always"
+            ),
+        );
+    }
+}
+
+/// `rule 3`, `rules 1 and 2`, `rules 1, 2 and 4`.
+fn rule_names(numbers: &[usize]) -> String {
+    match numbers {
+        [one] => format!("rule {one}"),
+        [rest @ .., last] => format!(
+            "rules {} and {last}",
+            rest.iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        [] => "no rule".to_string(),
     }
 }

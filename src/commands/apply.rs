@@ -15,7 +15,7 @@ use crate::cli::{ApplyArgs, ApplyFormat};
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::loader::LoadedApp;
 use crate::manifest::EnvironmentName;
-use crate::realtime::Snapshot;
+use crate::realtime::{Snapshot, SnapshotSource};
 use crate::reconcile::apply::{AppReport, ApplyOptions, Outcome, Progress, apply_app};
 use crate::reconcile::{FORMAT_VERSION, Op, Plan};
 use crate::render;
@@ -175,16 +175,31 @@ pub(super) fn served_environment(env: EnvironmentName, reach: &Reach) -> Environ
     }
 }
 
+/// Where the approvals of a run against `env` come from.
+pub(super) fn snapshot_source(env: EnvironmentName) -> SnapshotSource {
+    match env {
+        EnvironmentName::Local => SnapshotSource::Simulator,
+        _ => SnapshotSource::Apple,
+    }
+}
+
 /// The snapshot at `path` (`None` when there is no file yet), refused when it is not a
-/// snapshot or is for another environment.
+/// snapshot, is for another environment, or its approvals come from elsewhere (the
+/// simulator's for a real environment, or the other way round).
 pub(super) fn read_snapshot(
     path: &Path,
     served: EnvironmentName,
+    source: SnapshotSource,
 ) -> anyhow::Result<Option<Snapshot>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => anyhow::bail!("cannot read the realtime snapshot {}: {e}", path.display()),
+    let text = match super::snapshot_file::read(path)? {
+        Some(text) => text,
+        None => {
+            eprintln!(
+                "warning: no previous realtime snapshot at {}: nothing is known to be served, so nothing is kept from --prune and no older approved version is carried; if `serve` reads a snapshot elsewhere, pass that file",
+                path.display()
+            );
+            return Ok(None);
+        }
     };
     let snapshot = Snapshot::from_json(&text).map_err(|e| {
         anyhow::anyhow!(
@@ -199,7 +214,52 @@ pub(super) fn read_snapshot(
             snapshot.environment
         );
     }
+    match snapshot.source {
+        Some(found) if found == source => {}
+        Some(found) => anyhow::bail!(
+            "{} was written from {} (source `{}`), and this run reads {}: approvals of the simulator never count for Apple, nor the other way round; give each its own file",
+            path.display(),
+            source_words(found),
+            found.as_str(),
+            source_words(source)
+        ),
+        None => anyhow::bail!(
+            "{} does not record where its approvals come from (`source`, written by an earlier retainctl): move it away to start a new one",
+            path.display()
+        ),
+    }
     Ok(Some(snapshot))
+}
+
+fn source_words(source: SnapshotSource) -> &'static str {
+    match source {
+        SnapshotSource::Apple => "Apple",
+        SnapshotSource::Simulator => "the simulator (--env local)",
+    }
+}
+
+/// `--prune` without `--snapshot` for apps with realtime rules: refused, since what the
+/// live snapshot serves (older versions kept while a new one is in review) would be
+/// deleted under the running server.
+fn refuse_prune_without_snapshot(apps: &[LoadedApp], asked: bool) -> anyhow::Result<()> {
+    let with_rules: Vec<&str> = apps
+        .iter()
+        .filter(|a| !a.manifest.realtime.is_empty())
+        .map(|a| a.desired.bundle_id.as_str())
+        .collect();
+    if with_rules.is_empty() {
+        return Ok(());
+    }
+    let how = if asked {
+        "--prune"
+    } else {
+        "the saved plan, made with --prune,"
+    };
+    anyhow::bail!(
+        "{how} would delete what `retainctl serve` may still answer with: {} {} realtime rules, and without --snapshot nothing tells which older approved versions the live snapshot serves; pass `--snapshot FILE` (the snapshot `serve` reads, e.g. synced from its bucket or volume), or apply without --prune",
+        with_rules.join(", "),
+        if with_rules.len() == 1 { "has" } else { "have" }
+    )
 }
 
 /// Marks what the previous snapshot serves as kept (never pruned) in each app.
@@ -218,31 +278,45 @@ pub(super) fn keep_served(apps: &mut [LoadedApp], previous: Option<&Snapshot>) {
 
 /// The snapshot of this run: every applied app from the state it ended in; apps of the
 /// previous snapshot that this run did not apply stay as they were.
-fn new_snapshot(
+pub(super) fn new_snapshot(
     served: EnvironmentName,
+    source: SnapshotSource,
     apps: &[LoadedApp],
-    reports: &[AppReport],
+    ends: &[(&str, Option<&crate::reconcile::apply::EndState>)],
     previous: Option<&Snapshot>,
 ) -> Snapshot {
     let mut snapshot = Snapshot::new(served);
+    snapshot.source = Some(source);
+    let no_versions = Default::default();
+    let previous_versions = previous.map_or(&no_versions, |p| &p.versions);
     for app in apps {
         let bundle = &app.desired.bundle_id;
-        let end = reports
+        let end = ends
             .iter()
-            .find(|r| &r.bundle_id == bundle)
-            .and_then(|r| r.end_state.as_ref());
+            .find(|(b, _)| b == bundle)
+            .and_then(|(_, end)| *end);
         let before = previous.and_then(|p| p.app(bundle));
-        snapshot.apps.push(crate::reconcile::snapshot::app_realtime(
+        let made = crate::reconcile::snapshot::app_realtime(
             &app.manifest,
             &app.desired,
             end,
             before,
-        ));
+            previous_versions,
+        );
+        snapshot.apps.push(made.entry);
+        snapshot.versions.extend(made.versions);
     }
     if let Some(previous) = previous {
         for entry in &previous.apps {
             if snapshot.app(&entry.bundle_id).is_none() {
                 snapshot.apps.push(entry.clone());
+                for by_locale in entry.approved.values() {
+                    for v in by_locale.values() {
+                        if let Some(facts) = previous.versions.get(&v.message_id) {
+                            snapshot.versions.insert(v.message_id, facts.clone());
+                        }
+                    }
+                }
             }
         }
     }
@@ -281,7 +355,7 @@ pub fn run(args: ApplyArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
     let mut apps = load_apps(&paths)?;
     let served = served_environment(env, reach);
     let previous = match &args.snapshot {
-        Some(path) => read_snapshot(path, served)?,
+        Some(path) => read_snapshot(path, served, snapshot_source(env))?,
         None => None,
     };
     keep_served(&mut apps, previous.as_ref());
@@ -295,6 +369,9 @@ pub fn run(args: ApplyArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
     };
     // A saved plan made with --prune carries its deletions: applying it is the prune.
     let prune = args.prune || saved.as_ref().is_some_and(|s| s.options.prune);
+    if prune && args.snapshot.is_none() {
+        refuse_prune_without_snapshot(&apps, args.prune)?;
+    }
     let runtime = super::runtime()?;
     let progress = LineProgress::new(args.format != ApplyFormat::Text);
     let parallelism = usize::from(args.parallelism);
@@ -340,8 +417,18 @@ pub fn run(args: ApplyArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
     let mut problems = vec![];
     let mut written_snapshot = None;
     if let Some(path) = &args.snapshot {
-        let snapshot = new_snapshot(served, &apps, &reports, previous.as_ref());
-        match crate::sim::server::write_atomically(path, snapshot.to_json().as_bytes()) {
+        let ends: Vec<_> = reports
+            .iter()
+            .map(|r| (r.bundle_id.as_str(), r.end_state.as_ref()))
+            .collect();
+        let snapshot = new_snapshot(
+            served,
+            snapshot_source(env),
+            &apps,
+            &ends,
+            previous.as_ref(),
+        );
+        match super::snapshot_file::write(path, snapshot.to_json().as_bytes()) {
             Ok(()) => {
                 progress.println(&snapshot_line(path, &snapshot));
                 written_snapshot = Some(path.display().to_string());

@@ -8,7 +8,6 @@ use super::{EXIT_PENDING, Output, Reach, dedup_envs, default_paths, load_apps, l
 use crate::cli::{PlanArgs, PlanFormat};
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::loader::LoadedApp;
-use crate::manifest::EnvironmentName;
 use crate::reconcile::planner::ContentKind;
 use crate::reconcile::{Plan, PlanOptions};
 use crate::render;
@@ -19,16 +18,15 @@ pub fn run(args: PlanArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
     let mut apps = load_apps(&paths)?;
     let snapshot = match &args.snapshot {
         Some(path) => {
-            let served: std::collections::BTreeSet<EnvironmentName> = envs
-                .iter()
-                .map(|e| super::apply::served_environment(*e, reach))
-                .collect();
-            let [served] = served.into_iter().collect::<Vec<_>>()[..] else {
+            let [env] = envs[..] else {
                 anyhow::bail!(
-                    "plan --snapshot reads the snapshot of one environment: give one --env"
+                    "plan --snapshot reads the snapshot of one environment, and {} were given: give one --env (a snapshot of the simulator never stands for Apple's, nor one environment's for another)",
+                    envs.len()
                 );
             };
-            let snapshot = super::apply::read_snapshot(path, served)?;
+            let served = super::apply::served_environment(env, reach);
+            let snapshot =
+                super::apply::read_snapshot(path, served, super::apply::snapshot_source(env))?;
             super::apply::keep_served(&mut apps, snapshot.as_ref());
             Some(snapshot.unwrap_or_else(|| crate::realtime::Snapshot::new(served)))
         }
@@ -111,7 +109,7 @@ fn attach_rule_changes(
     snapshot: Option<&crate::realtime::Snapshot>,
 ) {
     use crate::realtime::rules::resolve;
-    use crate::reconcile::rule_diff::{RulesBase, rule_changes};
+    use crate::reconcile::rule_diff::{RulesBase, rule_changes, snapshot_changes};
     for app_plan in &mut plan.apps {
         let Some(head) = apps
             .iter()
@@ -130,11 +128,26 @@ fn attach_rule_changes(
             changes.extend(rule_changes(&before, &rules, RulesBase::Base));
         }
         if let Some(snapshot) = snapshot {
-            let before = snapshot
-                .app(&app_plan.bundle_id)
-                .map(|a| a.rules.clone())
-                .unwrap_or_default();
+            let served = snapshot.app(&app_plan.bundle_id);
+            let before = served.map(|a| a.rules.clone()).unwrap_or_default();
             changes.extend(rule_changes(&before, &rules, RulesBase::Snapshot));
+            // The entry apply would write from the state observed now (the builder is pure).
+            if app_plan.error.is_none() {
+                let observed = crate::reconcile::apply::EndState {
+                    content: app_plan.content.clone(),
+                    defaults: app_plan.defaults.clone(),
+                    drift: app_plan.drift.clone(),
+                    realtime_url: app_plan.realtime_url.clone(),
+                };
+                let next = crate::reconcile::snapshot::app_realtime(
+                    &head.manifest,
+                    &head.desired,
+                    Some(&observed),
+                    served,
+                    &snapshot.versions,
+                );
+                app_plan.snapshot_changes = snapshot_changes(served, &next.entry);
+            }
         }
         app_plan.rule_changes = changes;
     }

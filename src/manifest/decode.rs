@@ -637,7 +637,7 @@ impl Cx<'_> {
         let mut ok = true;
         let mut var = |key: &str| match f.get(key) {
             Some(n) => {
-                let v = self.string(n, &format!("app.credentials.{key}"));
+                let v = self.env_var_name(n, &format!("app.credentials.{key}"));
                 ok &= v.is_some();
                 v
             }

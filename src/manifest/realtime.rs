@@ -185,14 +185,15 @@ impl Cx<'_> {
         }
     }
 
-    /// A mapping of environment variable names shaped like `app.credentials`.
+    /// A mapping of environment variable names shaped like `app.credentials`; for
+    /// `offerSigning` all of keyId, issuerId and privateKey or privateKeyFile.
     fn env_var_names(&mut self, node: &Node, ptr: &str, what: &str) -> Option<Credentials> {
         let known = ["keyId", "issuerId", "privateKey", "privateKeyFile"];
         let f = self.fields(node, ptr, &format!("`{what}`"), &known, &[])?;
         let mut ok = true;
         let mut var = |key: &str| match f.get(key) {
             Some(n) => {
-                let v = self.string(n, &format!("{what}.{key}"));
+                let v = self.env_var_name(n, &format!("{what}.{key}"));
                 ok &= v.is_some();
                 v
             }
@@ -204,7 +205,56 @@ impl Cx<'_> {
             private_key: var("privateKey"),
             private_key_file: var("privateKeyFile"),
         };
+        let mut missing = vec![];
+        for (key, present) in [
+            ("keyId", f.contains_key("keyId")),
+            ("issuerId", f.contains_key("issuerId")),
+            (
+                "privateKey or privateKeyFile",
+                f.contains_key("privateKey") || f.contains_key("privateKeyFile"),
+            ),
+        ] {
+            if !present {
+                missing.push(key);
+            }
+        }
+        if !missing.is_empty() {
+            let segments: Vec<&str> = ptr.trim_start_matches('/').split('/').collect();
+            self.broken(
+                self.locs.key(&segments),
+                format!("{what} lacks {}", missing.join(", ")),
+                "name the environment variables that hold the subscription offer key: `{ keyId: OFFER_KEY_ID, issuerId: OFFER_ISSUER_ID, privateKeyFile: OFFER_KEY_PATH }` (or `privateKey:` for a variable holding the PEM itself)",
+            );
+            ok = false;
+        }
         ok.then_some(c)
+    }
+
+    /// The NAME of an environment variable (`^[A-Z_][A-Z0-9_]*$`), never a value: a
+    /// secret pasted here would be copied into the snapshot. The value is never echoed.
+    pub(super) fn env_var_name(&mut self, node: &Node, what: &str) -> Option<String> {
+        let name = self.string(node, what)?;
+        let mut chars = name.chars();
+        let valid = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+            && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        if valid {
+            return Some(name);
+        }
+        let found = if name.trim().is_empty() {
+            "an empty name"
+        } else {
+            "something else (not shown: it may be a secret)"
+        };
+        self.broken(
+            node.span,
+            format!(
+                "{what} must be the NAME of an environment variable (A–Z, 0–9, _), found {found}"
+            ),
+            "write the variable's name, e.g. `OFFER_KEY_ID`, and set the variable where retainctl runs; never the key, id or PEM itself",
+        );
+        None
     }
 
     /// The `realtime:` list, with every rule that decoded.
@@ -288,7 +338,12 @@ impl Cx<'_> {
         };
         let percent = match f.get("percent") {
             Some(n) => match n.as_str().map(str::parse::<u8>) {
-                Some(Ok(p)) if (1..=100).contains(&p) => Some(p),
+                Some(Ok(p))
+                    if (1..=100).contains(&p)
+                        && matches!(n.kind, NodeKind::Scalar { plain: true, .. }) =>
+                {
+                    Some(p)
+                }
                 _ => {
                     self.broken(
                         n.span,
@@ -405,6 +460,9 @@ impl Cx<'_> {
 
 fn describe_value(n: &Node) -> String {
     match n.as_str() {
+        Some(text) if matches!(n.kind, NodeKind::Scalar { plain: false, .. }) => {
+            format!("the text `\"{text}\"`")
+        }
         Some(text) if matches!(n.kind, NodeKind::Scalar { .. }) => format!("`{text}`"),
         _ => n.describe().to_string(),
     }

@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::manifest::{Credentials, EnvironmentName};
+use crate::manifest::{Credentials, EnvironmentName, MessageKind};
 
 /// `kind` of a snapshot file.
 pub const SNAPSHOT_KIND: &str = "realtime-snapshot";
@@ -30,7 +30,46 @@ pub struct Snapshot {
     /// `sandbox` or `production`, never `local`: `apply --env local` writes the mode the
     /// simulator served.
     pub environment: EnvironmentName,
+    /// Where the approvals come from: Apple, or retainctl's simulator (`--env local`).
+    /// `apply` refuses to carry one over into the other. Absent: written before this was
+    /// recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SnapshotSource>,
     pub apps: Vec<AppRealtime>,
+    /// What each served message id is (its kind and the images it uses), so that a later
+    /// run keeps an older version only while it is still the kind its rule needs and
+    /// all its images are still APPROVED. Written by `apply`; the server ignores it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub versions: BTreeMap<uuid::Uuid, VersionFacts>,
+}
+
+/// Where a snapshot's approvals come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SnapshotSource {
+    /// Apple's API (`--env sandbox` or `--env production`).
+    Apple,
+    /// retainctl's simulator (`--env local`): nothing in it is approved by Apple.
+    Simulator,
+}
+
+impl SnapshotSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Apple => "apple",
+            Self::Simulator => "simulator",
+        }
+    }
+}
+
+/// What a served message version is: recorded when it enters the snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VersionFacts {
+    pub kind: MessageKind,
+    /// Every image it uses (main image and bullet icons).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_ids: Vec<uuid::Uuid>,
 }
 
 /// One app's rules and approved content.
@@ -118,6 +157,15 @@ pub enum RuleAnswer {
 }
 
 impl RuleAnswer {
+    /// The kind of message this answer takes.
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            Self::Message(_) => MessageKind::Text,
+            Self::PromotionalOffer { .. } => MessageKind::PromotionalOffer,
+            Self::AlternateProduct { .. } => MessageKind::SwitchPlan,
+        }
+    }
+
     /// The message key whose approved version answers.
     pub fn message_key(&self) -> &str {
         match self {
@@ -185,7 +233,9 @@ impl Snapshot {
             kind: SNAPSHOT_KIND.to_string(),
             format_version: SNAPSHOT_FORMAT_VERSION,
             environment,
+            source: None,
             apps: Vec::new(),
+            versions: BTreeMap::new(),
         }
     }
 
@@ -258,20 +308,38 @@ impl Snapshot {
     }
 }
 
-/// A customer's stable split bucket 0..100: SHA-256 of
-/// `retainctl/v1/split/{bundleId}/{originalTransactionId}`, the first 8 bytes big-endian,
-/// mod 100. Stable across runs, machines and versions of retainctl; different per app so
-/// that two apps' experiments do not pick the same customers.
-pub fn bucket(bundle_id: &str, original_transaction_id: &str) -> u8 {
+/// A customer's stable split bucket 0..100 in one split group: SHA-256 of
+/// `retainctl/v2/split/{bundleId}/{salt}/{originalTransactionId}`, the first 8 bytes
+/// big-endian, mod 100, where `salt` is [`split_salt`] of the group's rules. Stable across
+/// runs, machines and versions of retainctl; different per app and per split group, so
+/// that the first arm of every experiment does not get the same customers.
+pub fn bucket(bundle_id: &str, salt: &str, original_transaction_id: &str) -> u8 {
     let mut hasher = Sha256::new();
-    hasher.update(b"retainctl/v1/split/");
+    hasher.update(b"retainctl/v2/split/");
     hasher.update(bundle_id.as_bytes());
+    hasher.update(b"/");
+    hasher.update(salt.as_bytes());
     hasher.update(b"/");
     hasher.update(original_transaction_id.as_bytes());
     let digest = hasher.finalize();
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
     (u64::from_be_bytes(first) % 100) as u8
+}
+
+/// What a split group's buckets are salted with: what all its rules share, the product
+/// and the locales (sorted, comma-separated; `*` for all): `premium/de-DE,en-US`, `*/*`.
+pub fn split_salt(rule: &Rule) -> String {
+    let locales = match &rule.locales {
+        Some(list) => {
+            let mut sorted: Vec<&str> = list.iter().map(String::as_str).collect();
+            sorted.sort_unstable();
+            sorted.dedup();
+            sorted.join(",")
+        }
+        None => "*".to_string(),
+    };
+    format!("{}/{locales}", rule.product)
 }
 
 /// The app locale a request's `userLocale` stands for, if any.
@@ -287,7 +355,9 @@ pub fn bucket(bundle_id: &str, original_transaction_id: &str) -> u8 {
 /// 3. dropping trailing subtags while one is left (`zh-Hans-CN` → `zh-Hans`, `ja-JP` → `ja`);
 /// 4. Chinese by region when the script is missing (`zh-CN`, `zh-SG` → `zh-Hans`;
 ///    `zh-TW`, `zh-HK`, `zh-MO` → `zh-Hant`);
-/// 5. the one app locale of the same language, when there is exactly one (`de-AT` →
+/// 5. the App Store code `validate` suggests for it (the same table: `nb-NO`, `nb_NO`,
+///    `nn` → `no`; `iw` → `he`; `in` → `id`), when the app has it;
+/// 6. the one app locale of the same language, when there is exactly one (`de-AT` →
 ///    `de-DE`; `en-IN` with both `en-US` and `en-GB` matches none).
 pub fn resolve_locale<'a>(app: &'a AppRealtime, user_locale: &str) -> Option<&'a str> {
     let candidates: Vec<&'a str> = if app.locales.is_empty() {
@@ -340,6 +410,11 @@ pub fn resolve_locale<'a>(app: &'a AppRealtime, user_locale: &str) -> Option<&'a
     if language.is_empty() {
         return None;
     }
+    // The spellings `validate` maps to Apple's codes (`nb-NO`, `nb_NO`, `nn` → `no`,
+    // `iw` → `he`, `in` → `id`, …): one table, `crate::apple::limits::suggest_locale`.
+    if let Some(found) = crate::apple::limits::suggest_locale(user_locale).and_then(find) {
+        return Some(found);
+    }
     let mut same_language = candidates.iter().copied().filter(|c| {
         c.split('-')
             .next()
@@ -359,7 +434,8 @@ pub fn choose<'a>(app: &'a AppRealtime, query: &RealtimeQuery<'_>) -> Choice<'a>
     let Some(locale) = resolve_locale(app, query.user_locale) else {
         return Choice::Fallback;
     };
-    let mut customer_bucket = None;
+    // The bucket of the last split group seen (consecutive rules of a group share it).
+    let mut customer_bucket: Option<(String, u8)> = None;
     for (i, rule) in app.rules.iter().enumerate() {
         if rule.product != "*" && rule.product != query.product_id {
             continue;
@@ -370,8 +446,15 @@ pub fn choose<'a>(app: &'a AppRealtime, query: &RealtimeQuery<'_>) -> Choice<'a>
             continue;
         }
         if let Some(range) = rule.buckets {
-            let b = *customer_bucket
-                .get_or_insert_with(|| bucket(&app.bundle_id, query.original_transaction_id));
+            let salt = split_salt(rule);
+            let b = match &customer_bucket {
+                Some((s, b)) if *s == salt => *b,
+                _ => {
+                    let b = bucket(&app.bundle_id, &salt, query.original_transaction_id);
+                    customer_bucket = Some((salt, b));
+                    b
+                }
+            };
             if !range.contains(b) {
                 continue;
             }

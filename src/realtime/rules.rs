@@ -3,7 +3,8 @@
 //! Split semantics: rules with `percent` take successive bucket ranges (from 0) among
 //! CONSECUTIVE rules with the same `product` and `locales`; any other rule (another match,
 //! or one without `percent`) ends the group. A rule without `percent` matches every
-//! bucket. So a 50/50 A/B test is two rules with `percent: 50`, or one with `percent: 50`
+//! bucket. Each group draws its customers' buckets with its own salt (its product and
+//! locales, [`super::split_salt`]), so two experiments are independent. So a 50/50 A/B test is two rules with `percent: 50`, or one with `percent: 50`
 //! followed by one without (which also answers the first half's customers while the first
 //! rule's content is not approved).
 

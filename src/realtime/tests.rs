@@ -65,27 +65,80 @@ fn answered(choice: Choice<'_>) -> Option<(usize, uuid::Uuid)> {
     }
 }
 
-/// Some original transaction id whose bucket in `com.example.app` satisfies `pred`.
+/// Some original transaction id whose bucket in `com.example.app`'s split group of all
+/// products and locales (`*/*`) satisfies `pred`.
 fn otid_where(pred: impl Fn(u8) -> bool) -> String {
     (2_000_000_000_000_000u64..)
         .map(|n| n.to_string())
-        .find(|o| pred(bucket("com.example.app", o)))
+        .find(|o| pred(bucket("com.example.app", "*/*", o)))
         .unwrap()
 }
 
 #[test]
 fn bucket_is_the_documented_hash() {
     // Values computed independently (Python hashlib) from the documented recipe.
-    assert_eq!(bucket("com.example.app", "2000000123456789"), 92);
-    assert_eq!(bucket("com.example.app", "1"), 49);
-    assert_eq!(bucket("com.other", "2000000123456789"), 42);
+    assert_eq!(bucket("com.example.app", "*/*", "2000000123456789"), 7);
+    assert_eq!(bucket("com.example.app", "*/*", "1"), 25);
+    assert_eq!(bucket("com.other", "*/*", "2000000123456789"), 81);
+    assert_eq!(
+        bucket("com.example.app", "premium/de-DE,en-US", "2000000123456789"),
+        67
+    );
+    let mut r = rule("premium", text("a"));
+    r.locales = Some(vec!["en-US".into(), "de-DE".into()]);
+    assert_eq!(split_salt(&r), "premium/de-DE,en-US");
+    assert_eq!(split_salt(&rule("*", text("a"))), "*/*");
+}
+
+#[test]
+fn each_split_group_draws_its_own_customers() {
+    // Two experiments (a 50/50 for `gold`, then one for everyone): the customers of the
+    // first arm of one are not those of the first arm of the other.
+    let split = |product: &str, key: &str, from: u8, to: u8| {
+        let mut r = rule(product, text(key));
+        r.buckets = Some(BucketRange { from, to });
+        r
+    };
+    let a = app(
+        &["en-US"],
+        vec![
+            split("gold", "gold-a", 0, 50),
+            split("gold", "gold-b", 50, 100),
+            split("*", "all-a", 0, 50),
+            split("*", "all-b", 50, 100),
+        ],
+        &[
+            ("gold-a", "en-US", 1),
+            ("gold-b", "en-US", 2),
+            ("all-a", "en-US", 3),
+            ("all-b", "en-US", 4),
+        ],
+    );
+    let (mut same, mut total) = (0, 0);
+    for n in 0..2_000u64 {
+        let o = (2_000_000_000_000_000 + n).to_string();
+        let gold_first = answered(ask(&a, "gold", "en-US", &o)) == Some((0, id(1)));
+        // What the everyone-experiment gives this customer (a product without its own).
+        let all_first = answered(ask(&a, "silver", "en-US", &o)) == Some((2, id(3)));
+        same += usize::from(gold_first == all_first);
+        total += 1;
+    }
+    // Independent groups agree for about half the customers; one shared bucket: all.
+    assert!(
+        (800..=1200).contains(&same),
+        "{same} of {total} in the same arm"
+    );
 }
 
 #[test]
 fn buckets_spread_evenly_and_stay_below_100() {
     let mut counts = [0u32; 100];
     for n in 0..20_000u64 {
-        let b = bucket("com.example.app", &(2_000_000_000_000_000 + n).to_string());
+        let b = bucket(
+            "com.example.app",
+            "*/*",
+            &(2_000_000_000_000_000 + n).to_string(),
+        );
         assert!(b < 100);
         counts[b as usize] += 1;
     }
@@ -281,6 +334,21 @@ fn user_locales_resolve_to_app_locales() {
 }
 
 #[test]
+fn norwegian_and_old_codes_resolve_as_validate_maps_them() {
+    let a = app(&["no", "he", "id", "en-US"], vec![], &[]);
+    for (user, expected) in [
+        ("nb-NO", "no"),
+        ("nb_NO", "no"),
+        ("nb", "no"),
+        ("nn-NO", "no"),
+        ("iw-IL", "he"),
+        ("in", "id"),
+    ] {
+        assert_eq!(resolve_locale(&a, user), Some(expected), "{user:?}");
+    }
+}
+
+#[test]
 fn exact_locale_wins_over_a_looser_match() {
     // Both `zh-Hans` and a (hypothetical) `zh` are app locales: exact first.
     let a = app(&["zh", "zh-Hans"], vec![], &[]);
@@ -457,4 +525,43 @@ fn bad_snapshots_are_refused_with_a_reason() {
         Snapshot::from_json("not json"),
         Err(SnapshotError::Json(_))
     ));
+}
+
+#[test]
+fn the_fitness_example_splits_as_its_comment_says() {
+    let manifest: crate::manifest::Manifest =
+        serde_yaml::from_str(include_str!("../../examples/fitness/fitness.yaml")).unwrap();
+    // Every localization of every message approved.
+    let mut n = 0;
+    let mut approved = vec![];
+    for (key, message) in &manifest.messages {
+        for locale in message.localizations.keys() {
+            n += 1;
+            approved.push((key.clone(), locale.clone(), n));
+        }
+    }
+    let approved: Vec<(&str, &str, u128)> = approved
+        .iter()
+        .map(|(k, l, n)| (k.as_str(), l.as_str(), *n))
+        .collect();
+    let locales: Vec<&str> = manifest.app.locales.iter().map(String::as_str).collect();
+    let mut a = app(&locales, rules::resolve(&manifest.realtime), &approved);
+    a.bundle_id = manifest.app.bundle_id.clone();
+    let otid = |pred: &dyn Fn(u8) -> bool| {
+        (2_000_000_000_000_000u64..)
+            .map(|n| n.to_string())
+            .find(|o| pred(bucket(&a.bundle_id, "fitness.premium.monthly/*", o)))
+            .unwrap()
+    };
+    let (first, second) = (otid(&|b| b < 50), otid(&|b| b >= 50));
+    let rule = |locale: &str, o: &str| match ask(&a, "fitness.premium.monthly", locale, o) {
+        Choice::Answer { rule, .. } => Some(rule),
+        Choice::Fallback => None,
+    };
+    assert_eq!(rule("en-US", &first), Some(0), "yearly plan");
+    assert_eq!(rule("en-US", &second), Some(1), "streak message");
+    assert_eq!(rule("de-DE", &first), Some(2), "the offer");
+    assert_eq!(rule("fr-FR", &first), Some(3), "the premium message");
+    assert_eq!(rule("de-DE", &second), Some(1));
+    assert_eq!(rule("fr-FR", &second), Some(1));
 }

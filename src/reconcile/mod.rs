@@ -37,17 +37,31 @@ impl Plan {
         }
     }
 
-    /// Actions on Apple, or realtime rules that differ from what is served (the next
-    /// `apply --snapshot` changes them) or from the base of a pull request.
+    /// Actions on Apple, or realtime rules or served content that differ from what is
+    /// served (the next `apply --snapshot` changes them) or from the base of a pull request.
     pub fn has_changes(&self) -> bool {
-        self.apps
-            .iter()
-            .any(|a| !a.actions.is_empty() || !a.rule_changes.is_empty())
+        self.apps.iter().any(|a| {
+            !a.actions.is_empty() || !a.rule_changes.is_empty() || !a.snapshot_changes.is_empty()
+        })
     }
 
-    /// How many realtime rules were added, removed or changed, over every app.
+    /// How many realtime rules were added, removed or changed, over every app: a rule
+    /// that differs from both the base and the snapshot counts once (per app, the larger
+    /// of the two counts).
     pub fn rule_change_count(&self) -> usize {
-        self.apps.iter().map(|a| a.rule_changes.len()).sum()
+        use rule_diff::RulesBase;
+        self.apps
+            .iter()
+            .map(|a| {
+                let against = |base| a.rule_changes.iter().filter(|c| c.against == base).count();
+                against(RulesBase::Base).max(against(RulesBase::Snapshot))
+            })
+            .sum()
+    }
+
+    /// How many other changes the next `apply --snapshot` makes to what is served.
+    pub fn snapshot_change_count(&self) -> usize {
+        self.apps.iter().map(|a| a.snapshot_changes.len()).sum()
     }
 
     /// The app × environment rows whose state could not be read.

@@ -313,6 +313,9 @@ pub struct AppPlan {
     /// With `plan --base` or `--snapshot`: how the realtime rules differ.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rule_changes: Vec<super::rule_diff::RuleChange>,
+    /// With `--snapshot`: what else the next `apply --snapshot` changes in what is served.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub snapshot_changes: Vec<super::rule_diff::SnapshotChange>,
     /// Apple's caps per app that the uploads would pass.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub over_cap: Vec<CapState>,
@@ -340,6 +343,7 @@ impl AppPlan {
             realtime_url: RealtimeUrlState::default(),
             diffs: vec![],
             rule_changes: vec![],
+            snapshot_changes: vec![],
             over_cap: vec![],
         }
     }
@@ -674,6 +678,7 @@ pub fn plan(
         },
         diffs: vec![],
         rule_changes: vec![],
+        snapshot_changes: vec![],
         over_cap,
     }
 }

@@ -2,12 +2,17 @@
 //! the rules the realtime snapshot serves now (`plan --snapshot`). Rules are compared as
 //! served (splits as bucket ranges), in order, with a sequence diff (crate `similar`): a
 //! rule replaced in place is `changed`, others `added` or `removed`. Pure.
+//!
+//! Beside the rules, [`snapshot_changes`]: what else the next `apply --snapshot` changes
+//! in the served entry of an app (a version served instead of another, `appAppleId`,
+//! the offer-key names, the locales compared as sets).
 
 use serde::{Deserialize, Serialize};
 use similar::{Algorithm, DiffOp, capture_diff_slices};
 
 use crate::diff::Change;
-use crate::realtime::Rule;
+use crate::manifest::Credentials;
+use crate::realtime::{AppRealtime, Rule};
 
 /// What the rules are compared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,7 +60,22 @@ pub fn rule_changes(before: &[Rule], after: &[Rule], against: RulesBase) -> Vec<
         after_number: Some(j + 1),
         after: Some(after[j].clone()),
     };
-    for op in capture_diff_slices(Algorithm::Myers, before, after) {
+    // Compared with their locales as sets: a reordered list serves the same.
+    let normalized = |rules: &[Rule]| -> Vec<Rule> {
+        rules
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                if let Some(l) = &mut r.locales {
+                    l.sort_unstable();
+                    l.dedup();
+                }
+                r
+            })
+            .collect()
+    };
+    let (b, a) = (normalized(before), normalized(after));
+    for op in capture_diff_slices(Algorithm::Myers, &b, &a) {
         match op {
             DiffOp::Equal { .. } => {}
             DiffOp::Delete {
@@ -89,6 +109,89 @@ pub fn rule_changes(before: &[Rule], after: &[Rule], against: RulesBase) -> Vec<
     out
 }
 
+/// One difference, other than the rules, between the served entry of an app and the one
+/// the next `apply --snapshot` writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum SnapshotChange {
+    /// Message `key` [`locale`] is answered with `after` instead of `before` (`None`:
+    /// nothing approved, the rule falls through).
+    Serves {
+        key: String,
+        locale: String,
+        before: Option<uuid::Uuid>,
+        after: Option<uuid::Uuid>,
+    },
+    AppAppleId {
+        before: Option<i64>,
+        after: Option<i64>,
+    },
+    /// The NAMES of the offer-key variables.
+    OfferSigning {
+        before: Option<Credentials>,
+        after: Option<Credentials>,
+    },
+    /// The app's locales, as sets (an order change is none).
+    Locales {
+        before: Vec<String>,
+        after: Vec<String>,
+    },
+}
+
+/// What the next snapshot changes in an app's served entry besides the rules (`before`:
+/// `None` when the snapshot does not have the app yet).
+pub fn snapshot_changes(before: Option<&AppRealtime>, after: &AppRealtime) -> Vec<SnapshotChange> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut out = vec![];
+    let before_id = before.and_then(|b| b.app_apple_id);
+    if before_id != after.app_apple_id {
+        out.push(SnapshotChange::AppAppleId {
+            before: before_id,
+            after: after.app_apple_id,
+        });
+    }
+    let before_signing = before.and_then(|b| b.offer_signing.clone());
+    if before_signing != after.offer_signing {
+        out.push(SnapshotChange::OfferSigning {
+            before: before_signing,
+            after: after.offer_signing.clone(),
+        });
+    }
+    let before_locales: Vec<String> = before.map(|b| b.locales.clone()).unwrap_or_default();
+    let set = |l: &[String]| l.iter().cloned().collect::<BTreeSet<String>>();
+    if set(&before_locales) != set(&after.locales) {
+        out.push(SnapshotChange::Locales {
+            before: before_locales,
+            after: after.locales.clone(),
+        });
+    }
+    let served = |a: Option<&AppRealtime>| -> BTreeMap<(String, String), uuid::Uuid> {
+        a.into_iter()
+            .flat_map(|a| {
+                a.approved.iter().flat_map(|(key, by_locale)| {
+                    by_locale
+                        .iter()
+                        .map(move |(locale, v)| ((key.clone(), locale.clone()), v.message_id))
+                })
+            })
+            .collect()
+    };
+    let (was, will) = (served(before), served(Some(after)));
+    let keys: BTreeSet<&(String, String)> = was.keys().chain(will.keys()).collect();
+    for k in keys {
+        let (b, a) = (was.get(k).copied(), will.get(k).copied());
+        if b != a {
+            out.push(SnapshotChange::Serves {
+                key: k.0.clone(),
+                locale: k.1.clone(),
+                before: b,
+                after: a,
+            });
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +217,28 @@ mod tests {
     fn same_rules_no_changes() {
         let rules = [rule("*", "a"), rule("p", "b")];
         assert!(rule_changes(&rules, &rules, RulesBase::Base).is_empty());
+        let with = |locales: &[&str]| Rule {
+            locales: Some(locales.iter().map(|l| l.to_string()).collect()),
+            ..rule("*", "a")
+        };
+        assert!(
+            rule_changes(
+                &[with(&["en-US", "de-DE"])],
+                &[with(&["de-DE", "en-US"])],
+                RulesBase::Base
+            )
+            .is_empty(),
+            "a reordered locales list is no change"
+        );
+        assert_eq!(
+            rule_changes(
+                &[with(&["en-US"])],
+                &[with(&["de-DE", "en-US"])],
+                RulesBase::Base
+            )
+            .len(),
+            1
+        );
     }
 
     #[test]
@@ -144,5 +269,74 @@ mod tests {
                 (Change::Removed, Some(3), None)
             ]
         );
+    }
+
+    fn entry(locales: &[&str], served: &[(&str, &str, u128)]) -> AppRealtime {
+        let mut approved: std::collections::BTreeMap<_, std::collections::BTreeMap<_, _>> =
+            Default::default();
+        for (key, locale, n) in served {
+            approved.entry(key.to_string()).or_default().insert(
+                locale.to_string(),
+                crate::realtime::ApprovedVersion {
+                    message_id: uuid::Uuid::from_u128(*n),
+                    current: true,
+                },
+            );
+        }
+        AppRealtime {
+            bundle_id: "com.example.app".into(),
+            app_apple_id: Some(1),
+            offer_signing: None,
+            locales: locales.iter().map(|l| l.to_string()).collect(),
+            rules: vec![],
+            approved,
+        }
+    }
+
+    #[test]
+    fn snapshot_changes_are_typed_and_locales_compare_as_sets() {
+        let before = entry(&["en-US", "de-DE"], &[("a", "en-US", 1), ("b", "en-US", 2)]);
+        let same = entry(&["de-DE", "en-US"], &[("a", "en-US", 1), ("b", "en-US", 2)]);
+        assert!(
+            snapshot_changes(Some(&before), &same).is_empty(),
+            "order is no change"
+        );
+        let mut after = entry(&["en-US"], &[("a", "en-US", 3), ("c", "en-US", 4)]);
+        after.app_apple_id = Some(2);
+        let changes = snapshot_changes(Some(&before), &after);
+        let id = uuid::Uuid::from_u128;
+        assert_eq!(
+            changes,
+            vec![
+                SnapshotChange::AppAppleId {
+                    before: Some(1),
+                    after: Some(2)
+                },
+                SnapshotChange::Locales {
+                    before: vec!["en-US".into(), "de-DE".into()],
+                    after: vec!["en-US".into()]
+                },
+                SnapshotChange::Serves {
+                    key: "a".into(),
+                    locale: "en-US".into(),
+                    before: Some(id(1)),
+                    after: Some(id(3))
+                },
+                SnapshotChange::Serves {
+                    key: "b".into(),
+                    locale: "en-US".into(),
+                    before: Some(id(2)),
+                    after: None
+                },
+                SnapshotChange::Serves {
+                    key: "c".into(),
+                    locale: "en-US".into(),
+                    before: None,
+                    after: Some(id(4))
+                },
+            ]
+        );
+        // An app the snapshot does not have yet.
+        assert_eq!(snapshot_changes(None, &same).len(), 4);
     }
 }

@@ -3,12 +3,17 @@
 //! For every message key a rule answers with, in every locale the manifest localizes it:
 //! 1. the manifest's current version, when Apple lists the message AND every image it
 //!    uses as APPROVED (`current: true`);
-//! 2. else the version the previous snapshot served for that key × locale, when Apple
-//!    still lists that message APPROVED (`current: false`: create-before-destroy at
-//!    runtime, while the new version is in review or was rejected). Its images are not
-//!    re-checked: a version enters a snapshot only as a current one, with its images
-//!    approved, and Apple refuses to delete an image a message uses (ImageInUse);
+//! 2. else the version the previous snapshot served for that key × locale, when it is
+//!    still the kind of message the rule needs (the snapshot records each version's kind
+//!    and images in `versions`), Apple still lists that message APPROVED and every image
+//!    it uses APPROVED (`current: false`: create-before-destroy at runtime, while the new
+//!    version is in review or was rejected). A version whose facts were not recorded is
+//!    not carried;
 //! 3. else nothing: the rule falls through at runtime.
+//!
+//! An app the run could not read keeps its previous entry whole (rules, appAppleId,
+//! offerSigning, locales and approved content, as served before), less any version that
+//! is not the kind its rule needs.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -18,18 +23,50 @@ use super::apply::EndState;
 use super::planner::ContentKind;
 use crate::apple::model::ReviewState;
 use crate::desired::DesiredApp;
-use crate::manifest::Manifest;
-use crate::realtime::{AppRealtime, ApprovedVersion, rules};
+use crate::manifest::{Manifest, MessageKind};
+use crate::realtime::{AppRealtime, ApprovedVersion, VersionFacts, rules};
+
+/// One app's snapshot entry and the facts of every version it serves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppSnapshot {
+    pub entry: AppRealtime,
+    pub versions: BTreeMap<Uuid, VersionFacts>,
+}
+
+/// Drops every served version that is not (recorded as) the kind its key's rules need,
+/// and returns the facts of those kept.
+fn consistent(mut entry: AppRealtime, facts: &BTreeMap<Uuid, VersionFacts>) -> AppSnapshot {
+    let mut needs: HashMap<String, MessageKind> = HashMap::new();
+    for rule in &entry.rules {
+        needs.insert(rule.answer.message_key().to_string(), rule.answer.kind());
+    }
+    let mut versions = BTreeMap::new();
+    entry.approved.retain(|key, by_locale| {
+        by_locale.retain(
+            |_, v| match (facts.get(&v.message_id), needs.get(key.as_str())) {
+                (Some(f), Some(kind)) if f.kind == *kind => {
+                    versions.insert(v.message_id, f.clone());
+                    true
+                }
+                _ => false,
+            },
+        );
+        !by_locale.is_empty()
+    });
+    AppSnapshot { entry, versions }
+}
 
 /// The snapshot entry of one app. `end` is `None` when the run could not read Apple: the
-/// previous entry is kept as it was (everything it names was approved when written), or
-/// an entry with no approved content is written (every request falls back).
+/// previous entry is kept whole (everything it names was approved when written), or an
+/// entry with no approved content is written (every request falls back).
+/// `previous_versions` is the previous snapshot's `versions`.
 pub fn app_realtime(
     manifest: &Manifest,
     desired: &DesiredApp,
     end: Option<&EndState>,
     previous: Option<&AppRealtime>,
-) -> AppRealtime {
+    previous_versions: &BTreeMap<Uuid, VersionFacts>,
+) -> AppSnapshot {
     let rules = rules::resolve(&manifest.realtime);
     let mut out = AppRealtime {
         bundle_id: desired.bundle_id.clone(),
@@ -40,10 +77,13 @@ pub fn app_realtime(
         approved: BTreeMap::new(),
     };
     let Some(end) = end else {
-        if let Some(previous) = previous {
-            out.approved = previous.approved.clone();
-        }
-        return out;
+        return match previous {
+            Some(previous) => consistent(previous.clone(), previous_versions),
+            None => AppSnapshot {
+                entry: out,
+                versions: BTreeMap::new(),
+            },
+        };
     };
     let mut states: HashMap<&str, &ReviewState> = HashMap::new();
     let mut image_states: HashMap<&str, &ReviewState> = HashMap::new();
@@ -68,6 +108,7 @@ pub fn app_realtime(
     };
     let keys: std::collections::BTreeSet<&str> =
         out.rules.iter().map(|r| r.answer.message_key()).collect();
+    let mut versions = BTreeMap::new();
     for message in &desired.messages {
         if !keys.contains(message.key.as_str()) {
             continue;
@@ -78,28 +119,51 @@ pub fn app_realtime(
                 .iter()
                 .all(|image| approved(&image_states, image));
         let version = if current_ok {
-            Some(ApprovedVersion {
-                message_id: message.id,
-                current: true,
-            })
+            Some((
+                ApprovedVersion {
+                    message_id: message.id,
+                    current: true,
+                },
+                VersionFacts {
+                    kind: message.kind,
+                    image_ids: message.image_ids.clone(),
+                },
+            ))
         } else {
             previous
                 .and_then(|p| p.approved.get(&message.key))
                 .and_then(|by_locale| by_locale.get(&message.locale))
                 .filter(|v| v.message_id != message.id && approved(&states, &v.message_id))
-                .map(|v| ApprovedVersion {
-                    message_id: v.message_id,
-                    current: false,
+                .and_then(|v| {
+                    let facts = previous_versions.get(&v.message_id)?;
+                    let still = facts.kind == message.kind
+                        && facts
+                            .image_ids
+                            .iter()
+                            .all(|image| approved(&image_states, image));
+                    still.then(|| {
+                        (
+                            ApprovedVersion {
+                                message_id: v.message_id,
+                                current: false,
+                            },
+                            facts.clone(),
+                        )
+                    })
                 })
         };
-        if let Some(version) = version {
+        if let Some((version, facts)) = version {
+            versions.insert(version.message_id, facts);
             out.approved
                 .entry(message.key.clone())
                 .or_default()
                 .insert(message.locale.clone(), version);
         }
     }
-    out
+    AppSnapshot {
+        entry: out,
+        versions,
+    }
 }
 
 #[cfg(test)]
@@ -176,9 +240,16 @@ mod tests {
             .map(|v| (v.message_id.to_string(), v.current))
     }
 
-    fn previous_with(locale: &str, id: &str) -> AppRealtime {
+    /// A previous entry serving `id` for stay [locale], recorded as a text message using
+    /// `images`.
+    fn previous_with(
+        locale: &str,
+        id: &str,
+        kind: MessageKind,
+        images: &[&str],
+    ) -> (AppRealtime, BTreeMap<Uuid, VersionFacts>) {
         let (m, d) = setup();
-        let mut p = app_realtime(&m, &d, Some(&end(&[], &[], &[])), None);
+        let mut p = app_realtime(&m, &d, Some(&end(&[], &[], &[])), None, &BTreeMap::new()).entry;
         p.approved.entry("stay".into()).or_default().insert(
             locale.into(),
             ApprovedVersion {
@@ -186,14 +257,36 @@ mod tests {
                 current: true,
             },
         );
-        p
+        let facts = VersionFacts {
+            kind,
+            image_ids: images.iter().map(|i| u(i)).collect(),
+        };
+        (p, [(u(id), facts)].into())
+    }
+
+    fn text_previous(locale: &str, id: &str) -> (AppRealtime, BTreeMap<Uuid, VersionFacts>) {
+        previous_with(locale, id, MessageKind::Text, &[])
+    }
+
+    fn run(
+        m: &Manifest,
+        d: &DesiredApp,
+        e: Option<&EndState>,
+        previous: Option<&(AppRealtime, BTreeMap<Uuid, VersionFacts>)>,
+    ) -> AppRealtime {
+        let none = BTreeMap::new();
+        let (p, facts) = match previous {
+            Some((p, f)) => (Some(p), f),
+            None => (None, &none),
+        };
+        app_realtime(m, d, e, p, facts).entry
     }
 
     #[test]
     fn approved_messages_with_approved_images_are_served() {
         let (m, d) = setup();
         let e = end(&[(M1, Approved), (M2, Approved)], &[(I1, Approved)], &[]);
-        let a = app_realtime(&m, &d, Some(&e), None);
+        let a = run(&m, &d, Some(&e), None);
         assert_eq!(served(&a, "en-US"), Some((M1.into(), true)));
         assert_eq!(served(&a, "de-DE"), Some((M2.into(), true)));
         assert_eq!(a.app_apple_id, Some(42));
@@ -205,7 +298,7 @@ mod tests {
     fn a_pending_image_or_message_is_not_served() {
         let (m, d) = setup();
         let e = end(&[(M1, Approved), (M2, Pending)], &[(I1, Pending)], &[]);
-        let a = app_realtime(&m, &d, Some(&e), None);
+        let a = run(&m, &d, Some(&e), None);
         assert_eq!(served(&a, "en-US"), None);
         assert_eq!(served(&a, "de-DE"), None);
     }
@@ -213,20 +306,20 @@ mod tests {
     #[test]
     fn the_previous_approved_version_stays_while_the_new_one_is_pending() {
         let (m, d) = setup();
-        let previous = previous_with("en-US", OLD);
+        let previous = text_previous("en-US", OLD);
         let e = end(&[(M1, Pending)], &[(I1, Approved)], &[(OLD, Approved)]);
-        let a = app_realtime(&m, &d, Some(&e), Some(&previous));
+        let a = run(&m, &d, Some(&e), Some(&previous));
         assert_eq!(served(&a, "en-US"), Some((OLD.into(), false)));
         // Once the new one is approved, it replaces the old one.
         let e = end(&[(M1, Approved)], &[(I1, Approved)], &[(OLD, Approved)]);
-        let a = app_realtime(&m, &d, Some(&e), Some(&previous));
+        let a = run(&m, &d, Some(&e), Some(&previous));
         assert_eq!(served(&a, "en-US"), Some((M1.into(), true)));
         // The old one deleted or no longer approved on Apple: nothing.
         for e in [
             end(&[(M1, Pending)], &[(I1, Approved)], &[]),
             end(&[(M1, Pending)], &[(I1, Approved)], &[(OLD, Rejected)]),
         ] {
-            let a = app_realtime(&m, &d, Some(&e), Some(&previous));
+            let a = run(&m, &d, Some(&e), Some(&previous));
             assert_eq!(served(&a, "en-US"), None);
         }
     }
@@ -234,9 +327,9 @@ mod tests {
     #[test]
     fn a_current_version_no_longer_approved_is_not_kept_as_previous() {
         let (m, d) = setup();
-        let previous = previous_with("en-US", M1);
+        let previous = text_previous("en-US", M1);
         let e = end(&[(M1, Rejected)], &[(I1, Approved)], &[]);
-        let a = app_realtime(&m, &d, Some(&e), Some(&previous));
+        let a = run(&m, &d, Some(&e), Some(&previous));
         assert_eq!(served(&a, "en-US"), None);
     }
 
@@ -245,11 +338,77 @@ mod tests {
         let (mut m, d) = setup();
         m.realtime.clear();
         let e = end(&[(M1, Approved), (M2, Approved)], &[(I1, Approved)], &[]);
-        assert!(app_realtime(&m, &d, Some(&e), None).approved.is_empty());
+        assert!(run(&m, &d, Some(&e), None).approved.is_empty());
         let (m, d) = setup();
-        let previous = previous_with("en-US", OLD);
-        let a = app_realtime(&m, &d, None, Some(&previous));
+        let previous = text_previous("en-US", OLD);
+        let a = run(&m, &d, None, Some(&previous));
         assert_eq!(served(&a, "en-US"), Some((OLD.into(), true)));
-        assert!(app_realtime(&m, &d, None, None).approved.is_empty());
+        assert!(run(&m, &d, None, None).approved.is_empty());
+    }
+
+    #[test]
+    fn an_older_version_of_another_kind_is_not_carried() {
+        let (m, mut d) = setup();
+        // `stay` [en-US] is now a promotional-offer message; the old version was text.
+        d.messages[0].kind = MessageKind::PromotionalOffer;
+        let e = end(&[(M1, Pending)], &[(I1, Approved)], &[(OLD, Approved)]);
+        let previous = text_previous("en-US", OLD);
+        assert_eq!(
+            served(&run(&m, &d, Some(&e), Some(&previous)), "en-US"),
+            None
+        );
+        let previous = previous_with("en-US", OLD, MessageKind::PromotionalOffer, &[]);
+        assert_eq!(
+            served(&run(&m, &d, Some(&e), Some(&previous)), "en-US"),
+            Some((OLD.into(), false))
+        );
+        // A version whose facts were never recorded is not carried either.
+        let (p, _) = text_previous("en-US", OLD);
+        let a = app_realtime(&m, &d, Some(&e), Some(&p), &BTreeMap::new()).entry;
+        assert_eq!(served(&a, "en-US"), None);
+    }
+
+    #[test]
+    fn an_unread_app_keeps_its_whole_entry_less_versions_of_the_wrong_kind() {
+        let (mut m, d) = setup();
+        let mut previous = text_previous("en-US", OLD);
+        previous.0.app_apple_id = Some(7);
+        // The new manifest changes the app id and the rule's kind: not applied, not read.
+        m.app.app_apple_id = Some(8);
+        m.realtime[0].message = None;
+        m.realtime[0].promotional_offer = Some(crate::manifest::PromotionalOfferAnswer {
+            message: "stay".into(),
+            offer_id: "x".into(),
+        });
+        let out = app_realtime(&m, &d, None, Some(&previous.0), &previous.1);
+        assert_eq!(out.entry, previous.0, "the previous entry, whole");
+        assert_eq!(out.versions, previous.1);
+        // A previous entry whose text version sits under an offer rule (written by an
+        // older retainctl) loses it.
+        previous.0.rules = rules::resolve(&m.realtime);
+        let out = app_realtime(&m, &d, None, Some(&previous.0), &previous.1);
+        assert_eq!(served(&out.entry, "en-US"), None);
+    }
+
+    #[test]
+    fn an_older_version_whose_image_is_no_longer_approved_is_not_carried() {
+        const I2: &str = "00000000-0000-0000-0000-0000000000b2";
+        let (m, d) = setup();
+        let previous = previous_with("en-US", OLD, MessageKind::Text, &[I2]);
+        for (state, kept) in [(Rejected, false), (Pending, false), (Approved, true)] {
+            let e = end(
+                &[(M1, Pending)],
+                &[(I1, Approved), (I2, state)],
+                &[(OLD, Approved)],
+            );
+            let a = run(&m, &d, Some(&e), Some(&previous));
+            assert_eq!(served(&a, "en-US").is_some(), kept);
+        }
+        // The image gone from Apple: not carried.
+        let e = end(&[(M1, Pending)], &[(I1, Approved)], &[(OLD, Approved)]);
+        assert_eq!(
+            served(&run(&m, &d, Some(&e), Some(&previous)), "en-US"),
+            None
+        );
     }
 }

@@ -108,13 +108,9 @@ pub fn plan(plan: &Plan) -> String {
     if let Some(line) = &failed {
         let _ = writeln!(head, "{line}");
     }
-    let rules = match plan.rule_change_count() {
-        0 => String::new(),
-        n => format!(
-            " {} (served once apply writes the realtime snapshot).",
-            plural(n, "realtime rule change", "realtime rule changes")
-        ),
-    };
+    let rules = super::realtime_counts(plan)
+        .map(|words| format!(" {words} (served once apply writes the realtime snapshot)."))
+        .unwrap_or_default();
     if all == 0 && failed.is_none() && rules.is_empty() {
         let _ = writeln!(
             head,
@@ -172,7 +168,10 @@ fn app_parts(app: &AppPlan) -> Vec<Part> {
             out,
             "{} — {}\n",
             code(&app.file),
-            if app.actions.is_empty() && app.rule_changes.is_empty() {
+            if app.actions.is_empty()
+                && app.rule_changes.is_empty()
+                && app.snapshot_changes.is_empty()
+            {
                 "no changes".to_string()
             } else if app.actions.is_empty() {
                 "no changes on Apple".to_string()
@@ -250,7 +249,7 @@ fn app_parts(app: &AppPlan) -> Vec<Part> {
     }
     parts.push(part(2, |out| upload_summary(out, app)));
     parts.push(part(3, |out| {
-        if app.rule_changes.is_empty() {
+        if app.rule_changes.is_empty() && app.snapshot_changes.is_empty() {
             return;
         }
         let _ = writeln!(out, "**Realtime rules:**\n");
@@ -259,6 +258,13 @@ fn app_parts(app: &AppPlan) -> Vec<Part> {
                 out,
                 "- {}",
                 super::describe_rule_change(c).replace('`', "'")
+            );
+        }
+        for c in &app.snapshot_changes {
+            let _ = writeln!(
+                out,
+                "- snapshot: {}",
+                super::describe_snapshot_change(c).replace('`', "'")
             );
         }
         out.push('\n');

@@ -198,6 +198,68 @@ pub fn describe_rule_change(c: &crate::reconcile::rule_diff::RuleChange) -> Stri
     )
 }
 
+/// `2 realtime rule changes, 1 realtime snapshot change`, or `None` when there are none.
+pub fn realtime_counts(plan: &crate::reconcile::Plan) -> Option<String> {
+    let mut parts = vec![];
+    match plan.rule_change_count() {
+        0 => {}
+        n => parts.push(plural(n, "realtime rule change", "realtime rule changes")),
+    }
+    match plan.snapshot_change_count() {
+        0 => {}
+        n => parts.push(plural(
+            n,
+            "realtime snapshot change",
+            "realtime snapshot changes",
+        )),
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// `serves offer [en-US] <new id> instead of <old id>`, `appAppleId changes: 1 ⇒ 2`.
+pub fn describe_snapshot_change(c: &crate::reconcile::rule_diff::SnapshotChange) -> String {
+    use crate::reconcile::rule_diff::SnapshotChange;
+    let or_none = |v: Option<String>| v.unwrap_or_else(|| "none".to_string());
+    match c {
+        SnapshotChange::Serves {
+            key,
+            locale,
+            before,
+            after,
+        } => match (before, after) {
+            (Some(b), Some(a)) => format!("serves {key} [{locale}] {a} instead of {b}"),
+            (None, Some(a)) => format!("serves {key} [{locale}] {a} (nothing served before)"),
+            (Some(b), None) => format!(
+                "stops serving {key} [{locale}] {b} (no approved version: the rule falls through)"
+            ),
+            (None, None) => format!("{key} [{locale}] unchanged"),
+        },
+        SnapshotChange::AppAppleId { before, after } => format!(
+            "appAppleId changes: {} ⇒ {}",
+            or_none(before.map(|v| v.to_string())),
+            or_none(after.map(|v| v.to_string()))
+        ),
+        SnapshotChange::OfferSigning { before, after } => {
+            let names = |c: &Option<crate::manifest::Credentials>| {
+                or_none(c.as_ref().map(|c| {
+                    [&c.key_id, &c.issuer_id, &c.private_key, &c.private_key_file]
+                        .into_iter()
+                        .flatten()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }))
+            };
+            format!("offerSigning changes: {} ⇒ {}", names(before), names(after))
+        }
+        SnapshotChange::Locales { before, after } => format!(
+            "locales change: {} ⇒ {}",
+            or_none((!before.is_empty()).then(|| before.join(", "))),
+            or_none((!after.is_empty()).then(|| after.join(", ")))
+        ),
+    }
+}
+
 pub fn change_word(change: crate::diff::Change) -> &'static str {
     match change {
         crate::diff::Change::Added => "added",

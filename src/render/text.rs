@@ -92,13 +92,9 @@ fn headline(plan: &Plan) -> String {
         "{} ({ready} ready, {waiting} waiting on Apple's review, {blocked} blocked)",
         plural(all, "change", "changes")
     );
-    let rules = match plan.rule_change_count() {
-        0 => String::new(),
-        n => format!(
-            "; {} (served once apply writes the realtime snapshot)",
-            plural(n, "realtime rule change", "realtime rule changes")
-        ),
-    };
+    let rules = super::realtime_counts(plan)
+        .map(|words| format!("; {words} (served once apply writes the realtime snapshot)"))
+        .unwrap_or_default();
     if failed > 0 {
         format!(
             "Plan incomplete: {} could not be read (see the errors above); {changes} in the others{rules}.",
@@ -121,7 +117,8 @@ pub fn plan(plan: &Plan, color: bool) -> String {
         if failed(&mut out, &paint, app) {
             continue;
         }
-        if app.actions.is_empty() && app.rule_changes.is_empty() {
+        if app.actions.is_empty() && app.rule_changes.is_empty() && app.snapshot_changes.is_empty()
+        {
             let _ = writeln!(out, "  no changes");
         } else if app.actions.is_empty() {
             let _ = writeln!(out, "  no changes on Apple");
@@ -178,6 +175,13 @@ pub fn plan(plan: &Plan, color: bool) -> String {
         }
         for c in &app.rule_changes {
             let _ = writeln!(out, "  realtime {}", super::describe_rule_change(c));
+        }
+        for c in &app.snapshot_changes {
+            let _ = writeln!(
+                out,
+                "  realtime snapshot: {}",
+                super::describe_snapshot_change(c)
+            );
         }
         for d in &app.diffs {
             let _ = writeln!(

@@ -211,7 +211,8 @@ fn rules_that_cannot_answer_are_errors_and_odd_ones_warnings() {
 }
 
 #[test]
-fn unreachable_rules_are_errors() {
+fn unreachable_rules_are_errors_and_fallbacks_warnings() {
+    // The same message as the rule that answers first: approved exactly when it is.
     let (code, text) = validate(
         "  - product: '*'
     message: stay
@@ -223,7 +224,7 @@ fn unreachable_rules_are_errors() {
     assert_eq!(code, 1, "{text}");
     assert_line(
         &text,
-        "app.yaml:28:5: error: realtime rule 2 can never be chosen: rule 1 already answers every request it matches",
+        "app.yaml:28:5: error: realtime rule 2 can never be chosen: rule 1 already answers every request it matches with the same message",
     );
     // A rule after one that answers in fewer locales, or after a partial split, is reachable.
     let (code, text) = validate(
@@ -237,7 +238,21 @@ fn unreachable_rules_are_errors() {
 ",
     );
     assert_eq!(code, 0, "{text}");
-    // A split covering 100 % shadows what follows.
+    assert!(!text.contains("rule 3"), "{text}");
+    // After a catch-all with another message: a fallback while that one is in review.
+    let (code, text) = validate(
+        "  - product: '*'
+    alternateProduct: { message: switch, productId: premium.yearly }
+  - product: premium.monthly
+    message: stay
+",
+    );
+    assert_eq!(code, 0, "{text}");
+    assert_line(
+        &text,
+        "app.yaml:28:5: warning: realtime rule 2 is chosen only while rule 1 has no approved content for the request's locale",
+    );
+    // A split covering 100 %: the same, for the customers of an arm without approved content.
     let (code, text) = validate(
         "  - product: '*'
     percent: 50
@@ -249,11 +264,50 @@ fn unreachable_rules_are_errors() {
     message: stay
 ",
     );
+    assert_eq!(code, 0, "{text}");
+    assert_line(
+        &text,
+        "app.yaml:32:5: warning: realtime rule 3 is chosen only while rules 1 and 2 have no approved content for the request's locale",
+    );
+    // Two earlier rules that together answer every locale of a later one.
+    let (code, text) = validate(
+        "  - product: '*'
+    locales: [en-US]
+    message: stay
+  - product: premium.yearly
+    locales: [de-DE]
+    message: stay
+  - product: premium.yearly
+    message: stay
+",
+    );
     assert_eq!(code, 1, "{text}");
     assert_line(
         &text,
-        "app.yaml:32:5: error: realtime rule 3 can never be chosen: rule 2 already answers every request it matches",
+        "app.yaml:32:5: error: realtime rule 3 can never be chosen: rules 1 and 2 already answer every request it matches with the same message",
     );
+}
+
+#[test]
+fn an_app_has_at_most_1000_rules() {
+    let rules: String = (0..1001)
+        .map(|i| format!("  - {{ product: p{i}, message: stay }}\n"))
+        .collect();
+    let ws = Workspace::new();
+    let yaml = HEAD.replace("  products: [premium.yearly, premium.monthly]\n", "");
+    ws.write("app.yaml", &format!("{yaml}{rules}"));
+    let out = ws.run(&["validate", "app.yaml"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_line(
+        &text,
+        "app.yaml:1025:7: error: realtime has 1001 rules; an app may have at most 1000 (this is rule 1001)",
+    );
+    // 1000 rules are fine.
+    let rules: String = rules.lines().take(1000).map(|l| format!("{l}\n")).collect();
+    ws.write("app.yaml", &format!("{yaml}{rules}"));
+    let out = ws.run(&["validate", "app.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }
 
 #[test]
@@ -587,7 +641,7 @@ fn the_plan_shows_rule_changes_against_the_snapshot_and_the_base() {
     assert!(!text.contains("No changes."), "{text}");
     assert!(
         text.contains(
-            "No changes on Apple: it matches the manifests; 2 realtime rule changes (served once"
+            "No changes on Apple: it matches the manifests; 1 realtime rule change, 1 realtime snapshot change (served once"
         ),
         "{text}"
     );
@@ -616,4 +670,369 @@ fn the_plan_shows_rule_changes_against_the_snapshot_and_the_base() {
     assert_eq!(changes[1]["against"], "snapshot");
     assert_eq!(changes[1]["after"]["buckets"]["to"], 50);
     assert_eq!(changes[1]["after"]["answer"]["message"], "stay");
+}
+
+#[test]
+fn prune_without_the_snapshot_is_refused_for_apps_with_rules() {
+    let local = Local::new("Half price");
+    let args = ["apply", "--env", "local", "--local-mode", "production"];
+    let out = local.output(&[&args[..], &["--prune", "."]].concat());
+    assert_eq!(out.status.code(), Some(1));
+    let err = crate::common::stderr(&out);
+    assert!(
+        err.contains("--prune would delete what `retainctl serve` may still answer with: com.example.app has realtime rules")
+            && err.contains("pass `--snapshot FILE`"),
+        "{err}"
+    );
+    assert!(
+        !local.dir.path().join(".retainctl").exists(),
+        "refused before Apple is read"
+    );
+    // A saved plan made with --prune is the prune.
+    local.run(&[
+        "plan",
+        "--env",
+        "local",
+        "--local-mode",
+        "production",
+        "--prune",
+        "--out",
+        "plan.json",
+        ".",
+    ]);
+    let out = local.output(&[&args[..], &["--plan", "plan.json", "."]].concat());
+    assert_eq!(out.status.code(), Some(1));
+    let err = crate::common::stderr(&out);
+    assert!(
+        err.contains("the saved plan, made with --prune, would delete"),
+        "{err}"
+    );
+    // With a snapshot path that does not exist yet: said loudly, then applied.
+    let out = local.run(&[&args[..], &["--prune", "--snapshot", "snap.json", "."]].concat());
+    let err = crate::common::stderr(&out);
+    assert!(
+        err.contains(
+            "warning: no previous realtime snapshot at snap.json: nothing is known to be served"
+        ),
+        "{err}"
+    );
+    // Without rules, --prune needs no snapshot.
+    std::fs::write(
+        local.dir.path().join("app.yaml"),
+        OFFER_APP
+            .replace("HEADER", "Half price")
+            .split("realtime:")
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    local.run(&[&args[..], &["--prune", "."]].concat());
+}
+
+#[test]
+fn the_action_passes_its_snapshot_input_to_apply() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let action: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(root.join("action.yml")).unwrap()).unwrap();
+    assert!(
+        action["inputs"]["snapshot"].is_mapping(),
+        "no snapshot input"
+    );
+    let steps = action["runs"]["steps"].as_sequence().unwrap();
+    let apply = steps.iter().find(|s| s["id"] == "apply").unwrap();
+    assert_eq!(apply["env"]["SNAPSHOT"], "${{ inputs.snapshot }}");
+    let script = apply["run"].as_str().unwrap();
+    assert!(
+        script.contains(r#"snapshot=(--snapshot "$SNAPSHOT")"#)
+            && script.contains(r#""${snapshot[@]}""#),
+        "{script}"
+    );
+}
+
+#[test]
+fn the_snapshot_is_read_bounded_and_written_through_a_link() {
+    let local = Local::new("Half price");
+    let fifo = local.dir.path().join("snap.json");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // A FIFO would block a reader forever: refused at once.
+    let out = local.output(&["apply", "--env", "local", "--snapshot", "snap.json", "."]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = crate::common::stderr(&out);
+    assert!(
+        err.contains("the realtime snapshot snap.json is not a regular file"),
+        "{err}"
+    );
+    std::fs::remove_file(&fifo).unwrap();
+    // Too large: refused with the path and what to do.
+    let f = std::fs::File::create(&fifo).unwrap();
+    f.set_len(17 * 1024 * 1024).unwrap();
+    let out = local.output(&["apply", "--env", "local", "--snapshot", "snap.json", "."]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = crate::common::stderr(&out);
+    assert!(
+        err.contains("the realtime snapshot snap.json is larger than 16777216 bytes")
+            && err.contains("move it away"),
+        "{err}"
+    );
+    std::fs::remove_file(&fifo).unwrap();
+    // A link (e.g. to the volume `serve` reads) is written through, and stays a link.
+    std::fs::create_dir(local.dir.path().join("live")).unwrap();
+    std::os::unix::fs::symlink("live/production.json", &fifo).unwrap();
+    local.apply(&[]);
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let written = std::fs::read_to_string(local.dir.path().join("live/production.json")).unwrap();
+    assert!(written.contains("\"realtime-snapshot\""), "{written}");
+    // ...and read through on the next run.
+    local.apply(&[]);
+}
+
+#[test]
+fn the_plan_counts_what_the_next_apply_changes_in_the_snapshot() {
+    let local = Local::new("Half price");
+    let plan = |extra: &[&str]| {
+        let mut args = vec![
+            "plan",
+            "--env",
+            "local",
+            "--local-mode",
+            "production",
+            "--snapshot",
+            "snap.json",
+            "--detailed-exitcode",
+        ];
+        args.extend_from_slice(extra);
+        args.push(".");
+        let out = local.output(&args);
+        (out.status.code().unwrap(), stdout(&out))
+    };
+    local.apply(&[]);
+    local.approve_all();
+    let v1 = local.offer_id();
+    local.apply(&[]);
+    assert_eq!(local.served(), Some((v1.clone(), true)));
+    let (code, text) = plan(&[]);
+    assert_eq!((code, text.contains("No changes.")), (0, true), "{text}");
+    // A new version, uploaded, then approved since the last apply: Apple matches the
+    // manifest, but the next apply serves the new version, so the plan says so.
+    local.write("Half price today");
+    let v2 = local.offer_id();
+    local.apply(&[]);
+    local.approve_all();
+    let (code, text) = plan(&[]);
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains(&format!(
+            "  realtime snapshot: serves offer [en-US] {v2} instead of {v1}"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "No changes on Apple: it matches the manifests; 1 realtime snapshot change (served once"
+        ),
+        "{text}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&plan(&["--format", "json"]).1).unwrap();
+    let change = &json["apps"][0]["snapshot_changes"][0];
+    assert_eq!(change["change"], "serves", "{json}");
+    assert_eq!(change["after"], v2.as_str());
+    assert_eq!(change["before"], v1.as_str());
+    let markdown = plan(&["--format", "markdown"]).1;
+    assert!(
+        markdown.contains(&format!(
+            "- snapshot: serves offer [en-US] {v2} instead of {v1}"
+        )),
+        "{markdown}"
+    );
+    local.apply(&[]);
+    assert_eq!(plan(&[]).0, 0);
+    // The app's Apple ID changes: a change of the snapshot, nothing on Apple.
+    std::fs::write(
+        local.dir.path().join("app.yaml"),
+        OFFER_APP
+            .replace("HEADER", "Half price today")
+            .replace("appAppleId: 1234567890", "appAppleId: 42"),
+    )
+    .unwrap();
+    let (code, text) = plan(&[]);
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("  realtime snapshot: appAppleId changes: 1234567890 ⇒ 42"),
+        "{text}"
+    );
+}
+
+#[test]
+fn offer_signing_and_credentials_name_variables_and_offer_signing_is_complete() {
+    let run = |signing: &str| {
+        let ws = Workspace::new();
+        let yaml = HEAD.replace(
+            "  offerSigning: { keyId: OFFER_KEY_ID, issuerId: OFFER_ISSUER_ID, privateKeyFile: OFFER_KEY_FILE }\n",
+            signing,
+        );
+        ws.write(
+            "app.yaml",
+            &format!("{yaml}  - {{ product: '*', message: stay }}\n"),
+        );
+        let out = ws.run(&["validate", "app.yaml"]);
+        (out.status.code().unwrap(), stdout(&out))
+    };
+    // A secret VALUE pasted where a name goes: refused, and never echoed.
+    let (code, text) = run(
+        "  offerSigning:\n    keyId: OFFER_KEY_ID\n    issuerId: OFFER_ISSUER_ID\n    privateKey: \"-----BEGIN PRIVATE KEY-----\\nMIGHAgEAMBMGByqGSM49\\n-----END PRIVATE KEY-----\"\n",
+    );
+    assert_eq!(code, 1, "{text}");
+    assert_line(
+        &text,
+        "app.yaml:10:17: error: app.offerSigning.privateKey must be the NAME of an environment variable (A–Z, 0–9, _), found something else (not shown: it may be a secret)",
+    );
+    assert!(!text.contains("MIGHAgEAMBMGByqGSM49"), "{text}");
+    // Incomplete: every missing field named at offerSigning.
+    let (code, text) = run("  offerSigning: {}\n");
+    assert_eq!(code, 1, "{text}");
+    assert_line(
+        &text,
+        "app.yaml:7:3: error: app.offerSigning lacks keyId, issuerId, privateKey or privateKeyFile",
+    );
+    let (_, text) = run("  offerSigning: { keyId: OFFER_KEY_ID }\n");
+    assert_line(
+        &text,
+        "app.yaml:7:3: error: app.offerSigning lacks issuerId, privateKey or privateKeyFile",
+    );
+    let (_, text) =
+        run("  offerSigning: { keyId: '', issuerId: OFFER_ISSUER_ID, privateKey: OFFER_KEY }\n");
+    assert_line(
+        &text,
+        "app.yaml:7:26: error: app.offerSigning.keyId must be the NAME of an environment variable (A–Z, 0–9, _), found an empty name",
+    );
+    // app.credentials the same way.
+    let (code, text) = run("  credentials: { keyId: my-key-id }\n");
+    assert_eq!(code, 1, "{text}");
+    assert_line(
+        &text,
+        "app.yaml:7:25: error: app.credentials.keyId must be the NAME of an environment variable (A–Z, 0–9, _), found something else (not shown: it may be a secret)",
+    );
+}
+
+#[test]
+fn a_simulator_snapshot_never_stands_for_apples_and_plan_takes_one_env() {
+    let local = Local::new("Half price");
+    local.apply(&[]);
+    assert_eq!(local.snapshot()["source"], "simulator");
+    // The simulator's production mode is not Apple's production.
+    let out = local.output(&[
+        "apply",
+        "--env",
+        "production",
+        "--snapshot",
+        "snap.json",
+        ".",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = crate::common::stderr(&out);
+    assert!(
+        err.contains("snap.json was written from the simulator (--env local) (source `simulator`), and this run reads Apple"),
+        "{err}"
+    );
+    // ...nor the other way round.
+    let mut apple = local.snapshot();
+    apple["source"] = "apple".into();
+    std::fs::write(local.dir.path().join("apple.json"), apple.to_string()).unwrap();
+    let out = local.output(&[
+        "plan",
+        "--env",
+        "local",
+        "--local-mode",
+        "production",
+        "--snapshot",
+        "apple.json",
+        ".",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = crate::common::stderr(&out);
+    assert!(
+        err.contains(
+            "apple.json was written from Apple (source `apple`), and this run reads the simulator"
+        ),
+        "{err}"
+    );
+    // Two environments that serve the same mode are still two.
+    let out = local.output(&[
+        "plan",
+        "--env",
+        "local",
+        "--local-mode",
+        "production",
+        "--env",
+        "production",
+        "--snapshot",
+        "snap.json",
+        ".",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = crate::common::stderr(&out);
+    assert!(
+        err.contains("plan --snapshot reads the snapshot of one environment, and 2 were given"),
+        "{err}"
+    );
+}
+
+#[test]
+fn answers_name_real_offers_and_products_and_percent_is_a_number() {
+    let (code, text) = validate(
+        "  - product: premium.monthly
+    alternateProduct: { message: switch, productId: premium.yearyl }
+  - product: premium.monthly
+    alternateProduct: { message: switch, productId: '' }
+  - product: '*'
+    promotionalOffer: { message: offer, offerId: '' }
+",
+    );
+    assert_eq!(code, 1, "{text}");
+    for line in [
+        "app.yaml:27:53: error: realtime rule 1 proposes product `premium.yearyl`, which is not in app.products",
+        "app.yaml:29:53: error: realtime rule 2 has an empty alternateProduct productId",
+        "app.yaml:31:50: error: realtime rule 3 has an empty offerId",
+    ] {
+        assert_line(&text, line);
+    }
+    assert!(
+        text.contains(
+            "hint: did you mean `premium.yearly`? or add `premium.yearyl` to app.products"
+        ),
+        "{text}"
+    );
+    let (code, text) = validate("  - product: '*'\n    percent: \"50\"\n    message: stay\n");
+    assert_eq!(code, 1, "{text}");
+    assert_line(
+        &text,
+        "app.yaml:27:14: error: realtime rule 1 percent must be a whole number from 1 to 100, found the text `\"50\"`",
+    );
+    // Without app.products, the products the defaults name are known: a typo is a warning.
+    let ws = Workspace::new();
+    let yaml = HEAD.replace("  products: [premium.yearly, premium.monthly]\n", "");
+    ws.write(
+        "app.yaml",
+        &format!("{yaml}  - {{ product: premium.montly, message: stay }}\n  - {{ product: '*', message: stay }}\n"),
+    );
+    let text = stdout(&ws.run(&["validate", "app.yaml"]));
+    assert_line(
+        &text,
+        "app.yaml:25:16: warning: realtime rule 1 is for product `premium.montly`, which no default names (app.products is not set)",
+    );
+    assert!(
+        text.contains("hint: did you mean `premium.monthly`?"),
+        "{text}"
+    );
 }
