@@ -76,6 +76,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             served.snapshot.apps.len(),
             served.trusted_roots
         );
+        if served.snapshot.source == Some(crate::realtime::SnapshotSource::Simulator)
+            && args.env != Some(ServeEnv::Local)
+        {
+            eprintln!(
+                "warning: {} was written from the simulator (--env local): Apple knows none of its message ids; serve it with --env local, or write one with `apply --env sandbox|production --snapshot`",
+                sources.snapshot.display()
+            );
+        }
         if served.snapshot.environment == crate::manifest::EnvironmentName::Production
             && !sources.trust_roots.is_empty()
         {

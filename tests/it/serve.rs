@@ -338,6 +338,21 @@ fn hold(server: &ServeProcess, bytes: &[u8]) -> std::net::TcpStream {
 }
 
 #[test]
+fn a_simulator_snapshot_served_outside_env_local_is_flagged() {
+    let s = setup();
+    let mut snapshot: Value =
+        serde_json::from_str(&std::fs::read_to_string(&s.snapshot).unwrap()).unwrap();
+    snapshot["source"] = json!("simulator");
+    std::fs::write(&s.snapshot, snapshot.to_string()).unwrap();
+    let server = s.serve();
+    eventually("the simulator warning", || {
+        server
+            .log()
+            .contains("was written from the simulator (--env local): Apple knows none")
+    });
+}
+
+#[test]
 fn slow_and_idle_clients_are_cut_off() {
     use std::io::Read;
     let s = setup();
