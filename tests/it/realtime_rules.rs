@@ -888,16 +888,21 @@ fn offer_signing_and_credentials_name_variables_and_offer_signing_is_complete() 
         let out = ws.run(&["validate", "app.yaml"]);
         (out.status.code().unwrap(), stdout(&out))
     };
-    // A secret VALUE pasted where a name goes: refused, and never echoed.
-    let (code, text) = run(
-        "  offerSigning:\n    keyId: OFFER_KEY_ID\n    issuerId: OFFER_ISSUER_ID\n    privateKey: \"-----BEGIN PRIVATE KEY-----\\nMIGHAgEAMBMGByqGSM49\\n-----END PRIVATE KEY-----\"\n",
-    );
+    // A secret VALUE pasted where a name goes (a key made now, never committed): refused,
+    // and never echoed.
+    let (key, _) = retainctl::apple::credentials::generate_key_pair();
+    let pem = key.pem_text().trim().to_string();
+    let secret_line = pem.lines().nth(1).unwrap().to_string();
+    let (code, text) = run(&format!(
+        "  offerSigning:\n    keyId: OFFER_KEY_ID\n    issuerId: OFFER_ISSUER_ID\n    privateKey: \"{}\"\n",
+        pem.replace('\n', "\\n")
+    ));
     assert_eq!(code, 1, "{text}");
     assert_line(
         &text,
         "app.yaml:10:17: error: app.offerSigning.privateKey must be the NAME of an environment variable (A–Z, 0–9, _), found something else (not shown: it may be a secret)",
     );
-    assert!(!text.contains("MIGHAgEAMBMGByqGSM49"), "{text}");
+    assert!(!text.contains(&secret_line), "{text}");
     // Incomplete: every missing field named at offerSigning.
     let (code, text) = run("  offerSigning: {}\n");
     assert_eq!(code, 1, "{text}");
