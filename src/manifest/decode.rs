@@ -590,7 +590,7 @@ impl Cx<'_> {
         };
         let credentials = match f.get("credentials") {
             Some(n) => {
-                let c = self.credentials(n);
+                let c = self.credential_names(n, "/app/credentials", "app.credentials", None);
                 if c.is_none() {
                     self.mark("/app/credentials");
                 }
@@ -629,27 +629,6 @@ impl Cx<'_> {
             app_apple_id: realtime.app_apple_id,
             offer_signing: realtime.offer_signing,
         })
-    }
-
-    fn credentials(&mut self, node: &Node) -> Option<Credentials> {
-        let known = ["keyId", "issuerId", "privateKey", "privateKeyFile"];
-        let f = self.fields(node, "/app/credentials", "`app.credentials`", &known, &[])?;
-        let mut ok = true;
-        let mut var = |key: &str| match f.get(key) {
-            Some(n) => {
-                let v = self.env_var_name(n, &format!("app.credentials.{key}"));
-                ok &= v.is_some();
-                v
-            }
-            None => None,
-        };
-        let c = Credentials {
-            key_id: var("keyId"),
-            issuer_id: var("issuerId"),
-            private_key: var("privateKey"),
-            private_key_file: var("privateKeyFile"),
-        };
-        ok.then_some(c)
     }
 
     fn environments(&mut self, node: &Node) -> BTreeMap<EnvironmentName, EnvironmentSettings> {

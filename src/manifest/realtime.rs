@@ -173,7 +173,14 @@ impl Cx<'_> {
             id
         });
         let offer_signing = f.get("offerSigning").and_then(|n| {
-            let c = self.env_var_names(n, "/app/offerSigning", "app.offerSigning");
+            let c = self.credential_names(
+                n,
+                "/app/offerSigning",
+                "app.offerSigning",
+                Some(
+                    "name the environment variables that hold the subscription offer key: `{ keyId: OFFER_KEY_ID, issuerId: OFFER_ISSUER_ID, privateKeyFile: OFFER_KEY_PATH }` (or `privateKey:` for a variable holding the PEM itself)",
+                ),
+            );
             if c.is_none() {
                 self.mark("/app/offerSigning");
             }
@@ -185,9 +192,16 @@ impl Cx<'_> {
         }
     }
 
-    /// A mapping of environment variable names shaped like `app.credentials`; for
-    /// `offerSigning` all of keyId, issuerId and privateKey or privateKeyFile.
-    fn env_var_names(&mut self, node: &Node, ptr: &str, what: &str) -> Option<Credentials> {
+    /// A mapping of environment variable names shaped like `app.credentials`. With
+    /// `required: Some(hint)` all of keyId, issuerId and privateKey or privateKeyFile must
+    /// be there (an error with `hint` names what is missing), as `offerSigning` needs.
+    pub(super) fn credential_names(
+        &mut self,
+        node: &Node,
+        ptr: &str,
+        what: &str,
+        required: Option<&str>,
+    ) -> Option<Credentials> {
         let known = ["keyId", "issuerId", "privateKey", "privateKeyFile"];
         let f = self.fields(node, ptr, &format!("`{what}`"), &known, &[])?;
         let mut ok = true;
@@ -204,6 +218,9 @@ impl Cx<'_> {
             issuer_id: var("issuerId"),
             private_key: var("privateKey"),
             private_key_file: var("privateKeyFile"),
+        };
+        let Some(hint) = required else {
+            return ok.then_some(c);
         };
         let mut missing = vec![];
         for (key, present) in [
@@ -223,7 +240,7 @@ impl Cx<'_> {
             self.broken(
                 self.locs.key(&segments),
                 format!("{what} lacks {}", missing.join(", ")),
-                "name the environment variables that hold the subscription offer key: `{ keyId: OFFER_KEY_ID, issuerId: OFFER_ISSUER_ID, privateKeyFile: OFFER_KEY_PATH }` (or `privateKey:` for a variable holding the PEM itself)",
+                hint,
             );
             ok = false;
         }
