@@ -133,12 +133,7 @@ fn attach_rule_changes(
             changes.extend(rule_changes(&before, &rules, RulesBase::Snapshot));
             // The entry apply would write from the state observed now (the builder is pure).
             if app_plan.error.is_none() {
-                let observed = crate::reconcile::apply::EndState {
-                    content: app_plan.content.clone(),
-                    defaults: app_plan.defaults.clone(),
-                    drift: app_plan.drift.clone(),
-                    realtime_url: app_plan.realtime_url.clone(),
-                };
+                let observed = crate::reconcile::apply::EndState::of(app_plan);
                 let next = crate::reconcile::snapshot::app_realtime(
                     &head.manifest,
                     &head.desired,

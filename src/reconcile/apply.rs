@@ -114,6 +114,19 @@ pub struct EndState {
     pub realtime_url: RealtimeUrlState,
 }
 
+impl EndState {
+    /// The state a plan observed (what apply reports it ended in, and what plan reads to
+    /// build the snapshot apply would write).
+    pub fn of(plan: &AppPlan) -> EndState {
+        EndState {
+            content: plan.content.clone(),
+            defaults: plan.defaults.clone(),
+            drift: plan.drift.clone(),
+            realtime_url: plan.realtime_url.clone(),
+        }
+    }
+}
+
 /// Counts of a report, for summaries and exit codes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tally {
@@ -569,12 +582,7 @@ pub async fn apply_app(
 
     // Whatever the last plan still holds that this run did not settle gets its outcome.
     let last = plan(desired, env, file, &observed, plan_options);
-    report.end_state = Some(EndState {
-        content: last.content,
-        defaults: last.defaults,
-        drift: last.drift,
-        realtime_url: last.realtime_url,
-    });
+    report.end_state = Some(EndState::of(&last));
     for action in last.actions {
         if outcomes
             .by_op
