@@ -40,9 +40,7 @@ impl Plan {
     /// Actions on Apple, or realtime rules or served content that differ from what is
     /// served (the next `apply --snapshot` changes them) or from the base of a pull request.
     pub fn has_changes(&self) -> bool {
-        self.apps.iter().any(|a| {
-            !a.actions.is_empty() || !a.rule_changes.is_empty() || !a.snapshot_changes.is_empty()
-        })
+        self.apps.iter().any(AppPlan::has_changes)
     }
 
     /// How many realtime rules were added, removed or changed, over every app: a rule

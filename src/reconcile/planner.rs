@@ -348,6 +348,17 @@ impl AppPlan {
         }
     }
 
+    /// Realtime rules or served content that differ from the realtime snapshot or the
+    /// base of a pull request (the next `apply --snapshot` changes what is served).
+    pub fn has_realtime_changes(&self) -> bool {
+        !self.rule_changes.is_empty() || !self.snapshot_changes.is_empty()
+    }
+
+    /// Actions on Apple, or realtime changes.
+    pub fn has_changes(&self) -> bool {
+        !self.actions.is_empty() || self.has_realtime_changes()
+    }
+
     pub fn rejected(&self) -> impl Iterator<Item = &ContentState> {
         self.content
             .iter()

@@ -168,10 +168,7 @@ fn app_parts(app: &AppPlan) -> Vec<Part> {
             out,
             "{} — {}\n",
             code(&app.file),
-            if app.actions.is_empty()
-                && app.rule_changes.is_empty()
-                && app.snapshot_changes.is_empty()
-            {
+            if !app.has_changes() {
                 "no changes".to_string()
             } else if app.actions.is_empty() {
                 "no changes on Apple".to_string()
@@ -249,7 +246,7 @@ fn app_parts(app: &AppPlan) -> Vec<Part> {
     }
     parts.push(part(2, |out| upload_summary(out, app)));
     parts.push(part(3, |out| {
-        if app.rule_changes.is_empty() && app.snapshot_changes.is_empty() {
+        if !app.has_realtime_changes() {
             return;
         }
         let _ = writeln!(out, "**Realtime rules:**\n");

@@ -117,8 +117,7 @@ pub fn plan(plan: &Plan, color: bool) -> String {
         if failed(&mut out, &paint, app) {
             continue;
         }
-        if app.actions.is_empty() && app.rule_changes.is_empty() && app.snapshot_changes.is_empty()
-        {
+        if !app.has_changes() {
             let _ = writeln!(out, "  no changes");
         } else if app.actions.is_empty() {
             let _ = writeln!(out, "  no changes on Apple");
