@@ -4,11 +4,11 @@
 //! target (a temporary file beside the target, flushed to disk, renamed over it), so that
 //! a server reading the link's target sees the old file or the new one, never half.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// The largest snapshot read: thousands of apps' rules and versions fit in far less.
-pub const MAX_SNAPSHOT_BYTES: u64 = 16 * 1024 * 1024;
+use crate::loader::{Unreadable, read_capped};
+pub use crate::realtime::MAX_SNAPSHOT_BYTES;
 
 /// Why the snapshot file cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -31,39 +31,25 @@ pub enum ReadError {
 
 /// The text of the snapshot at `path`, `None` when there is no file.
 pub fn read(path: &Path) -> Result<Option<String>, ReadError> {
-    let io = |e: std::io::Error| ReadError::Io {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    };
     // Follows symbolic links: a link to a regular file is that file.
-    let meta = match std::fs::metadata(path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io(e)),
+    let bytes = match read_capped(path, MAX_SNAPSHOT_BYTES) {
+        Ok(bytes) => bytes,
+        Err(Unreadable::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(Unreadable::NotRegular(_)) => return Err(ReadError::NotAFile(path.to_path_buf())),
+        Err(Unreadable::TooLarge { size, max }) => {
+            return Err(ReadError::TooLarge {
+                path: path.to_path_buf(),
+                size,
+                limit: max,
+            });
+        }
+        Err(Unreadable::Io(e)) => {
+            return Err(ReadError::Io {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            });
+        }
     };
-    if !meta.is_file() {
-        return Err(ReadError::NotAFile(path.to_path_buf()));
-    }
-    let too_large = |size| ReadError::TooLarge {
-        path: path.to_path_buf(),
-        size,
-        limit: MAX_SNAPSHOT_BYTES,
-    };
-    if meta.len() > MAX_SNAPSHOT_BYTES {
-        return Err(too_large(meta.len()));
-    }
-    let file = std::fs::File::open(path).map_err(io)?;
-    // Swapped for something else since the check, or growing: still bounded.
-    if !file.metadata().map_err(io)?.is_file() {
-        return Err(ReadError::NotAFile(path.to_path_buf()));
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_SNAPSHOT_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    if bytes.len() as u64 > MAX_SNAPSHOT_BYTES {
-        return Err(too_large(bytes.len() as u64));
-    }
     String::from_utf8(bytes)
         .map(Some)
         .map_err(|_| ReadError::Io {

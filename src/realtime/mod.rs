@@ -18,6 +18,9 @@ use crate::manifest::{Credentials, EnvironmentName, MessageKind};
 pub const SNAPSHOT_KIND: &str = "realtime-snapshot";
 /// The snapshot format this build writes and reads.
 pub const SNAPSHOT_FORMAT_VERSION: u32 = 1;
+/// The largest snapshot file `apply`, `plan` and `serve` read: thousands of apps' rules
+/// and versions fit in far less.
+pub const MAX_SNAPSHOT_BYTES: u64 = 16 * 1024 * 1024;
 
 /// What the realtime server serves, for one environment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

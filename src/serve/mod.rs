@@ -42,8 +42,6 @@ use crate::realtime::{AppRealtime, Choice, RealtimeQuery, RuleAnswer, Snapshot, 
 use offer::OfferSigner;
 use verify::{AppleEnvironment, Refusal, RequestVerifier, TrustRootError};
 
-/// The largest snapshot file read.
-pub const MAX_SNAPSHOT_BYTES: u64 = 32 * 1024 * 1024;
 /// The largest trust root file read.
 const MAX_PEM_BYTES: u64 = 1024 * 1024;
 
@@ -106,31 +104,21 @@ fn stamp(path: &Path) -> Option<Stamp> {
 }
 
 fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, LoadError> {
-    use std::io::Read;
-    let unreadable = |e: std::io::Error| LoadError::Unreadable {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    };
-    let meta = std::fs::metadata(path).map_err(unreadable)?;
-    if !meta.is_file() {
-        return Err(LoadError::Unreadable {
-            path: path.to_path_buf(),
-            reason: "not a regular file".into(),
-        });
-    }
-    let mut bytes = vec![];
-    std::fs::File::open(path)
-        .map_err(unreadable)?
-        .take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(unreadable)?;
-    if bytes.len() as u64 > limit {
-        return Err(LoadError::TooLarge {
+    use crate::loader::{Unreadable, read_capped};
+    read_capped(path, limit).map_err(|e| match e {
+        Unreadable::TooLarge { .. } => LoadError::TooLarge {
             path: path.to_path_buf(),
             limit,
-        });
-    }
-    Ok(bytes)
+        },
+        Unreadable::NotRegular(_) => LoadError::Unreadable {
+            path: path.to_path_buf(),
+            reason: "not a regular file".into(),
+        },
+        Unreadable::Io(e) => LoadError::Unreadable {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        },
+    })
 }
 
 /// Everything one request needs, swapped whole when a file changes.
@@ -213,7 +201,7 @@ impl Served {
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Served, LoadError> {
         let snapshot_stamp = stamp(&sources.snapshot);
-        let bytes = read_limited(&sources.snapshot, MAX_SNAPSHOT_BYTES)?;
+        let bytes = read_limited(&sources.snapshot, crate::realtime::MAX_SNAPSHOT_BYTES)?;
         let text = String::from_utf8_lossy(&bytes);
         let snapshot = Snapshot::from_json(&text).map_err(|source| LoadError::Snapshot {
             path: sources.snapshot.clone(),
