@@ -3,6 +3,12 @@
 //! request, so each request gets one. The key is decoded once into a P-256 signing key
 //! (jsonwebtoken would decode the PEM's DER again for every signature), and each token is
 //! signed with it as RFC 7515 asks of ES256: SHA-256, the 64-byte `r ‖ s` signature.
+//! ES256 signing is deterministic (RFC 6979), so the tokens of one second are the same
+//! bytes: the signer and the verifier each remember the last one instead of doing the
+//! elliptic-curve work again (it was a tenth of a `plan --env local`).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -39,6 +45,8 @@ pub struct TokenSigner {
     key: SigningKey,
     /// The token header, base64url-encoded once: it is the same for every token.
     header: String,
+    /// The last token made, with the second it was issued in.
+    last: Mutex<Option<(u64, String)>>,
 }
 
 impl std::fmt::Debug for TokenSigner {
@@ -73,12 +81,25 @@ impl TokenSigner {
             bundle_id: bundle_id.to_string(),
             key,
             header: URL_SAFE_NO_PAD.encode(header),
+            last: Mutex::new(None),
         })
     }
 
-    /// A new token, issued at `now`: called once per request.
+    /// A token issued at `now`: called once per request.
     pub fn token(&self, now: SystemTime) -> String {
         let now_s = unix(now);
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((second, token)) = &*last
+            && *second == now_s
+        {
+            return token.clone();
+        }
+        let token = self.sign(now_s);
+        *last = Some((now_s, token.clone()));
+        token
+    }
+
+    fn sign(&self, now_s: u64) -> String {
         let claims = Claims {
             iss: self.issuer_id.clone(),
             iat: Some(now_s),
@@ -114,6 +135,57 @@ pub fn verify(
     bundle_id: Option<&str>,
     now: SystemTime,
 ) -> Result<Claims, TokenRejection> {
+    check_claims(signed_claims(token, keys)?, bundle_id, now)
+}
+
+/// The simulator's [`verify`]: its keys, and the tokens whose signature they accepted.
+pub struct Verifier {
+    keys: Vec<DecodingKey>,
+    signed: Mutex<HashMap<String, Claims>>,
+}
+
+/// How many accepted tokens a [`Verifier`] remembers before it starts again.
+const REMEMBERED_TOKENS: usize = 4096;
+
+impl Verifier {
+    pub fn new(keys: Vec<DecodingKey>) -> Self {
+        Verifier {
+            keys,
+            signed: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// [`verify`], checking each token's signature once.
+    pub fn verify(
+        &self,
+        token: &str,
+        bundle_id: Option<&str>,
+        now: SystemTime,
+    ) -> Result<Claims, TokenRejection> {
+        let known = self
+            .signed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(token)
+            .cloned();
+        let claims = match known {
+            Some(claims) => claims,
+            None => {
+                let claims = signed_claims(token, &self.keys)?;
+                let mut signed = self.signed.lock().unwrap_or_else(|e| e.into_inner());
+                if signed.len() >= REMEMBERED_TOKENS {
+                    signed.clear();
+                }
+                signed.insert(token.to_string(), claims.clone());
+                claims
+            }
+        };
+        check_claims(claims, bundle_id, now)
+    }
+}
+
+/// The claims of a well-formed ES256 token signed by one of `keys`.
+fn signed_claims(token: &str, keys: &[DecodingKey]) -> Result<Claims, TokenRejection> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRejection::Malformed)?;
     if header.alg != Algorithm::ES256 {
         return Err(TokenRejection::Malformed);
@@ -127,6 +199,15 @@ pub fn verify(
         .find_map(|key| jsonwebtoken::decode::<Claims>(token, key, &validation).ok())
         .ok_or(TokenRejection::BadSignature)?
         .claims;
+    Ok(claims)
+}
+
+/// Audience, expiry, lifetime and bundle id of signed claims, at `now`.
+fn check_claims(
+    claims: Claims,
+    bundle_id: Option<&str>,
+    now: SystemTime,
+) -> Result<Claims, TokenRejection> {
     if claims.aud != AUDIENCE {
         return Err(TokenRejection::WrongAudience);
     }
@@ -195,6 +276,45 @@ mod tests {
         let claims = verify(&second, &[key], None, later).unwrap();
         assert_eq!(claims.iat, Some(unix(later)));
         assert_eq!(claims.exp, unix(later) + LIFETIME.as_secs());
+    }
+
+    /// The simulator checks a token's signature once, but its claims at every request.
+    #[test]
+    fn a_remembered_token_is_still_checked_for_expiry_and_bundle() {
+        let (signer, key) = signer();
+        let (_, other_public) = generate_key_pair();
+        let other = DecodingKey::from_ec_pem(other_public.as_bytes()).unwrap();
+        let now = SystemTime::now();
+        let token = signer.token(now);
+        assert_eq!(signer.token(now), token, "one second, one token");
+        let verifier = Verifier::new(vec![key]);
+        assert!(
+            verifier
+                .verify(&token, Some("com.example.app"), now)
+                .is_ok()
+        );
+        assert!(
+            verifier
+                .verify(&token, Some("com.example.app"), now)
+                .is_ok()
+        );
+        assert_eq!(
+            verifier.verify(&token, Some("com.other"), now),
+            Err(TokenRejection::WrongBundle)
+        );
+        assert_eq!(
+            verifier.verify(&token, None, now + Duration::from_secs(3600)),
+            Err(TokenRejection::Expired)
+        );
+        let strangers = Verifier::new(vec![other]);
+        assert_eq!(
+            strangers.verify(&token, None, now),
+            Err(TokenRejection::BadSignature)
+        );
+        assert_eq!(
+            strangers.verify(&token, None, now),
+            Err(TokenRejection::BadSignature)
+        );
     }
 
     #[test]

@@ -150,7 +150,7 @@ pub struct HeldRequest {
 #[derive(Clone)]
 struct Sim {
     core: Arc<Mutex<Core>>,
-    keys: Arc<Vec<DecodingKey>>,
+    tokens: Arc<token::Verifier>,
     bundle_id: Option<String>,
     perf: Arc<PerfRuntime>,
 }
@@ -308,7 +308,7 @@ pub fn router(config: SimConfig) -> Result<Router, String> {
     };
     let sim = Sim {
         core: Arc::new(Mutex::new(core)),
-        keys: Arc::new(keys),
+        tokens: Arc::new(token::Verifier::new(keys)),
         bundle_id: config.bundle_id,
         perf: Arc::new(perf),
     };
@@ -587,12 +587,10 @@ async fn answer(sim: Sim, method: Method, uri: Uri, headers: HeaderMap, body: By
     let Some(bearer) = authorization.and_then(|v| v.strip_prefix("Bearer ")) else {
         return unauthorized();
     };
-    let claims = match token::verify(
-        bearer,
-        &sim.keys,
-        sim.bundle_id.as_deref(),
-        SystemTime::now(),
-    ) {
+    let claims = match sim
+        .tokens
+        .verify(bearer, sim.bundle_id.as_deref(), SystemTime::now())
+    {
         Ok(c) => c,
         Err(_) => return unauthorized(),
     };
