@@ -383,16 +383,59 @@ pub struct PlanOptions {
 /// Digest of the desired state: changes exactly when the manifest's ids, defaults,
 /// owned pairs or realtime URL for `env` change.
 pub fn manifest_digest(desired: &DesiredApp, env: EnvironmentName) -> String {
-    let value = serde_json::json!({
-        "bundleId": desired.bundle_id,
-        "images": desired.images.iter().map(|i| i.id.to_string()).collect::<Vec<_>>(),
-        "messages": desired.messages.iter().map(|m| m.id.to_string()).collect::<Vec<_>>(),
-        "defaults": desired.defaults.iter().map(|((p, l), id)| format!("{p}/{l}={id}")).collect::<Vec<_>>(),
-        "owned": desired.owned_pairs.iter().map(|(p, l)| format!("{p}/{l}")).collect::<Vec<_>>(),
-        "realtimeManaged": desired.realtime_managed.contains(&env),
-        "realtimeUrl": desired.realtime_urls.get(&env),
-    });
-    ids::sha256_hex(ids::canonical_json(&value).as_bytes())
+    // The canonical JSON (`ids::canonical_json`) of { bundleId, defaults, images,
+    // messages, owned, realtimeManaged, realtimeUrl }, written directly: a JSON tree of
+    // every id of a 2,000-message app was 4 % of a plan.
+    let mut out = Vec::with_capacity(128 + 39 * (desired.images.len() + desired.messages.len()));
+    let text = |s: &str, out: &mut Vec<u8>| {
+        // Writing a string to memory cannot fail.
+        let _ = serde_json::to_writer(&mut *out, s);
+    };
+    let list = |items: &mut dyn Iterator<Item = String>, out: &mut Vec<u8>| {
+        out.push(b'[');
+        for (i, item) in items.enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            text(&item, out);
+        }
+        out.push(b']');
+    };
+    out.extend_from_slice(b"{\"bundleId\":");
+    text(&desired.bundle_id, &mut out);
+    out.extend_from_slice(b",\"defaults\":");
+    list(
+        &mut desired
+            .defaults
+            .iter()
+            .map(|((p, l), id)| format!("{p}/{l}={id}")),
+        &mut out,
+    );
+    out.extend_from_slice(b",\"images\":");
+    list(
+        &mut desired.images.iter().map(|i| i.id.to_string()),
+        &mut out,
+    );
+    out.extend_from_slice(b",\"messages\":");
+    list(
+        &mut desired.messages.iter().map(|m| m.id.to_string()),
+        &mut out,
+    );
+    out.extend_from_slice(b",\"owned\":");
+    list(
+        &mut desired.owned_pairs.iter().map(|(p, l)| format!("{p}/{l}")),
+        &mut out,
+    );
+    out.extend_from_slice(b",\"realtimeManaged\":");
+    let managed = desired.realtime_managed.contains(&env);
+    out.extend_from_slice(if managed { b"true" } else { b"false" });
+    out.extend_from_slice(b",\"realtimeUrl\":");
+    match desired.realtime_urls.get(&env) {
+        Some(url) => text(url, &mut out),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.push(b'}');
+    ids::sha256_hex(&out)
 }
 
 /// Plans one app in one environment.

@@ -449,6 +449,44 @@ fn fingerprint_follows_observed_and_digest_follows_desired() {
     );
 }
 
+/// The digest written directly is the hash of the canonical JSON it stands for (saved
+/// plan files compare it, so it must not change between versions).
+#[test]
+fn manifest_digest_is_the_hash_of_the_canonical_json() {
+    let reference = |d: &DesiredApp, env: EnvironmentName| {
+        let value = serde_json::json!({
+            "bundleId": d.bundle_id,
+            "images": d.images.iter().map(|i| i.id.to_string()).collect::<Vec<_>>(),
+            "messages": d.messages.iter().map(|m| m.id.to_string()).collect::<Vec<_>>(),
+            "defaults": d.defaults.iter().map(|((p, l), id)| format!("{p}/{l}={id}")).collect::<Vec<_>>(),
+            "owned": d.owned_pairs.iter().map(|(p, l)| format!("{p}/{l}")).collect::<Vec<_>>(),
+            "realtimeManaged": d.realtime_managed.contains(&env),
+            "realtimeUrl": d.realtime_urls.get(&env),
+        });
+        crate::ids::sha256_hex(crate::ids::canonical_json(&value).as_bytes())
+    };
+    let mut d = desired();
+    assert_eq!(
+        manifest_digest(&d, EnvironmentName::Sandbox),
+        reference(&d, EnvironmentName::Sandbox)
+    );
+    d.bundle_id = "com.\"quoted\\é".into();
+    d.owned_pairs.push(("p.\u{1}odd\"".into(), "en-US".into()));
+    d.realtime_managed.insert(EnvironmentName::Sandbox);
+    d.realtime_urls
+        .insert(EnvironmentName::Sandbox, "https://x.example/\"rt\"".into());
+    for env in [EnvironmentName::Sandbox, EnvironmentName::Production] {
+        assert_eq!(manifest_digest(&d, env), reference(&d, env));
+    }
+    d.images.clear();
+    d.messages.clear();
+    d.defaults.clear();
+    assert_eq!(
+        manifest_digest(&d, EnvironmentName::Sandbox),
+        reference(&d, EnvironmentName::Sandbox)
+    );
+}
+
 /// One plan with every kind of line: uploads, waiting and blocked defaults, a deletion,
 /// drift, a rejected message, an uncovered pair.
 fn showcase() -> crate::reconcile::Plan {
