@@ -8,7 +8,8 @@
 //! everything that decoded and stay silent about broken parts (no follow-on errors such
 //! as "image `hero` is not defined" when `hero` is there but has a bad `size`).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
+use std::hash::BuildHasher;
 
 use super::*;
 use crate::diagnostics::FileDiagnostics;
@@ -27,40 +28,51 @@ pub struct Loc {
 
 /// Positions of decoded values by pointer (`/messages/stay/localizations/en-US/header`).
 ///
-/// Pointers up to [`SHALLOW`] segments deep (where plans point) and deeper ones are kept
-/// apart, so that [`Locations::keep_depth`] drops the deep ones at once.
+/// A manifest of 2,000 messages records some 20,000 pointers, so they are kept without
+/// an allocation each: their text end to end in one string, and a hash table of where
+/// each one is in it.
 #[derive(Debug, Clone, Default)]
 pub struct Locations {
-    map: HashMap<Box<str>, Packed>,
-    /// Pointers deeper than [`SHALLOW`] segments.
-    deep: HashMap<Box<str>, Packed>,
-    /// What [`Locations::keep_depth`] kept, sorted by pointer: a loaded app holds
-    /// thousands of them while it is planned, in half the room of a hash map.
-    kept: Box<[(Box<str>, Packed)]>,
+    /// Every recorded pointer, end to end.
+    text: String,
+    /// Where each pointer is in `text`, found by the hash of its text.
+    table: hashbrown::HashTable<Recorded>,
+    hasher: hashbrown::DefaultHashBuilder,
     /// Pointers of values that are present in the file but did not decode.
     broken: HashSet<String>,
 }
 
-/// How many segments deep a pointer is kept with the shallow ones.
+/// How many segments deep the pointers are that a loaded app keeps (where plans point).
 pub const SHALLOW: usize = 4;
 
-/// A [`Loc`] in half the room (a manifest is at most 64 MiB, so lines and columns fit).
+/// One recorded pointer: its text as `text[start..start + len]`, how many segments
+/// deep it is, and where its key and value stand (a manifest is at most 64 MiB, so
+/// offsets, lines and columns fit in `u32`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Packed([u32; 4]);
+struct Recorded {
+    start: u32,
+    len: u32,
+    depth: u32,
+    key: [u32; 2],
+    value: [u32; 2],
+}
 
-impl Packed {
-    fn new(key: Span, value: Span) -> Self {
-        let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
-        Packed([n(key.line), n(key.col), n(value.line), n(value.col)])
-    }
-
-    fn loc(self) -> Loc {
-        let [kl, kc, vl, vc] = self.0.map(|v| v as usize);
+impl Recorded {
+    fn loc(&self) -> Loc {
+        let span = |[line, col]: [u32; 2]| Span {
+            line: line as usize,
+            col: col as usize,
+        };
         Loc {
-            key: Span { line: kl, col: kc },
-            value: Span { line: vl, col: vc },
+            key: span(self.key),
+            value: span(self.value),
         }
     }
+}
+
+fn packed(span: Span) -> [u32; 2] {
+    let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+    [n(span.line), n(span.col)]
 }
 
 /// Builds a pointer from path segments, escaping `~` and `/` as JSON Pointer does.
@@ -93,14 +105,22 @@ fn depth(ptr: &str) -> usize {
 }
 
 impl Locations {
-    /// Room for `n` pointers, most of them deep.
+    /// Room for `n` pointers.
     fn with_capacity(n: usize) -> Self {
         Locations {
-            map: HashMap::with_capacity(n / 3),
-            deep: HashMap::with_capacity(n),
-            kept: Box::default(),
-            broken: HashSet::new(),
+            text: String::with_capacity(n * 40),
+            table: hashbrown::HashTable::with_capacity(n),
+            ..Locations::default()
         }
+    }
+
+    fn pointer_of(&self, r: &Recorded) -> &str {
+        &self.text[r.start as usize..(r.start + r.len) as usize]
+    }
+
+    fn find(&self, ptr: &str) -> Option<&Recorded> {
+        let hash = self.hasher.hash_one(ptr);
+        self.table.find(hash, |r| self.pointer_of(r) == ptr)
     }
 
     #[allow(dead_code)] // for decoders that build their own pointer
@@ -108,14 +128,35 @@ impl Locations {
         self.insert_str(&ptr, key, value);
     }
 
-    /// Records `ptr` (copied once, without spare room).
+    /// Records `ptr`; a pointer recorded again takes its new place.
     fn insert_str(&mut self, ptr: &str, key: Span, value: Span) {
-        let to = if depth(ptr) > SHALLOW {
-            &mut self.deep
-        } else {
-            &mut self.map
+        let (Ok(start), Ok(len)) = (u32::try_from(self.text.len()), u32::try_from(ptr.len()))
+        else {
+            return;
         };
-        to.insert(ptr.into(), Packed::new(key, value));
+        let hash = self.hasher.hash_one(ptr);
+        let Locations {
+            text,
+            table,
+            hasher,
+            ..
+        } = self;
+        let at = |r: &Recorded| &text[r.start as usize..(r.start + r.len) as usize];
+        if let Some(r) = table.find_mut(hash, |r| at(r) == ptr) {
+            (r.key, r.value) = (packed(key), packed(value));
+            return;
+        }
+        let recorded = Recorded {
+            start,
+            len,
+            depth: u32::try_from(depth(ptr)).unwrap_or(u32::MAX),
+            key: packed(key),
+            value: packed(value),
+        };
+        table.insert_unique(hash, recorded, |r| {
+            hasher.hash_one(&text[r.start as usize..(r.start + r.len) as usize])
+        });
+        text.push_str(ptr);
     }
 
     /// Records `{parent}/{segment}`, the pointer built in `scratch`.
@@ -137,14 +178,8 @@ impl Locations {
     pub fn get(&self, ptr: &str) -> Loc {
         let mut p = ptr;
         loop {
-            let kept = || {
-                self.kept
-                    .binary_search_by(|(k, _)| (**k).cmp(p))
-                    .ok()
-                    .map(|i| &self.kept[i].1)
-            };
-            if let Some(loc) = self.map.get(p).or_else(|| self.deep.get(p)).or_else(kept) {
-                return loc.loc();
+            if let Some(r) = self.find(p) {
+                return r.loc();
             }
             match p.rfind('/') {
                 Some(i) => p = &p[..i],
@@ -180,18 +215,21 @@ impl Locations {
     /// it is checked, then holds thousands of them while it is planned): a dropped
     /// pointer then answers with its nearest kept ancestor's position, as `get` does.
     pub fn keep_depth(&mut self, segments: usize) {
-        let deep = |p: &str| depth(p) > segments;
-        let mut kept: Vec<(Box<str>, Packed)> = std::mem::take(&mut self.kept).into_vec();
-        kept.extend(std::mem::take(&mut self.map));
-        let deeper = std::mem::take(&mut self.deep);
-        if segments > SHALLOW {
-            kept.extend(deeper);
+        let limit = u32::try_from(segments).unwrap_or(u32::MAX);
+        let kept = self.table.iter().filter(|r| r.depth <= limit);
+        let (count, bytes) = kept.fold((0, 0), |(n, b), r| (n + 1, b + r.len as usize));
+        let mut shallow = Locations {
+            text: String::with_capacity(bytes),
+            table: hashbrown::HashTable::with_capacity(count),
+            hasher: self.hasher.clone(),
+            broken: std::mem::take(&mut self.broken),
+        };
+        for r in self.table.iter().filter(|r| r.depth <= limit) {
+            shallow.insert_str(self.pointer_of(r), r.loc().key, r.loc().value);
         }
-        kept.retain(|(p, _)| !deep(p));
-        kept.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        self.kept = kept.into_boxed_slice();
-        self.broken.retain(|p| !deep(p));
-        self.broken.shrink_to_fit();
+        shallow.broken.retain(|p| depth(p) <= segments);
+        shallow.broken.shrink_to_fit();
+        *self = shallow;
     }
 
     /// Whether anything did not decode.
@@ -973,7 +1011,7 @@ mod tests {
             at(8),
         );
         locs.keep_depth(4);
-        assert_eq!(locs.kept.len(), 3);
+        assert_eq!(locs.table.len(), 3);
         assert_eq!(locs.key(&["messages", "m", "localizations", "a/b"]), at(5));
         assert_eq!(
             locs.key(&["messages", "m", "localizations", "a/b", "header"]),
