@@ -430,23 +430,32 @@ fn load_with(paths: &[PathBuf], tree: Option<TreeRoot>, keep: Keep) -> Loaded {
     for Found { path: file, arg } in &found {
         let mut d = FileDiagnostics::new(file);
         let root = tree.clone().unwrap_or_else(|| TreeRoot::of(file, arg));
-        if let Some(mut app) = load_file_in(file, &root, &mut d) {
-            match bundles.get(&app.manifest.app.bundle_id) {
+        if let Some(checked) = check_file_in(file, &root, &mut d) {
+            let bundle_id = &checked.manifest.app.bundle_id;
+            match bundles.get(bundle_id) {
                 Some(other) => d.error(
-                    app.locations.value(&["app", "bundleId"]),
-                    format!(
-                        "app `{}` is also defined in {}",
-                        app.manifest.app.bundle_id,
-                        other.display()
-                    ),
+                    checked.locations.value(&["app", "bundleId"]),
+                    format!("app `{bundle_id}` is also defined in {}", other.display()),
                     "keep exactly one manifest file per app",
                 ),
                 None => {
-                    bundles.insert(app.manifest.app.bundle_id.clone(), file.clone());
-                    loaded.valid += 1;
-                    if keep == Keep::Apps {
-                        app.locations.keep_depth(LOCATION_DEPTH);
-                        loaded.apps.push(app);
+                    bundles.insert(bundle_id.clone(), file.clone());
+                    match keep {
+                        Keep::Apps => {
+                            if let Some(mut app) = expand_checked(file, checked, &mut d) {
+                                app.locations.keep_depth(LOCATION_DEPTH);
+                                loaded.apps.push(app);
+                                loaded.valid += 1;
+                            }
+                        }
+                        // Identifiers are not needed to tell whether a file is valid:
+                        // a checked manifest always expands (asserted where tests run).
+                        Keep::Count => {
+                            debug_assert!(
+                                desired::expand(&checked.manifest, &checked.pngs).is_ok()
+                            );
+                            loaded.valid += 1;
+                        }
                     }
                 }
             }
@@ -461,12 +470,21 @@ fn load_with(paths: &[PathBuf], tree: Option<TreeRoot>, keep: Keep) -> Loaded {
 /// Reads one file; returns the app when it has no errors. Image paths stay inside the
 /// git work tree holding the file, else the file's folder.
 pub fn load_file(file: &Path, d: &mut FileDiagnostics) -> Option<LoadedApp> {
-    let mut app = load_file_in(file, &TreeRoot::of(file, file), d)?;
+    let checked = check_file_in(file, &TreeRoot::of(file, file), d)?;
+    let mut app = expand_checked(file, checked, d)?;
     app.locations.keep_depth(LOCATION_DEPTH);
     Some(app)
 }
 
-fn load_file_in(file: &Path, root: &TreeRoot, d: &mut FileDiagnostics) -> Option<LoadedApp> {
+/// A file without errors: its manifest, where things are in it, and its images' bytes.
+struct Checked {
+    manifest: Manifest,
+    locations: Locations,
+    pngs: BTreeMap<String, Arc<Vec<u8>>>,
+}
+
+/// Reads and checks one file.
+fn check_file_in(file: &Path, root: &TreeRoot, d: &mut FileDiagnostics) -> Option<Checked> {
     let at_start = Span { line: 1, col: 1 };
     let bytes = match read_capped(file, MAX_MANIFEST_BYTES) {
         Ok(bytes) => bytes,
@@ -500,6 +518,20 @@ fn load_file_in(file: &Path, root: &TreeRoot, d: &mut FileDiagnostics) -> Option
         .into_iter()
         .filter_map(|(k, v)| v.ok().map(|b| (k, b)))
         .collect();
+    Some(Checked {
+        manifest,
+        locations,
+        pngs,
+    })
+}
+
+/// The desired state of a checked file.
+fn expand_checked(file: &Path, checked: Checked, d: &mut FileDiagnostics) -> Option<LoadedApp> {
+    let Checked {
+        manifest,
+        locations,
+        pngs,
+    } = checked;
     match desired::expand(&manifest, &pngs) {
         Ok(desired) => Some(LoadedApp {
             file: file.to_path_buf(),
