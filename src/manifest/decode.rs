@@ -810,19 +810,21 @@ impl Cx<'_> {
                 }
                 None => None,
             };
-            let mut localizations = BTreeMap::new();
+            let mut localizations = litemap::LiteMap::new();
             let mut loc_ptr = ptr;
             loc_ptr.push_str("/localizations");
             let mut lptr = String::with_capacity(loc_ptr.len() + 16);
             match f.get("localizations") {
                 Some(n) => {
-                    for (locale, lnode) in self.entries(n, &loc_ptr, "`localizations`") {
+                    let entries = self.entries(n, &loc_ptr, "`localizations`");
+                    localizations = litemap::LiteMap::with_capacity(entries.len());
+                    for (locale, lnode) in entries {
                         lptr.clear();
                         lptr.push_str(&loc_ptr);
                         push_segment(&mut lptr, &locale);
                         match self.localization(lnode, &lptr, &key, &locale) {
                             Some(l) => {
-                                localizations.insert(locale, Box::new(l));
+                                localizations.insert(locale, l);
                             }
                             None => self.mark(&lptr),
                         }
