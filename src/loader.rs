@@ -424,39 +424,54 @@ pub fn load_in_tree(paths: &[PathBuf], tree: &Path) -> Loaded {
 }
 
 fn load_with(paths: &[PathBuf], tree: Option<TreeRoot>, keep: Keep) -> Loaded {
+    use rayon::prelude::*;
     let mut loaded = Loaded::default();
     let found = discover(paths, &mut loaded.report);
-    let mut bundles: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for Found { path: file, arg } in &found {
-        let mut d = FileDiagnostics::new(file);
-        let root = tree.clone().unwrap_or_else(|| TreeRoot::of(file, arg));
-        if let Some(checked) = check_file_in(file, &root, &mut d) {
-            let bundle_id = &checked.manifest.app.bundle_id;
-            match bundles.get(bundle_id) {
+    // Files are read on every core; what they say is then taken in discovery order, so
+    // output and which of two files defining one app is refused stay the same.
+    let checked: Vec<(FileDiagnostics, Option<ValidFile>)> = found
+        .par_iter()
+        .map(|Found { path: file, arg }| {
+            let mut d = FileDiagnostics::new(file);
+            let root = tree.clone().unwrap_or_else(|| TreeRoot::of(file, arg));
+            let valid = check_file_in(file, &root, &mut d).and_then(|checked| {
+                let bundle_id = checked.manifest.app.bundle_id.clone();
+                let at = checked.locations.value(&["app", "bundleId"]);
+                let app = match keep {
+                    Keep::Apps => {
+                        let mut app = expand_checked(file, checked, &mut d)?;
+                        app.locations.keep_depth(LOCATION_DEPTH);
+                        Some(app)
+                    }
+                    // Identifiers are not needed to tell whether a file is valid: a
+                    // checked manifest always expands (asserted where tests run).
+                    Keep::Count => {
+                        debug_assert!(desired::expand(&checked.manifest, &checked.pngs).is_ok());
+                        None
+                    }
+                };
+                Some(ValidFile { bundle_id, at, app })
+            });
+            (d, valid)
+        })
+        .collect();
+    let mut bundles: BTreeMap<String, &PathBuf> = BTreeMap::new();
+    for ((mut d, valid), Found { path: file, .. }) in checked.into_iter().zip(&found) {
+        if let Some(valid) = valid {
+            match bundles.get(&valid.bundle_id) {
                 Some(other) => d.error(
-                    checked.locations.value(&["app", "bundleId"]),
-                    format!("app `{bundle_id}` is also defined in {}", other.display()),
+                    valid.at,
+                    format!(
+                        "app `{}` is also defined in {}",
+                        valid.bundle_id,
+                        other.display()
+                    ),
                     "keep exactly one manifest file per app",
                 ),
                 None => {
-                    bundles.insert(bundle_id.clone(), file.clone());
-                    match keep {
-                        Keep::Apps => {
-                            if let Some(mut app) = expand_checked(file, checked, &mut d) {
-                                app.locations.keep_depth(LOCATION_DEPTH);
-                                loaded.apps.push(app);
-                                loaded.valid += 1;
-                            }
-                        }
-                        // Identifiers are not needed to tell whether a file is valid:
-                        // a checked manifest always expands (asserted where tests run).
-                        Keep::Count => {
-                            debug_assert!(
-                                desired::expand(&checked.manifest, &checked.pngs).is_ok()
-                            );
-                            loaded.valid += 1;
-                        }
-                    }
+                    bundles.insert(valid.bundle_id, file);
+                    loaded.valid += 1;
+                    loaded.apps.extend(valid.app);
                 }
             }
         }
@@ -474,6 +489,14 @@ pub fn load_file(file: &Path, d: &mut FileDiagnostics) -> Option<LoadedApp> {
     let mut app = expand_checked(file, checked, d)?;
     app.locations.keep_depth(LOCATION_DEPTH);
     Some(app)
+}
+
+/// A file without errors, as [`load_with`] keeps it: its app's bundle id and where it is
+/// written, and the app itself when apps are kept.
+struct ValidFile {
+    bundle_id: String,
+    at: Span,
+    app: Option<LoadedApp>,
 }
 
 /// A file without errors: its manifest, where things are in it, and its images' bytes.
