@@ -22,8 +22,10 @@ pub struct DesiredImage {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DesiredMessage {
-    pub key: String,
-    pub locale: String,
+    /// Shared with the plan's actions and content rows (a plan of 45 apps × 2,000
+    /// messages copied them 180,000 times).
+    pub key: std::sync::Arc<str>,
+    pub locale: std::sync::Arc<str>,
     pub kind: MessageKind,
     pub id: Uuid,
     /// The canonical JSON sent to Upload Message; its hash is in `id`.
@@ -211,7 +213,10 @@ pub fn expand(
             .sum(),
     );
     let mut message_ids: BTreeMap<(&str, &str), Uuid> = BTreeMap::new();
+    // Each locale's name once per app, shared by its messages.
+    let mut locales: BTreeMap<&str, std::sync::Arc<str>> = BTreeMap::new();
     for (key, message) in &manifest.messages {
+        let shared_key: std::sync::Arc<str> = key.as_str().into();
         for (locale, localization) in &message.localizations {
             let body = canonical_upload_body(localization, message.header_position, &image_ids)?;
             let id = ids::message_id(ns, bundle_id, key, locale, &body);
@@ -231,8 +236,11 @@ pub fn expand(
             used.dedup();
             message_ids.insert((key, locale), id);
             messages.push(DesiredMessage {
-                key: key.clone(),
-                locale: locale.clone(),
+                key: shared_key.clone(),
+                locale: locales
+                    .entry(locale.as_str())
+                    .or_insert_with(|| locale.as_str().into())
+                    .clone(),
                 kind: message.kind,
                 id,
                 body,

@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -24,9 +26,9 @@ pub enum Op {
         id: String,
     },
     UploadMessage {
-        key: String,
-        locale: String,
-        id: String,
+        key: Arc<str>,
+        locale: Arc<str>,
+        id: Arc<str>,
     },
     SetDefault {
         product: String,
@@ -223,10 +225,10 @@ pub enum ContentKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContentState {
     pub kind: ContentKind,
-    pub key: String,
+    pub key: Arc<str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub locale: Option<String>,
-    pub id: String,
+    pub locale: Option<Arc<str>>,
+    pub id: Arc<str>,
     pub state: Option<ReviewState>,
     /// For an image: the size Apple lists, when Apple lists one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -469,16 +471,16 @@ pub fn plan(
         }
         content.push(ContentState {
             kind: ContentKind::Image,
-            key: image.key.clone(),
+            key: image.key.as_str().into(),
             locale: None,
             apple_size: observed.image_sizes.get(&id).copied(),
-            id,
+            id: id.into(),
             state,
         });
     }
     for message in &desired.messages {
-        let id = message.id.to_string();
-        let state = observed.messages.get(&id).cloned();
+        let id: Arc<str> = message.id.to_string().into();
+        let state = observed.messages.get(&*id).cloned();
         if state.is_none() {
             actions.push(Action {
                 op: Op::UploadMessage {
@@ -513,14 +515,14 @@ pub fn plan(
             locale: locale.clone(),
             current: current.clone(),
             desired: want.map(|id| id.to_string()),
-            desired_key: want_message.map(|m| m.key.clone()),
+            desired_key: want_message.map(|m| m.key.to_string()),
         });
         let mut replaced_now = false;
         match (want, want_message) {
             (Some(id), Some(message)) if current.as_deref() != Some(&id.to_string()) => {
                 let mut parts = vec![PartState {
                     kind: ContentKind::Message,
-                    key: message.key.clone(),
+                    key: message.key.to_string(),
                     state: observed.messages.get(&id.to_string()).cloned(),
                 }];
                 for image_id in &message.image_ids {
@@ -551,7 +553,7 @@ pub fn plan(
                     op: Op::SetDefault {
                         product: product.clone(),
                         locale: locale.clone(),
-                        message_key: message.key.clone(),
+                        message_key: message.key.to_string(),
                         message_id: id.to_string(),
                         replaces: current.clone(),
                     },

@@ -190,7 +190,7 @@ fn rejected_content_blocks_and_is_reported() {
         crate::render::reason_words(&p.actions[1].reason),
         "image hero REJECTED: change the content to get a new id"
     );
-    let rejected: Vec<&str> = p.rejected().map(|c| c.id.as_str()).collect();
+    let rejected: Vec<&str> = p.rejected().map(|c| &*c.id).collect();
     assert_eq!(rejected, [I1, M2]);
 }
 
@@ -543,7 +543,7 @@ fn markdown_is_capped_below_githubs_limit() {
     let mut d = desired();
     for i in 0..3000 {
         d.messages.push(DesiredMessage {
-            key: format!("message-{i}"),
+            key: format!("message-{i}").into(),
             locale: "en-US".into(),
             kind: MessageKind::Text,
             id: Uuid::from_u128(i as u128 + 1000),
@@ -588,8 +588,8 @@ fn a_large_plan_keeps_every_section_and_default_change() {
     for i in 0..500u128 {
         for (j, locale) in locales.iter().enumerate() {
             d.messages.push(DesiredMessage {
-                key: format!("message-{i}"),
-                locale: locale.to_string(),
+                key: format!("message-{i}").into(),
+                locale: (*locale).into(),
                 kind: MessageKind::Text,
                 id: Uuid::from_u128(10_000 + i * 4 + j as u128),
                 body: "{}".into(),

@@ -110,7 +110,7 @@ pub fn app_realtime(
         out.rules.iter().map(|r| r.answer.message_key()).collect();
     let mut versions = BTreeMap::new();
     for message in &desired.messages {
-        if !keys.contains(message.key.as_str()) {
+        if !keys.contains(&*message.key) {
             continue;
         }
         let current_ok = approved(&states, &message.id)
@@ -131,8 +131,8 @@ pub fn app_realtime(
             ))
         } else {
             previous
-                .and_then(|p| p.approved.get(&message.key))
-                .and_then(|by_locale| by_locale.get(&message.locale))
+                .and_then(|p| p.approved.get(&*message.key))
+                .and_then(|by_locale| by_locale.get(&*message.locale))
                 .filter(|v| v.message_id != message.id && approved(&states, &v.message_id))
                 .and_then(|v| {
                     let facts = previous_versions.get(&v.message_id)?;
@@ -155,9 +155,9 @@ pub fn app_realtime(
         if let Some((version, facts)) = version {
             versions.insert(version.message_id, facts);
             out.approved
-                .entry(message.key.clone())
+                .entry(message.key.to_string())
                 .or_default()
-                .insert(message.locale.clone(), version);
+                .insert(message.locale.to_string(), version);
         }
     }
     AppSnapshot {
@@ -202,7 +202,7 @@ mod tests {
                 kind: ContentKind::Message,
                 key: "stay".into(),
                 locale: None,
-                id: id.to_string(),
+                id: id.to_string().into(),
                 state: Some(state.clone()),
                 apple_size: None,
             });
@@ -212,7 +212,7 @@ mod tests {
                 kind: ContentKind::Image,
                 key: "hero".into(),
                 locale: None,
-                id: id.to_string(),
+                id: id.to_string().into(),
                 state: Some(state.clone()),
                 apple_size: None,
             });

@@ -72,7 +72,7 @@ pub fn describe(op: &Op) -> ActionView {
         Op::UploadMessage { key, locale, id } => (
             Sign::Add,
             "upload message",
-            vec![code(key), Piece::Locale(locale.clone()), code(id)],
+            vec![code(key), Piece::Locale(locale.to_string()), code(id)],
         ),
         Op::SetDefault {
             product,
