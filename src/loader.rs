@@ -611,7 +611,8 @@ fn check_source_in(
 ) -> Option<(Manifest, Locations, BTreeMap<String, ImageFile>)> {
     // Every problem in one run: YAML problems that leave a tree (duplicate keys), then
     // structural ones, then semantic checks on every part that decoded.
-    let parsed = match yaml::parse_document(source) {
+    let arena = bumpalo::Bump::new();
+    let parsed = match yaml::parse_document(&arena, source) {
         Ok(document) => {
             for e in document.problems {
                 d.error(e.span, e.message, e.hint);

@@ -11,6 +11,8 @@
 //! errors (wording and position) are the ones retainctl has always reported. A block
 //! mapping's position is the one `yaml-rust2` gives: its first `:`.
 
+use bumpalo::Bump;
+use bumpalo::collections::Vec as BumpVec;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
@@ -31,31 +33,33 @@ impl Span {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum NodeKind {
+/// What a node is. Its text and children live in the arena the document was parsed
+/// into ([`parse_document`]): a 2,000-message file is some 100,000 nodes, freed at once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NodeKind<'a> {
     /// A scalar's text; `plain` is false for quoted and block scalars, which are
     /// always strings (so `"null"` is text, `null` is not).
     Scalar {
-        text: String,
+        text: &'a str,
         plain: bool,
     },
-    Sequence(Vec<Node>),
+    Sequence(&'a [Node<'a>]),
     /// Entries in file order; duplicates are refused while parsing.
-    Mapping(Vec<(Node, Node)>),
+    Mapping(&'a [(Node<'a>, Node<'a>)]),
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Node {
-    pub kind: NodeKind,
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Node<'a> {
+    pub kind: NodeKind<'a>,
     pub span: Span,
 }
 
-impl Node {
+impl<'a> Node<'a> {
     /// The text of a scalar that is not YAML's null.
-    pub fn as_str(&self) -> Option<&str> {
-        match &self.kind {
+    pub fn as_str(&self) -> Option<&'a str> {
+        match self.kind {
             NodeKind::Scalar { text, plain } => {
-                if *plain && matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL") {
+                if plain && matches!(text, "" | "~" | "null" | "Null" | "NULL") {
                     None
                 } else {
                     Some(text)
@@ -66,7 +70,7 @@ impl Node {
     }
 
     pub fn is_null(&self) -> bool {
-        matches!(&self.kind, NodeKind::Scalar { plain: true, text } if matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL"))
+        matches!(self.kind, NodeKind::Scalar { plain: true, text } if matches!(text, "" | "~" | "null" | "Null" | "NULL"))
     }
 
     /// A short name of what this node is, for "expected X, found Y" messages.
@@ -91,15 +95,15 @@ pub struct YamlError {
 /// A parsed document and the problems that did not stop parsing: a duplicate key is
 /// reported and its second entry left out, so the rest of the file is still checked.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Parsed {
-    pub root: Option<Node>,
+pub struct Parsed<'a> {
+    pub root: Option<Node<'a>>,
     pub problems: Vec<YamlError>,
 }
 
 /// Parses one YAML document. Duplicate keys, several documents and unresolved
 /// aliases are errors. An empty file is an empty mapping's absence: `Ok(None)`.
-pub fn parse(source: &str) -> Result<Option<Node>, Vec<YamlError>> {
-    let parsed = parse_document(source)?;
+pub fn parse<'a>(arena: &'a Bump, source: &str) -> Result<Option<Node<'a>>, Vec<YamlError>> {
+    let parsed = parse_document(arena, source)?;
     if parsed.problems.is_empty() {
         Ok(parsed.root)
     } else {
@@ -110,14 +114,14 @@ pub fn parse(source: &str) -> Result<Option<Node>, Vec<YamlError>> {
 /// Like [`parse`], but a duplicate key does not stop the document: it comes back in
 /// [`Parsed::problems`] next to the tree (which keeps the first entry). Syntax errors,
 /// several documents and alias bombs are still `Err`: there is no tree to check.
-pub fn parse_document(source: &str) -> Result<Parsed, Vec<YamlError>> {
+pub fn parse_document<'a>(arena: &'a Bump, source: &str) -> Result<Parsed<'a>, Vec<YamlError>> {
     // A UTF-8 byte order mark (editors on Windows add it) is not part of the text.
     let source = source.strip_prefix('\u{feff}').unwrap_or(source);
     if let Some(at) = source.find('\0') {
         return Err(vec![nul_error(source, at)]);
     }
     let mut fast = Fast {
-        builder: TreeBuilder::default(),
+        builder: TreeBuilder::new(arena),
         source,
         ascii: source.is_ascii(),
         cursor: (0, 0),
@@ -125,14 +129,14 @@ pub fn parse_document(source: &str) -> Result<Parsed, Vec<YamlError>> {
     };
     let builder = match saphyr_parser::Parser::new_from_str(source).load(&mut fast, true) {
         Ok(()) => fast.builder,
-        Err(_) => return parse_slowly(source),
+        Err(_) => return parse_slowly(arena, source),
     };
     finish(builder)
 }
 
 /// [`parse_document`] with `yaml-rust2`, for a file `saphyr-parser` refused.
-fn parse_slowly(source: &str) -> Result<Parsed, Vec<YamlError>> {
-    let mut builder = TreeBuilder::default();
+fn parse_slowly<'a>(arena: &'a Bump, source: &str) -> Result<Parsed<'a>, Vec<YamlError>> {
+    let mut builder = TreeBuilder::new(arena);
     let mut parser = Parser::new_from_str(source);
     if let Err(e) = parser.load(&mut builder, true) {
         // The scanner may blame a tab on the scalar before it (a line or more earlier):
@@ -156,7 +160,7 @@ fn parse_slowly(source: &str) -> Result<Parsed, Vec<YamlError>> {
 }
 
 /// The document a builder holds, or why there is none.
-fn finish(builder: TreeBuilder) -> Result<Parsed, Vec<YamlError>> {
+fn finish(builder: TreeBuilder<'_>) -> Result<Parsed<'_>, Vec<YamlError>> {
     if builder.fatal {
         return Err(builder.errors);
     }
@@ -206,11 +210,18 @@ fn nul_error(source: &str, at: usize) -> YamlError {
     }
 }
 
-enum Frame {
-    Sequence(Span, usize, Vec<Node>),
+enum Frame<'a> {
+    Sequence(Span, usize, BumpVec<'a, Node<'a>>),
     /// The last field: a block mapping whose position is still to be moved to its first
     /// `:` (see [`Fast`]).
-    Mapping(Span, usize, Vec<(Node, Node)>, Option<Node>, KeyIndex, bool),
+    Mapping(
+        Span,
+        usize,
+        BumpVec<'a, (Node<'a>, Node<'a>)>,
+        Option<Node<'a>>,
+        KeyIndex,
+        bool,
+    ),
 }
 
 /// The hash of each scalar key's text → the first entry with that hash: finds a
@@ -224,12 +235,12 @@ type KeyIndex = std::collections::HashMap<u64, usize>;
 /// below): a guard against alias expansion bombs.
 pub const MAX_NODES: usize = 2_000_000;
 
-#[derive(Default)]
-struct TreeBuilder {
-    stack: Vec<Frame>,
-    documents: Vec<Node>,
+struct TreeBuilder<'a> {
+    arena: &'a Bump,
+    stack: Vec<Frame<'a>>,
+    documents: Vec<Node<'a>>,
     /// Anchored nodes with their sizes in nodes.
-    anchors: std::collections::HashMap<usize, (Node, usize)>,
+    anchors: std::collections::HashMap<usize, (Node<'a>, usize)>,
     errors: Vec<YamlError>,
     /// Set by an error that leaves no usable tree (alias bomb, unknown anchor).
     fatal: bool,
@@ -238,7 +249,7 @@ struct TreeBuilder {
     hasher: std::collections::hash_map::RandomState,
 }
 
-fn size(node: &Node) -> usize {
+fn size(node: &Node<'_>) -> usize {
     1 + match &node.kind {
         NodeKind::Scalar { .. } => 0,
         NodeKind::Sequence(items) => items.iter().map(size).sum(),
@@ -249,14 +260,14 @@ fn size(node: &Node) -> usize {
 /// Mappings up to this many entries are searched for a duplicate key one by one.
 const INDEX_FROM: usize = 16;
 
-fn key_text_is(k: &Node, text: &str) -> bool {
-    matches!(&k.kind, NodeKind::Scalar { text: t, .. } if t == text)
+fn key_text_is(k: &Node<'_>, text: &str) -> bool {
+    matches!(k.kind, NodeKind::Scalar { text: t, .. } if t == text)
 }
 
 /// The position of the earlier entry whose key is `text`, if any; records `text` as the
 /// key of the entry about to be pushed at `entries.len()` in large mappings' index.
 fn earlier_key(
-    entries: &[(Node, Node)],
+    entries: &[(Node<'_>, Node<'_>)],
     index: &mut KeyIndex,
     hasher: &std::collections::hash_map::RandomState,
     text: &str,
@@ -267,8 +278,8 @@ fn earlier_key(
     }
     if index.is_empty() {
         for (i, (k, _)) in entries.iter().enumerate() {
-            if let NodeKind::Scalar { text, .. } = &k.kind {
-                index.entry(hasher.hash_one(text.as_str())).or_insert(i);
+            if let NodeKind::Scalar { text, .. } = k.kind {
+                index.entry(hasher.hash_one(text)).or_insert(i);
             }
         }
     }
@@ -283,11 +294,25 @@ fn earlier_key(
     }
 }
 
-impl TreeBuilder {
-    fn push_node(&mut self, node: Node, anchor: usize) {
+impl<'a> TreeBuilder<'a> {
+    fn new(arena: &'a Bump) -> Self {
+        TreeBuilder {
+            arena,
+            stack: vec![],
+            documents: vec![],
+            anchors: Default::default(),
+            errors: vec![],
+            fatal: false,
+            nodes: 0,
+            too_large: false,
+            hasher: Default::default(),
+        }
+    }
+
+    fn push_node(&mut self, node: Node<'a>, anchor: usize) {
         if anchor != 0 {
             let n = size(&node);
-            self.anchors.insert(anchor, (node.clone(), n));
+            self.anchors.insert(anchor, (node, n));
         }
         match self.stack.last_mut() {
             None => self.documents.push(node),
@@ -299,17 +324,17 @@ impl TreeBuilder {
                         let mut node = node;
                         // A value written as nothing (`header:`) gets the position of the
                         // next token, often on a later line: place it at its key instead.
-                        if matches!(&node.kind, NodeKind::Scalar { text, plain: true } if text.is_empty())
+                        if matches!(node.kind, NodeKind::Scalar { text, plain: true } if text.is_empty())
                         {
                             node.span = key.span;
                         }
-                        let earlier = match &key.kind {
+                        let earlier = match key.kind {
                             NodeKind::Scalar { text, .. } => {
                                 earlier_key(entries, index, &self.hasher, text)
                             }
                             _ => None,
                         };
-                        if let (NodeKind::Scalar { text, .. }, Some(i)) = (&key.kind, earlier) {
+                        if let (NodeKind::Scalar { text, .. }, Some(i)) = (key.kind, earlier) {
                             let first = &entries[i].0;
                             self.errors.push(YamlError {
                                 span: key.span,
@@ -330,13 +355,13 @@ impl TreeBuilder {
     }
 }
 
-impl MarkedEventReceiver for TreeBuilder {
+impl MarkedEventReceiver for TreeBuilder<'_> {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         self.event(ev, Span::from_marker(mark));
     }
 }
 
-impl TreeBuilder {
+impl TreeBuilder<'_> {
     fn event(&mut self, ev: Event, span: Span) {
         if self.too_large {
             return;
@@ -345,6 +370,7 @@ impl TreeBuilder {
         match ev {
             Event::Scalar(text, style, anchor, _tag) => {
                 let plain = matches!(style, TScalarStyle::Plain);
+                let text = self.arena.alloc_str(&text);
                 self.push_node(
                     Node {
                         kind: NodeKind::Scalar { text, plain },
@@ -354,12 +380,13 @@ impl TreeBuilder {
                 );
             }
             Event::SequenceStart(anchor, _) => {
-                self.stack.push(Frame::Sequence(span, anchor, vec![]))
+                self.stack
+                    .push(Frame::Sequence(span, anchor, BumpVec::new_in(self.arena)))
             }
             Event::MappingStart(anchor, _) => self.stack.push(Frame::Mapping(
                 span,
                 anchor,
-                vec![],
+                BumpVec::new_in(self.arena),
                 None,
                 KeyIndex::new(),
                 false,
@@ -368,14 +395,14 @@ impl TreeBuilder {
                 let (node, anchor) = match self.stack.pop() {
                     Some(Frame::Sequence(span, anchor, items)) => (
                         Node {
-                            kind: NodeKind::Sequence(items),
+                            kind: NodeKind::Sequence(items.into_bump_slice()),
                             span,
                         },
                         anchor,
                     ),
                     Some(Frame::Mapping(span, anchor, entries, _, _, _)) => (
                         Node {
-                            kind: NodeKind::Mapping(entries),
+                            kind: NodeKind::Mapping(entries.into_bump_slice()),
                             span,
                         },
                         anchor,
@@ -399,7 +426,7 @@ impl TreeBuilder {
                         }
                         return;
                     }
-                    let mut node = node.clone();
+                    let mut node = *node;
                     node.span = span;
                     self.push_node(node, 0);
                 }
@@ -420,8 +447,8 @@ impl TreeBuilder {
 /// Feeds `saphyr-parser`'s events to a [`TreeBuilder`] as `yaml-rust2`'s, and gives a
 /// block mapping the position `yaml-rust2` gives it: the `:` after its first key, where
 /// `saphyr-parser` gives the key's (or the anchor's or tag's before it).
-struct Fast<'s> {
-    builder: TreeBuilder,
+struct Fast<'s, 'a> {
+    builder: TreeBuilder<'a>,
     source: &'s str,
     /// Character and byte offsets are the same.
     ascii: bool,
@@ -431,7 +458,7 @@ struct Fast<'s> {
     flow: Vec<bool>,
 }
 
-impl Fast<'_> {
+impl<'a> Fast<'_, 'a> {
     /// The byte offset of the `index`-th character.
     fn byte_at(&mut self, index: usize) -> usize {
         if self.ascii {
@@ -520,7 +547,7 @@ impl Fast<'_> {
     }
 
     /// The block mapping being filled, if its first key is being read.
-    fn awaiting_first_key(&mut self) -> Option<&mut Frame> {
+    fn awaiting_first_key(&mut self) -> Option<&mut Frame<'a>> {
         match self.builder.stack.last_mut() {
             Some(frame @ Frame::Mapping(_, _, _, None, _, true)) => Some(frame),
             _ => None,
@@ -536,7 +563,7 @@ fn span_of(m: saphyr_parser::Marker) -> Span {
     }
 }
 
-impl<'input> saphyr_parser::SpannedEventReceiver<'input> for Fast<'_> {
+impl<'input> saphyr_parser::SpannedEventReceiver<'input> for Fast<'_, '_> {
     fn on_event(&mut self, ev: saphyr_parser::Event<'input>, at: saphyr_parser::Span) {
         use saphyr_parser::{Event as E, ScalarStyle};
         let (mark, content) = match ev {
@@ -600,6 +627,23 @@ impl<'input> saphyr_parser::SpannedEventReceiver<'input> for Fast<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Each parsed test document keeps its arena for the rest of the test run.
+    fn arena() -> &'static Bump {
+        Box::leak(Box::new(Bump::new()))
+    }
+
+    fn parse(source: &str) -> Result<Option<Node<'static>>, Vec<YamlError>> {
+        super::parse(arena(), source)
+    }
+
+    fn parse_document(source: &str) -> Result<Parsed<'static>, Vec<YamlError>> {
+        super::parse_document(arena(), source)
+    }
+
+    fn parse_slowly(source: &str) -> Result<Parsed<'static>, Vec<YamlError>> {
+        super::parse_slowly(arena(), source)
+    }
 
     #[test]
     fn spans_are_one_based() {

@@ -306,14 +306,14 @@ struct Cx<'a> {
 
 /// The known fields present in a mapping, by name (a handful: kept inline).
 #[derive(Default)]
-struct Fields<'n>(smallvec::SmallVec<[(&'static str, &'n Node); 8]>);
+struct Fields<'n>(smallvec::SmallVec<[(&'static str, &'n Node<'n>); 8]>);
 
 impl<'n> Fields<'n> {
     fn new() -> Self {
         Fields::default()
     }
 
-    fn get(&self, name: &str) -> Option<&&'n Node> {
+    fn get(&self, name: &str) -> Option<&&'n Node<'n>> {
         self.0.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
     }
 
@@ -321,7 +321,7 @@ impl<'n> Fields<'n> {
         self.get(name).is_some()
     }
 
-    fn insert(&mut self, name: &'static str, node: &'n Node) {
+    fn insert(&mut self, name: &'static str, node: &'n Node<'n>) {
         match self.0.iter_mut().find(|(k, _)| *k == name) {
             Some(entry) => entry.1 = node,
             None => self.0.push((name, node)),
@@ -356,7 +356,7 @@ impl Cx<'_> {
     /// when it is not a mapping), so that the fields that are there are still checked.
     fn fields<'n>(
         &mut self,
-        node: &'n Node,
+        node: &'n Node<'n>,
         ptr: &str,
         what: &str,
         known: &[&'static str],
@@ -368,7 +368,7 @@ impl Cx<'_> {
     /// [`Cx::fields`] with the mapping's name written only for a problem.
     fn fields_named<'n>(
         &mut self,
-        node: &'n Node,
+        node: &'n Node<'n>,
         ptr: &str,
         what: impl Fn() -> String,
         known: &[&'static str],
@@ -387,7 +387,7 @@ impl Cx<'_> {
             return None;
         };
         let mut out = Fields::new();
-        for (k, v) in entries {
+        for (k, v) in entries.iter() {
             let Some(name) = k.as_str() else {
                 self.broken(k.span, format!("{} has a key that is not text", what()), ());
                 continue;
@@ -435,7 +435,12 @@ impl Cx<'_> {
     }
 
     /// A mapping with free keys (image keys, locales, product ids): its entries in order.
-    fn entries<'n>(&mut self, node: &'n Node, ptr: &str, what: &str) -> Vec<(String, &'n Node)> {
+    fn entries<'n>(
+        &mut self,
+        node: &'n Node<'n>,
+        ptr: &str,
+        what: &str,
+    ) -> Vec<(String, &'n Node<'n>)> {
         let NodeKind::Mapping(entries) = &node.kind else {
             if node.is_null() {
                 return vec![];
@@ -449,7 +454,7 @@ impl Cx<'_> {
             return vec![];
         };
         let mut out = Vec::with_capacity(entries.len());
-        for (k, v) in entries {
+        for (k, v) in entries.iter() {
             match k.as_str() {
                 Some(name) if !name.trim().is_empty() => {
                     self.locs
