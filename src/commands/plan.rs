@@ -91,13 +91,17 @@ pub fn run(args: PlanArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
     for p in &problems {
         eprintln!("error: {p}");
     }
-    Ok(if !plan.is_complete() || !problems.is_empty() {
+    let code = if !plan.is_complete() || !problems.is_empty() {
         ExitCode::FAILURE
     } else if args.detailed_exitcode && plan.has_changes() {
         ExitCode::from(EXIT_PENDING)
     } else {
         ExitCode::SUCCESS
-    })
+    };
+    // The process ends after this command: the apps and the plan (for a large account,
+    // hundreds of thousands of small allocations) are left to it, not freed one by one.
+    std::mem::forget((apps, plan));
+    Ok(code)
 }
 
 /// Attaches how each app's realtime rules differ from the base manifests and from the
