@@ -404,7 +404,8 @@ pub fn load(paths: &[PathBuf]) -> Loaded {
 }
 
 /// Like [`load`], for `validate`: each app is dropped once checked (memory stays that of
-/// one file); `apps` stays empty and `valid` counts them.
+/// one file per core) and not expanded into ids; `apps` stays empty and `valid` counts
+/// them.
 pub fn check(paths: &[PathBuf]) -> Loaded {
     load_with(paths, None, Keep::Count)
 }
@@ -446,7 +447,11 @@ fn load_with(paths: &[PathBuf], tree: Option<TreeRoot>, keep: Keep) -> Loaded {
                     // Identifiers are not needed to tell whether a file is valid: a
                     // checked manifest always expands (asserted where tests run).
                     Keep::Count => {
-                        debug_assert!(desired::expand(&checked.manifest, &checked.pngs).is_ok());
+                        debug_assert!(
+                            desired::expand(&checked.manifest, &checked.pngs).is_ok(),
+                            "{} passed the checks but does not expand",
+                            file.display()
+                        );
                         None
                     }
                 };

@@ -98,8 +98,9 @@ pub fn run(args: PlanArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     };
-    // The process ends after this command: the apps and the plan (for a large account,
-    // hundreds of thousands of small allocations) are left to it, not freed one by one.
+    // Only the binary's `main` runs a command, and it returns right after: the apps and
+    // the plan (for a large account, hundreds of thousands of small allocations) are
+    // left to the ending process, not freed one by one.
     std::mem::forget((apps, plan));
     Ok(code)
 }

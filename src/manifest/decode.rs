@@ -33,10 +33,13 @@ pub struct Loc {
 /// each one is in it.
 #[derive(Debug, Clone, Default)]
 pub struct Locations {
-    /// Every recorded pointer, end to end.
+    /// Every recorded pointer, end to end (at most 4 GiB: a pointer past that is not
+    /// recorded and answers with its nearest recorded ancestor's position).
     text: String,
     /// Where each pointer is in `text`, found by the hash of its text.
     table: hashbrown::HashTable<Recorded>,
+    /// foldhash, seeded per process: a manifest's author never sees a hash, so the keys
+    /// cannot be chosen to collide (its README: it defeats all but interactive attacks).
     hasher: hashbrown::DefaultHashBuilder,
     /// Pointers of values that are present in the file but did not decode.
     broken: HashSet<String>,
@@ -45,13 +48,13 @@ pub struct Locations {
 /// How many segments deep the pointers are that a loaded app keeps (where plans point).
 pub const SHALLOW: usize = 4;
 
-/// One recorded pointer: its text as `text[start..start + len]`, how many segments
-/// deep it is, and where its key and value stand (a manifest is at most 64 MiB, so
-/// offsets, lines and columns fit in `u32`).
+/// One recorded pointer: its text as `text[start..end]`, how many segments deep it is,
+/// and where its key and value stand (a manifest is at most 64 MiB, so its lines and
+/// columns fit in `u32`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Recorded {
     start: u32,
-    len: u32,
+    end: u32,
     depth: u32,
     key: [u32; 2],
     value: [u32; 2],
@@ -68,6 +71,11 @@ impl Recorded {
             value: span(self.value),
         }
     }
+}
+
+/// The text of `r` in `text` (a [`Locations`]'s).
+fn text_of<'t>(text: &'t str, r: &Recorded) -> &'t str {
+    &text[r.start as usize..r.end as usize]
 }
 
 fn packed(span: Span) -> [u32; 2] {
@@ -115,7 +123,7 @@ impl Locations {
     }
 
     fn pointer_of(&self, r: &Recorded) -> &str {
-        &self.text[r.start as usize..(r.start + r.len) as usize]
+        text_of(&self.text, r)
     }
 
     fn find(&self, ptr: &str) -> Option<&Recorded> {
@@ -130,10 +138,6 @@ impl Locations {
 
     /// Records `ptr`; a pointer recorded again takes its new place.
     fn insert_str(&mut self, ptr: &str, key: Span, value: Span) {
-        let (Ok(start), Ok(len)) = (u32::try_from(self.text.len()), u32::try_from(ptr.len()))
-        else {
-            return;
-        };
         let hash = self.hasher.hash_one(ptr);
         let Locations {
             text,
@@ -141,22 +145,25 @@ impl Locations {
             hasher,
             ..
         } = self;
-        let at = |r: &Recorded| &text[r.start as usize..(r.start + r.len) as usize];
-        if let Some(r) = table.find_mut(hash, |r| at(r) == ptr) {
+        if let Some(r) = table.find_mut(hash, |r| text_of(text, r) == ptr) {
             (r.key, r.value) = (packed(key), packed(value));
             return;
         }
+        let (Ok(start), Ok(end)) = (
+            u32::try_from(text.len()),
+            u32::try_from(text.len() + ptr.len()),
+        ) else {
+            return;
+        };
+        text.push_str(ptr);
         let recorded = Recorded {
             start,
-            len,
+            end,
             depth: u32::try_from(depth(ptr)).unwrap_or(u32::MAX),
             key: packed(key),
             value: packed(value),
         };
-        table.insert_unique(hash, recorded, |r| {
-            hasher.hash_one(&text[r.start as usize..(r.start + r.len) as usize])
-        });
-        text.push_str(ptr);
+        table.insert_unique(hash, recorded, |r| hasher.hash_one(text_of(text, r)));
     }
 
     /// Records `{parent}/{segment}`, the pointer built in `scratch`.
@@ -216,16 +223,17 @@ impl Locations {
     /// pointer then answers with its nearest kept ancestor's position, as `get` does.
     pub fn keep_depth(&mut self, segments: usize) {
         let limit = u32::try_from(segments).unwrap_or(u32::MAX);
-        let kept = self.table.iter().filter(|r| r.depth <= limit);
-        let (count, bytes) = kept.fold((0, 0), |(n, b), r| (n + 1, b + r.len as usize));
+        let kept: Vec<&Recorded> = self.table.iter().filter(|r| r.depth <= limit).collect();
+        let bytes = kept.iter().map(|r| (r.end - r.start) as usize).sum();
         let mut shallow = Locations {
             text: String::with_capacity(bytes),
-            table: hashbrown::HashTable::with_capacity(count),
+            table: hashbrown::HashTable::with_capacity(kept.len()),
             hasher: self.hasher.clone(),
             broken: std::mem::take(&mut self.broken),
         };
-        for r in self.table.iter().filter(|r| r.depth <= limit) {
-            shallow.insert_str(self.pointer_of(r), r.loc().key, r.loc().value);
+        for r in kept {
+            let Loc { key, value } = r.loc();
+            shallow.insert_str(self.pointer_of(r), key, value);
         }
         shallow.broken.retain(|p| depth(p) <= segments);
         shallow.broken.shrink_to_fit();
@@ -1000,6 +1008,21 @@ pub fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pointer_recorded_again_takes_its_new_place() {
+        let at = |line| Span { line, col: 1 };
+        let mut locs = Locations::default();
+        for i in 0..100 {
+            locs.insert(pointer(&["messages", &format!("m{i}")]), at(i), at(i));
+        }
+        locs.insert(pointer(&["messages", "m7"]), at(700), at(701));
+        assert_eq!(locs.table.len(), 100);
+        assert_eq!(locs.key(&["messages", "m7"]), at(700));
+        assert_eq!(locs.value(&["messages", "m7", "kind"]), at(701));
+        assert_eq!(locs.key(&["messages", "m99"]), at(99));
+        assert_eq!(locs.key(&["nothing"]), at(1));
+    }
 
     #[test]
     fn keep_depth_keeps_shallow_positions_and_answers_deeper_ones_with_an_ancestor() {
