@@ -131,10 +131,7 @@ pub fn canonical_upload_body(
             + localization.body.len()
             + if image.is_some() { 80 } else { 0 },
     );
-    let text = |s: &str, out: &mut Vec<u8>| {
-        // Writing a string to memory cannot fail.
-        let _ = serde_json::to_writer(&mut *out, s);
-    };
+    let text = ids::write_json::<str>;
     let id = |id: Uuid, out: &mut Vec<u8>| {
         out.push(b'"');
         out.extend_from_slice(

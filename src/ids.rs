@@ -94,7 +94,7 @@ pub fn canonical_json(value: &Value) -> String {
 }
 
 /// Appends the JSON of a string or scalar (`serde_json` writing to memory cannot fail).
-fn write_json<T: serde::Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+pub fn write_json<T: serde::Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
     let _ = serde_json::to_writer(out, value);
 }
 

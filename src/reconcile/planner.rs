@@ -389,10 +389,7 @@ pub fn manifest_digest(desired: &DesiredApp, env: EnvironmentName) -> String {
     // messages, owned, realtimeManaged, realtimeUrl }, written directly: a JSON tree of
     // every id of a 2,000-message app was 4 % of a plan.
     let mut out = Vec::with_capacity(128 + 39 * (desired.images.len() + desired.messages.len()));
-    let text = |s: &str, out: &mut Vec<u8>| {
-        // Writing a string to memory cannot fail.
-        let _ = serde_json::to_writer(&mut *out, s);
-    };
+    let text = ids::write_json::<str>;
     let list = |items: &mut dyn Iterator<Item = String>, out: &mut Vec<u8>| {
         out.push(b'[');
         for (i, item) in items.enumerate() {
