@@ -5,7 +5,6 @@
 //! `/healthz`; SIGTERM.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -92,20 +91,9 @@ impl ServeProcess {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("start retainctl serve");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().expect("piped"))
-            .read_line(&mut first)
-            .expect("read the first line");
-        let url = first
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| {
-                panic!(
-                    "first line was {first:?}; log: {}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                )
-            })
-            .to_string();
+        let url = crate::common::listening_url(&mut child, || {
+            format!("log: {}", std::fs::read_to_string(&log).unwrap_or_default())
+        });
         ServeProcess { child, url, log }
     }
 
@@ -662,19 +650,10 @@ fn a_promotional_offer_is_signed_with_the_key_the_snapshot_names_which_never_rea
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let server = ServeProcess {
-        child,
-        url: first
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap()
-            .to_string(),
-        log,
-    };
+    let url = crate::common::listening_url(&mut child, || {
+        format!("log: {}", std::fs::read_to_string(&log).unwrap_or_default())
+    });
+    let server = ServeProcess { child, url, log };
     let (status, body) = post(&server.url, &s.signer.sign(&payload("p.offer")).unwrap());
     assert_eq!(status, 200, "{body}\n{}", server.log());
     let value: Value = serde_json::from_str(&body).unwrap();

@@ -101,17 +101,23 @@ impl SimProcess {
             .stderr(Stdio::null())
             .spawn()
             .expect("start retainctl sim");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().expect("piped"))
-            .read_line(&mut first)
-            .expect("read the first line");
-        let url = first
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("first line was {first:?}"))
-            .to_string();
+        let url = listening_url(&mut child, String::new);
         SimProcess { child, url }
     }
+}
+
+/// The address a just-started `sim` or `serve` prints on its first line (`listening on
+/// URL`); a different first line fails the test with `context()` (e.g. the server's log).
+pub fn listening_url(child: &mut Child, context: impl Fn() -> String) -> String {
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("piped"))
+        .read_line(&mut first)
+        .expect("read the first line");
+    first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line was {first:?}; {}", context()))
+        .to_string()
 }
 
 impl Drop for SimProcess {
