@@ -12,7 +12,6 @@
 //! mapping's position is the one `yaml-rust2` gives: its first `:`.
 
 use bumpalo::Bump;
-use bumpalo::collections::Vec as BumpVec;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
@@ -211,17 +210,22 @@ fn nul_error(source: &str, at: usize) -> YamlError {
 }
 
 enum Frame<'a> {
-    Sequence(Span, usize, BumpVec<'a, Node<'a>>),
-    /// The last field: a block mapping whose position is still to be moved to its first
-    /// `:` (see [`Fast`]).
-    Mapping(
-        Span,
-        usize,
-        BumpVec<'a, (Node<'a>, Node<'a>)>,
-        Option<Node<'a>>,
-        KeyIndex,
-        bool,
-    ),
+    /// Its items are `TreeBuilder::items[start..]`.
+    Sequence {
+        span: Span,
+        anchor: usize,
+        start: usize,
+    },
+    /// Its entries are `TreeBuilder::entries[start..]`. `moved` is true while a block
+    /// mapping's position is still to be moved to its first `:` (see [`Fast`]).
+    Mapping {
+        span: Span,
+        anchor: usize,
+        start: usize,
+        pending_key: Option<Node<'a>>,
+        index: KeyIndex,
+        moved: bool,
+    },
 }
 
 /// The hash of each scalar key's text → the first entry with that hash: finds a
@@ -238,6 +242,10 @@ pub const MAX_NODES: usize = 2_000_000;
 struct TreeBuilder<'a> {
     arena: &'a Bump,
     stack: Vec<Frame<'a>>,
+    /// The items and entries of every open collection, innermost last: a collection is
+    /// copied into the arena once, when it closes, instead of growing there.
+    items: Vec<Node<'a>>,
+    entries: Vec<(Node<'a>, Node<'a>)>,
     documents: Vec<Node<'a>>,
     /// Anchored nodes with their sizes in nodes.
     anchors: std::collections::HashMap<usize, (Node<'a>, usize)>,
@@ -299,6 +307,8 @@ impl<'a> TreeBuilder<'a> {
         TreeBuilder {
             arena,
             stack: vec![],
+            items: vec![],
+            entries: vec![],
             documents: vec![],
             anchors: Default::default(),
             errors: vec![],
@@ -316,8 +326,14 @@ impl<'a> TreeBuilder<'a> {
         }
         match self.stack.last_mut() {
             None => self.documents.push(node),
-            Some(Frame::Sequence(_, _, items)) => items.push(node),
-            Some(Frame::Mapping(_, _, entries, pending_key, index, _)) => {
+            Some(Frame::Sequence { .. }) => self.items.push(node),
+            Some(Frame::Mapping {
+                start,
+                pending_key,
+                index,
+                ..
+            }) => {
+                let entries = &mut self.entries;
                 match pending_key.take() {
                     None => *pending_key = Some(node),
                     Some(key) => {
@@ -330,12 +346,12 @@ impl<'a> TreeBuilder<'a> {
                         }
                         let earlier = match key.kind {
                             NodeKind::Scalar { text, .. } => {
-                                earlier_key(entries, index, &self.hasher, text)
+                                earlier_key(&entries[*start..], index, &self.hasher, text)
                             }
                             _ => None,
                         };
                         if let (NodeKind::Scalar { text, .. }, Some(i)) = (key.kind, earlier) {
-                            let first = &entries[i].0;
+                            let first = &entries[*start + i].0;
                             self.errors.push(YamlError {
                                 span: key.span,
                                 message: format!(
@@ -355,22 +371,53 @@ impl<'a> TreeBuilder<'a> {
     }
 }
 
+/// A parser event as the [`TreeBuilder`] takes it, from either parser; a scalar's text
+/// is borrowed, to be copied once, into the arena.
+enum Step<'t> {
+    Scalar {
+        text: &'t str,
+        plain: bool,
+        anchor: usize,
+    },
+    SequenceStart(usize),
+    MappingStart(usize),
+    SequenceEnd,
+    MappingEnd,
+    Alias(usize),
+}
+
 impl MarkedEventReceiver for TreeBuilder<'_> {
     fn on_event(&mut self, ev: Event, mark: Marker) {
-        self.event(ev, Span::from_marker(mark));
+        let step = match &ev {
+            Event::Scalar(text, style, anchor, _tag) => Step::Scalar {
+                text,
+                plain: matches!(style, TScalarStyle::Plain),
+                anchor: *anchor,
+            },
+            Event::SequenceStart(anchor, _) => Step::SequenceStart(*anchor),
+            Event::MappingStart(anchor, _) => Step::MappingStart(*anchor),
+            Event::SequenceEnd => Step::SequenceEnd,
+            Event::MappingEnd => Step::MappingEnd,
+            Event::Alias(id) => Step::Alias(*id),
+            _ => return,
+        };
+        self.event(step, Span::from_marker(mark));
     }
 }
 
 impl TreeBuilder<'_> {
-    fn event(&mut self, ev: Event, span: Span) {
+    fn event(&mut self, step: Step<'_>, span: Span) {
         if self.too_large {
             return;
         }
         self.nodes += 1;
-        match ev {
-            Event::Scalar(text, style, anchor, _tag) => {
-                let plain = matches!(style, TScalarStyle::Plain);
-                let text = self.arena.alloc_str(&text);
+        match step {
+            Step::Scalar {
+                text,
+                plain,
+                anchor,
+            } => {
+                let text = self.arena.alloc_str(text);
                 self.push_node(
                     Node {
                         kind: NodeKind::Scalar { text, plain },
@@ -379,39 +426,57 @@ impl TreeBuilder<'_> {
                     anchor,
                 );
             }
-            Event::SequenceStart(anchor, _) => {
-                self.stack
-                    .push(Frame::Sequence(span, anchor, BumpVec::new_in(self.arena)))
-            }
-            Event::MappingStart(anchor, _) => self.stack.push(Frame::Mapping(
+            Step::SequenceStart(anchor) => self.stack.push(Frame::Sequence {
                 span,
                 anchor,
-                BumpVec::new_in(self.arena),
-                None,
-                KeyIndex::new(),
-                false,
-            )),
-            Event::SequenceEnd | Event::MappingEnd => {
+                start: self.items.len(),
+            }),
+            Step::MappingStart(anchor) => self.stack.push(Frame::Mapping {
+                span,
+                anchor,
+                start: self.entries.len(),
+                pending_key: None,
+                index: KeyIndex::new(),
+                moved: false,
+            }),
+            Step::SequenceEnd | Step::MappingEnd => {
                 let (node, anchor) = match self.stack.pop() {
-                    Some(Frame::Sequence(span, anchor, items)) => (
-                        Node {
-                            kind: NodeKind::Sequence(items.into_bump_slice()),
-                            span,
-                        },
+                    Some(Frame::Sequence {
+                        span,
                         anchor,
-                    ),
-                    Some(Frame::Mapping(span, anchor, entries, _, _, _)) => (
-                        Node {
-                            kind: NodeKind::Mapping(entries.into_bump_slice()),
-                            span,
-                        },
+                        start,
+                    }) => {
+                        let items = self.arena.alloc_slice_copy(&self.items[start..]);
+                        self.items.truncate(start);
+                        (
+                            Node {
+                                kind: NodeKind::Sequence(items),
+                                span,
+                            },
+                            anchor,
+                        )
+                    }
+                    Some(Frame::Mapping {
+                        span,
                         anchor,
-                    ),
+                        start,
+                        ..
+                    }) => {
+                        let entries = self.arena.alloc_slice_copy(&self.entries[start..]);
+                        self.entries.truncate(start);
+                        (
+                            Node {
+                                kind: NodeKind::Mapping(entries),
+                                span,
+                            },
+                            anchor,
+                        )
+                    }
                     None => return,
                 };
                 self.push_node(node, anchor);
             }
-            Event::Alias(id) => match self.anchors.get(&id) {
+            Step::Alias(id) => match self.anchors.get(&id) {
                 Some((node, n)) => {
                     self.nodes += n;
                     if self.nodes > MAX_NODES {
@@ -439,7 +504,6 @@ impl TreeBuilder<'_> {
                     })
                 }
             },
-            _ => {}
         }
     }
 }
@@ -549,7 +613,13 @@ impl<'a> Fast<'_, 'a> {
     /// The block mapping being filled, if its first key is being read.
     fn awaiting_first_key(&mut self) -> Option<&mut Frame<'a>> {
         match self.builder.stack.last_mut() {
-            Some(frame @ Frame::Mapping(_, _, _, None, _, true)) => Some(frame),
+            Some(
+                frame @ Frame::Mapping {
+                    pending_key: None,
+                    moved: true,
+                    ..
+                },
+            ) => Some(frame),
             _ => None,
         }
     }
@@ -579,48 +649,46 @@ impl<'input> saphyr_parser::SpannedEventReceiver<'input> for Fast<'_, '_> {
         } else {
             None
         };
-        if let Some(Frame::Mapping(span, _, _, _, _, moved)) = self.awaiting_first_key() {
+        if let Some(Frame::Mapping { span, moved, .. }) = self.awaiting_first_key() {
             // Only a text key is followed by a `:` to point at; others keep the start.
             if let Some(colon) = colon {
                 *span = colon;
             }
             *moved = false;
         }
-        let ev = match ev {
-            E::Scalar(text, style, anchor, _) => {
-                let style = match style {
-                    ScalarStyle::Plain => TScalarStyle::Plain,
-                    _ => TScalarStyle::DoubleQuoted,
-                };
-                Event::Scalar(text.into_owned(), style, anchor, None)
-            }
+        let step = match &ev {
+            E::Scalar(text, style, anchor, _) => Step::Scalar {
+                text,
+                plain: matches!(style, ScalarStyle::Plain),
+                anchor: *anchor,
+            },
             E::SequenceStart(anchor, _) => {
                 let flow = self.flow.last() == Some(&true) || opens == Some(b'[');
                 self.flow.push(flow);
-                Event::SequenceStart(anchor, None)
+                Step::SequenceStart(*anchor)
             }
-            E::SequenceEnd | E::MappingEnd => {
+            E::SequenceEnd => {
                 self.flow.pop();
-                if matches!(ev, E::SequenceEnd) {
-                    Event::SequenceEnd
-                } else {
-                    Event::MappingEnd
-                }
+                Step::SequenceEnd
+            }
+            E::MappingEnd => {
+                self.flow.pop();
+                Step::MappingEnd
             }
             E::MappingStart(anchor, _) => {
                 let flow = self.flow.last() == Some(&true) || opens == Some(b'{');
                 self.flow.push(flow);
                 let block = !flow && opens != Some(b'?');
-                self.builder.event(Event::MappingStart(anchor, None), mark);
-                if let Some(Frame::Mapping(.., moved)) = self.builder.stack.last_mut() {
+                self.builder.event(Step::MappingStart(*anchor), mark);
+                if let Some(Frame::Mapping { moved, .. }) = self.builder.stack.last_mut() {
                     *moved = block;
                 }
                 return;
             }
-            E::Alias(id) => Event::Alias(id),
+            E::Alias(id) => Step::Alias(*id),
             _ => return,
         };
-        self.builder.event(ev, mark);
+        self.builder.event(step, mark);
     }
 }
 
