@@ -17,19 +17,20 @@ use crate::reconcile::{AppError, AppPlan};
 
 pub use markdown::{MARKDOWN_LIMIT, PLAN_MARKER, STATUS_MARKER, cap_markdown};
 
-/// One piece of an action's target; each format shows it its own way.
+/// One piece of an action's target, borrowed from the action; each format shows it its
+/// own way.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Piece {
+pub enum Piece<'a> {
     /// A key, product or id: plain in text, `code` in markdown.
-    Code(String),
+    Code(&'a str),
     /// A locale: `[en-US]` in text, plain in markdown.
-    Locale(String),
+    Locale(&'a str),
     /// An image size: `(FULL_SIZE)` in text, plain in markdown.
     Size(&'static str),
     /// Plain words.
-    Words(String),
+    Words(&'static str),
     /// A parenthesised aside.
-    Aside(Vec<Piece>),
+    Aside(Vec<Piece<'a>>),
 }
 
 /// `+` adds, `~` changes, `-` deletes.
@@ -52,27 +53,28 @@ impl Sign {
 
 /// The one description of an action that every format renders.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActionView {
+pub struct ActionView<'a> {
     pub sign: Sign,
     pub verb: &'static str,
-    pub target: Vec<Piece>,
+    /// At most five pieces: kept inline, as a plan renders tens of thousands.
+    pub target: smallvec::SmallVec<[Piece<'a>; 5]>,
 }
 
-fn code(s: &str) -> Piece {
-    Piece::Code(s.to_string())
+fn code(s: &str) -> Piece<'_> {
+    Piece::Code(s)
 }
 
-pub fn describe(op: &Op) -> ActionView {
+pub fn describe(op: &Op) -> ActionView<'_> {
     let (sign, verb, target) = match op {
         Op::UploadImage { key, size, id } => (
             Sign::Add,
             "upload image",
-            vec![code(key), Piece::Size(size.as_str()), code(id)],
+            smallvec::smallvec![code(key), Piece::Size(size.as_str()), code(id)],
         ),
         Op::UploadMessage { key, locale, id } => (
             Sign::Add,
             "upload message",
-            vec![code(key), Piece::Locale(locale.to_string()), code(id)],
+            smallvec::smallvec![code(key), Piece::Locale(locale), code(id)],
         ),
         Op::SetDefault {
             product,
@@ -81,15 +83,15 @@ pub fn describe(op: &Op) -> ActionView {
             message_id,
             replaces,
         } => {
-            let mut target = vec![
+            let mut target = smallvec::smallvec![
                 code(product),
-                Piece::Locale(locale.clone()),
-                Piece::Words("→".into()),
+                Piece::Locale(locale),
+                Piece::Words("→"),
                 code(message_key),
                 code(message_id),
             ];
             if let Some(r) = replaces {
-                target.push(Piece::Aside(vec![Piece::Words("replaces".into()), code(r)]));
+                target.push(Piece::Aside(vec![Piece::Words("replaces"), code(r)]));
             }
             (Sign::Change, "set default", target)
         }
@@ -100,32 +102,38 @@ pub fn describe(op: &Op) -> ActionView {
         } => (
             Sign::Delete,
             "delete default",
-            vec![
+            smallvec::smallvec![
                 code(product),
-                Piece::Locale(locale.clone()),
-                Piece::Aside(vec![Piece::Words("was".into()), code(message_id)]),
+                Piece::Locale(locale),
+                Piece::Aside(vec![Piece::Words("was"), code(message_id)]),
             ],
         ),
         Op::PruneMessage { id } => (
             Sign::Delete,
             "delete message",
-            vec![
+            smallvec::smallvec![
                 code(id),
-                Piece::Aside(vec![Piece::Words("not in the manifest".into())]),
+                Piece::Aside(vec![Piece::Words("not in the manifest")]),
             ],
         ),
         Op::PruneImage { id } => (
             Sign::Delete,
             "delete image",
-            vec![
+            smallvec::smallvec![
                 code(id),
-                Piece::Aside(vec![Piece::Words("not in the manifest".into())]),
+                Piece::Aside(vec![Piece::Words("not in the manifest")]),
             ],
         ),
-        Op::ConfigureRealtimeUrl { url, .. } => {
-            (Sign::Change, "configure realtime URL", vec![code(url)])
-        }
-        Op::DeleteRealtimeUrl { url } => (Sign::Delete, "delete realtime URL", vec![code(url)]),
+        Op::ConfigureRealtimeUrl { url, .. } => (
+            Sign::Change,
+            "configure realtime URL",
+            smallvec::smallvec![code(url)],
+        ),
+        Op::DeleteRealtimeUrl { url } => (
+            Sign::Delete,
+            "delete realtime URL",
+            smallvec::smallvec![code(url)],
+        ),
     };
     ActionView { sign, verb, target }
 }

@@ -1,5 +1,6 @@
 //! Plain text for a terminal or a CI log: the plan, status, and apply's lines and summary.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use super::{
@@ -14,15 +15,15 @@ use crate::reconcile::{AppPlan, Plan};
 struct Paint(bool);
 
 impl Paint {
-    fn code(&self, code: &str, s: &str) -> String {
+    fn code<'s>(&self, code: &str, s: &'s str) -> Cow<'s, str> {
         if self.0 {
-            format!("\x1b[{code}m{s}\x1b[0m")
+            Cow::Owned(format!("\x1b[{code}m{s}\x1b[0m"))
         } else {
-            s.to_string()
+            Cow::Borrowed(s)
         }
     }
 
-    fn sign(&self, sign: Sign) -> String {
+    fn sign(&self, sign: Sign) -> Cow<'static, str> {
         let color = match sign {
             Sign::Add => "32",
             Sign::Change => "33",
@@ -32,22 +33,46 @@ impl Paint {
     }
 }
 
-fn piece(p: &Piece) -> String {
-    match p {
-        Piece::Code(s) | Piece::Words(s) => s.clone(),
-        Piece::Locale(l) => format!("[{l}]"),
-        Piece::Size(s) => format!("({s})"),
-        Piece::Aside(inner) => format!("({})", pieces(inner)),
+/// Appends the pieces, a space between two.
+fn write_pieces(out: &mut String, ps: &[Piece]) {
+    for (i, p) in ps.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        match p {
+            Piece::Code(s) => out.push_str(s),
+            Piece::Words(s) => out.push_str(s),
+            Piece::Locale(l) => {
+                out.push('[');
+                out.push_str(l);
+                out.push(']');
+            }
+            Piece::Size(s) => {
+                out.push('(');
+                out.push_str(s);
+                out.push(')');
+            }
+            Piece::Aside(inner) => {
+                out.push('(');
+                write_pieces(out, inner);
+                out.push(')');
+            }
+        }
     }
 }
 
-fn pieces(ps: &[Piece]) -> String {
-    ps.iter().map(piece).collect::<Vec<_>>().join(" ")
+/// Appends `upload message stay [en-US] 1234…`.
+fn write_action(out: &mut String, view: &ActionView) {
+    out.push_str(view.verb);
+    out.push(' ');
+    write_pieces(out, &view.target);
 }
 
 /// `upload message stay [en-US] 1234…`
 pub fn action(view: &ActionView) -> String {
-    format!("{} {}", view.verb, pieces(&view.target))
+    let mut out = String::new();
+    write_action(&mut out, view);
+    out
 }
 
 pub fn describe_op(op: &Op) -> String {
@@ -130,7 +155,12 @@ pub fn plan(plan: &Plan, color: bool) -> String {
                     .unwrap_or_default(),
                 s => format!("  [{}: {}]", status_word(s), reason_words(&a.reason)),
             };
-            let _ = writeln!(out, "  {} {}{status}", paint.sign(view.sign), action(&view));
+            out.push_str("  ");
+            out.push_str(&paint.sign(view.sign));
+            out.push(' ');
+            write_action(&mut out, &view);
+            out.push_str(&status);
+            out.push('\n');
         }
         for cap in &app.over_cap {
             let _ = writeln!(
@@ -194,7 +224,7 @@ pub fn plan(plan: &Plan, color: bool) -> String {
                 let painted = match line.chars().next() {
                     Some('+') if !line.starts_with("+++") => paint.code("32", line),
                     Some('-') if !line.starts_with("---") => paint.code("31", line),
-                    _ => line.to_string(),
+                    _ => Cow::Borrowed(line),
                 };
                 let _ = writeln!(out, "    {painted}");
             }
