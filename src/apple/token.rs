@@ -66,12 +66,40 @@ fn unix(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
-impl TokenSigner {
-    pub fn new(credentials: &Credentials, bundle_id: &str) -> Result<Self, String> {
-        let pem = credentials.private_key.pem_text();
+/// The signing keys a run has decoded, by the SHA-256 of their PEM text: the apps of one
+/// account share a key, and decoding one derives its public key (an elliptic-curve
+/// multiplication), so each key is decoded once per run, not once per app.
+#[derive(Default)]
+pub struct SigningKeys(Mutex<HashMap<[u8; 32], SigningKey>>);
+
+impl SigningKeys {
+    fn decode(&self, pem: &str) -> Result<SigningKey, String> {
+        use sha2::Digest;
+        let digest: [u8; 32] = sha2::Sha256::digest(pem.as_bytes()).into();
+        let mut keys = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(key) = keys.get(&digest) {
+            return Ok(key.clone());
+        }
         let key = SigningKey::from_pkcs8_pem(pem)
             .or_else(|_| p256::SecretKey::from_sec1_pem(pem).map(SigningKey::from))
             .map_err(|_| "the private key cannot sign ES256 tokens".to_string())?;
+        keys.insert(digest, key.clone());
+        Ok(key)
+    }
+}
+
+impl TokenSigner {
+    pub fn new(credentials: &Credentials, bundle_id: &str) -> Result<Self, String> {
+        Self::with_keys(credentials, bundle_id, &SigningKeys::default())
+    }
+
+    /// A signer whose key is decoded through `keys` (once for every app that shares it).
+    pub fn with_keys(
+        credentials: &Credentials,
+        bundle_id: &str,
+        keys: &SigningKeys,
+    ) -> Result<Self, String> {
+        let key = keys.decode(credentials.private_key.pem_text())?;
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(credentials.key_id.clone());
         header.typ = Some("JWT".to_string());
@@ -263,6 +291,31 @@ mod tests {
         assert_eq!(claims.iss, "57246542-96fe-1a63-e053-0824d011072a");
         let iat = claims.iat.unwrap();
         assert!(claims.exp > iat && claims.exp - iat <= 3600);
+    }
+
+    /// Apps that share a key decode it once; a second key is decoded on its own, and
+    /// each app's tokens still verify with its own public key.
+    #[test]
+    fn a_shared_key_is_decoded_once_per_run() {
+        let keys = SigningKeys::default();
+        let (first, first_public) = generate_key_pair();
+        let (second, second_public) = generate_key_pair();
+        let creds = |private_key| Credentials {
+            key_id: "KEYID12345".into(),
+            issuer_id: "57246542-96fe-1a63-e053-0824d011072a".into(),
+            private_key,
+        };
+        let now = SystemTime::now();
+        for (bundle, private, public) in [
+            ("com.example.a", &first, &first_public),
+            ("com.example.b", &first, &first_public),
+            ("com.example.c", &second, &second_public),
+        ] {
+            let signer = TokenSigner::with_keys(&creds(private.clone()), bundle, &keys).unwrap();
+            let public = DecodingKey::from_ec_pem(public.as_bytes()).unwrap();
+            verify(&signer.token(now), &[public], Some(bundle), now).unwrap();
+        }
+        assert_eq!(keys.0.lock().unwrap().len(), 2);
     }
 
     /// A new token per request: each is issued when it is asked for, never reused.

@@ -80,6 +80,7 @@ impl Reach {
             max_rate_wait: n.max_rate_wait,
             in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(parallelism)),
             http: std::sync::OnceLock::new(),
+            signing_keys: Default::default(),
         }
     }
 }

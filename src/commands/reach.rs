@@ -25,6 +25,8 @@ pub struct Reach {
     pub in_flight: std::sync::Arc<tokio::sync::Semaphore>,
     /// One HTTP client for every app of the run (made at the first app).
     pub http: std::sync::OnceLock<reqwest::Client>,
+    /// Signing keys decoded so far: once per key, not once per app.
+    pub signing_keys: crate::apple::token::SigningKeys,
 }
 
 impl Reach {
@@ -133,7 +135,8 @@ pub fn client_for(
             )
         }
     };
-    let signer = TokenSigner::new(&credentials, bundle).map_err(|e| format!("{bundle}: {e}"))?;
+    let signer = TokenSigner::with_keys(&credentials, bundle, &reach.signing_keys)
+        .map_err(|e| format!("{bundle}: {e}"))?;
     let mut config = ClientConfig::new(url, sandbox);
     config.pacing = pacing;
     config.timeout = reach.request_timeout;
