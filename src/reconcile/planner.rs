@@ -400,6 +400,20 @@ pub fn manifest_digest(desired: &DesiredApp, env: EnvironmentName) -> String {
         }
         out.push(b']');
     };
+    // A uuid's text needs no escaping: written in place, without a String each.
+    let uuids = |ids: &mut dyn Iterator<Item = Uuid>, out: &mut Vec<u8>| {
+        let mut buf = Uuid::encode_buffer();
+        out.push(b'[');
+        for (i, id) in ids.enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'"');
+            out.extend_from_slice(id.hyphenated().encode_lower(&mut buf).as_bytes());
+            out.push(b'"');
+        }
+        out.push(b']');
+    };
     out.extend_from_slice(b"{\"bundleId\":");
     text(&desired.bundle_id, &mut out);
     out.extend_from_slice(b",\"defaults\":");
@@ -411,15 +425,9 @@ pub fn manifest_digest(desired: &DesiredApp, env: EnvironmentName) -> String {
         &mut out,
     );
     out.extend_from_slice(b",\"images\":");
-    list(
-        &mut desired.images.iter().map(|i| i.id.to_string()),
-        &mut out,
-    );
+    uuids(&mut desired.images.iter().map(|i| i.id), &mut out);
     out.extend_from_slice(b",\"messages\":");
-    list(
-        &mut desired.messages.iter().map(|m| m.id.to_string()),
-        &mut out,
-    );
+    uuids(&mut desired.messages.iter().map(|m| m.id), &mut out);
     out.extend_from_slice(b",\"owned\":");
     list(
         &mut desired.owned_pairs.iter().map(|(p, l)| format!("{p}/{l}")),
@@ -445,8 +453,8 @@ pub fn plan(
     observed: &Observed,
     options: PlanOptions,
 ) -> AppPlan {
-    let mut actions = vec![];
-    let mut content = vec![];
+    let mut actions = Vec::with_capacity(desired.images.len() + desired.messages.len());
+    let mut content = Vec::with_capacity(desired.images.len() + desired.messages.len());
     let images_by_id: HashMap<Uuid, &DesiredImage> =
         desired.images.iter().map(|i| (i.id, i)).collect();
     let messages_by_id: HashMap<Uuid, &DesiredMessage> =
@@ -475,9 +483,11 @@ pub fn plan(
             state,
         });
     }
+    let mut id_text = Uuid::encode_buffer();
     for message in &desired.messages {
-        let id: Arc<str> = message.id.to_string().into();
-        let state = observed.messages.get(&*id).cloned();
+        let id = &*message.id.hyphenated().encode_lower(&mut id_text);
+        let state = observed.messages.get(id).cloned();
+        let id: Arc<str> = id.into();
         if state.is_none() {
             actions.push(Action {
                 op: Op::UploadMessage {
