@@ -19,18 +19,14 @@ use crate::manifest::{self, API_VERSION, Locations, Manifest};
 use crate::validate::{self, ImageFile};
 use crate::yaml::{self, Span};
 
-/// How deep the positions a [`LoadedApp`] keeps go: its app, images, defaults and
-/// message localizations (`/messages/{key}/localizations/{locale}`), where plans point.
-pub const LOCATION_DEPTH: usize = crate::manifest::decode::SHALLOW;
-
 /// One valid app, ready to plan.
 #[derive(Debug, Clone)]
 pub struct LoadedApp {
     pub file: PathBuf,
     pub manifest: Manifest,
-    /// Positions up to [`LOCATION_DEPTH`] segments deep; a deeper pointer answers with
-    /// its localization's position.
-    pub locations: Locations,
+    /// Positions up to [`SHALLOW`](crate::manifest::decode::SHALLOW) segments deep; a
+    /// deeper pointer answers with its localization's position.
+    pub locations: Locations<'static>,
     pub desired: DesiredApp,
 }
 
@@ -439,11 +435,7 @@ fn load_with(paths: &[PathBuf], tree: Option<TreeRoot>, keep: Keep) -> Loaded {
                 let bundle_id = checked.manifest.app.bundle_id.clone();
                 let at = checked.locations.value(&["app", "bundleId"]);
                 let app = match keep {
-                    Keep::Apps => {
-                        let mut app = expand_checked(file, checked, &mut d)?;
-                        app.locations.keep_depth(LOCATION_DEPTH);
-                        Some(app)
-                    }
+                    Keep::Apps => Some(expand_checked(file, checked, &mut d)?),
                     // Identifiers are not needed to tell whether a file is valid: a
                     // checked manifest always expands (asserted where tests run).
                     Keep::Count => {
@@ -491,9 +483,7 @@ fn load_with(paths: &[PathBuf], tree: Option<TreeRoot>, keep: Keep) -> Loaded {
 /// git work tree holding the file, else the file's folder.
 pub fn load_file(file: &Path, d: &mut FileDiagnostics) -> Option<LoadedApp> {
     let checked = check_file_in(file, &TreeRoot::of(file, file), d)?;
-    let mut app = expand_checked(file, checked, d)?;
-    app.locations.keep_depth(LOCATION_DEPTH);
-    Some(app)
+    expand_checked(file, checked, d)
 }
 
 /// A file without errors, as [`load_with`] keeps it: its app's bundle id and where it is
@@ -507,7 +497,7 @@ struct ValidFile {
 /// A file without errors: its manifest, where things are in it, and its images' bytes.
 struct Checked {
     manifest: Manifest,
-    locations: Locations,
+    locations: Locations<'static>,
     pngs: BTreeMap<String, Arc<Vec<u8>>>,
 }
 
@@ -602,7 +592,7 @@ pub fn check_source(
     source: &str,
     base: &Path,
     d: &mut FileDiagnostics,
-) -> Option<(Manifest, Locations, BTreeMap<String, ImageFile>)> {
+) -> Option<(Manifest, Locations<'static>, BTreeMap<String, ImageFile>)> {
     let folder = folder_of_path(base);
     let root = TreeRoot::Folder(folder.canonicalize().unwrap_or_else(|_| folder.into()));
     check_source_in(source, base, &root, d)
@@ -613,7 +603,7 @@ fn check_source_in(
     base: &Path,
     root: &TreeRoot,
     d: &mut FileDiagnostics,
-) -> Option<(Manifest, Locations, BTreeMap<String, ImageFile>)> {
+) -> Option<(Manifest, Locations<'static>, BTreeMap<String, ImageFile>)> {
     // Every problem in one run: YAML problems that leave a tree (duplicate keys), then
     // structural ones, then semantic checks on every part that decoded.
     let arena = bumpalo::Bump::new();
@@ -666,7 +656,7 @@ fn check_source_in(
         return None;
     }
     debug_assert_eq!(manifest.api_version, API_VERSION);
-    Some((manifest, decoded.locations, images))
+    Some((manifest, decoded.locations.without_tree(), images))
 }
 
 /// Why an image file named by a manifest was not read.

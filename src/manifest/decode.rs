@@ -1,6 +1,6 @@
 //! Turns a located YAML tree into a [`Manifest`], collecting every structural problem
 //! (unknown or missing keys, wrong types, unknown enum values) with its position, and
-//! recording where each value stood in [`Locations`] for the semantic checks.
+//! where each value stands ([`Locations`]) for the semantic checks.
 //!
 //! Every structural problem is reported, not only the first: unknown keys are reported
 //! and skipped; a value of the wrong shape is reported and its entry is left out of the
@@ -8,7 +8,7 @@
 //! everything that decoded and stay silent about broken parts (no follow-on errors such
 //! as "image `hero` is not defined" when `hero` is there but has a bad `size`).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::BuildHasher;
 
 use super::*;
@@ -28,11 +28,13 @@ pub struct Loc {
 
 /// Positions of decoded values by pointer (`/messages/stay/localizations/en-US/header`).
 ///
-/// A manifest of 2,000 messages records some 20,000 pointers, so they are kept without
-/// an allocation each: their text end to end in one string, and a hash table of where
-/// each one is in it.
+/// Pointers up to [`SHALLOW`] segments deep (an app keeps them, for where plans point)
+/// are recorded while decoding: a manifest of 2,000 messages records some 8,000, so they
+/// are kept without an allocation each: their text end to end in one string, and a hash
+/// table of where each one is in it. A deeper value is looked up in the document itself
+/// while it is checked (for a problem, so rarely), not recorded for every value.
 #[derive(Debug, Clone, Default)]
-pub struct Locations {
+pub struct Locations<'a> {
     /// Every recorded pointer, end to end (at most 4 GiB: a pointer past that is not
     /// recorded and answers with its nearest recorded ancestor's position).
     text: String,
@@ -43,9 +45,95 @@ pub struct Locations {
     hasher: hashbrown::DefaultHashBuilder,
     /// Pointers of values that are present in the file but did not decode.
     broken: HashSet<String>,
+    /// The document, while it is decoded and checked: where deeper pointers are found.
+    tree: Option<Tree<'a>>,
 }
 
-/// How many segments deep the pointers are that a loaded app keeps (where plans point).
+/// A parsed document, to find a pointer's value in when it is asked for.
+#[derive(Debug, Clone)]
+struct Tree<'a> {
+    root: Node<'a>,
+    /// The first entry of each key, for mappings of more than [`LINEAR_KEYS`] entries
+    /// (by the address of their entries), made at the first lookup in one: a lookup per
+    /// problem then stays O(1) in a hostile file of many keys with a problem each.
+    keys: std::cell::RefCell<HashMap<usize, HashMap<&'a str, usize>>>,
+}
+
+/// Mappings up to this many entries are searched one key after another.
+const LINEAR_KEYS: usize = 16;
+
+impl<'a> Tree<'a> {
+    /// The position of the deepest value on `ptr` that the document holds, with how
+    /// many segments deep it is. A mapping entry stands at its key and value, a list
+    /// item at itself: where decoding records them.
+    fn find(&self, ptr: &str) -> Option<(usize, Loc)> {
+        let mut node = &self.root;
+        let mut found = None;
+        for (depth, segment) in ptr.split('/').skip(1).enumerate() {
+            let segment = unescape(segment);
+            let next = match &node.kind {
+                NodeKind::Mapping(entries) => self.position(entries, &segment).map(|i| {
+                    (
+                        Loc {
+                            key: entries[i].0.span,
+                            value: entries[i].1.span,
+                        },
+                        &entries[i].1,
+                    )
+                }),
+                NodeKind::Sequence(items) => segment
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|i| items.get(i))
+                    .map(|item| {
+                        (
+                            Loc {
+                                key: item.span,
+                                value: item.span,
+                            },
+                            item,
+                        )
+                    }),
+                NodeKind::Scalar { .. } => None,
+            };
+            let Some((loc, value)) = next else { break };
+            found = Some((depth + 1, loc));
+            node = value;
+        }
+        found
+    }
+
+    /// The index of the first entry whose key is the text `key`.
+    fn position(&self, entries: &'a [(Node<'a>, Node<'a>)], key: &str) -> Option<usize> {
+        if entries.len() <= LINEAR_KEYS {
+            return entries.iter().position(|(k, _)| k.as_str() == Some(key));
+        }
+        let mut indexes = self.keys.borrow_mut();
+        let index = indexes.entry(entries.as_ptr() as usize).or_insert_with(|| {
+            let mut index = HashMap::with_capacity(entries.len());
+            for (i, (k, _)) in entries.iter().enumerate() {
+                if let Some(text) = k.as_str() {
+                    index.entry(text).or_insert(i);
+                }
+            }
+            index
+        });
+        index.get(key).copied()
+    }
+}
+
+/// A JSON Pointer segment's text (`~1` is `/`, `~0` is `~`).
+fn unescape(segment: &str) -> std::borrow::Cow<'_, str> {
+    if segment.contains('~') {
+        segment.replace("~1", "/").replace("~0", "~").into()
+    } else {
+        segment.into()
+    }
+}
+
+/// How many segments deep the pointers are that decoding records and a loaded app keeps:
+/// its app, images, defaults and message localizations
+/// (`/messages/{key}/localizations/{locale}`), where plans point.
 pub const SHALLOW: usize = 4;
 
 /// One recorded pointer: its text as `text[start..end]`, how many segments deep it is,
@@ -112,13 +200,34 @@ fn depth(ptr: &str) -> usize {
     ptr.bytes().filter(|b| *b == b'/').count()
 }
 
-impl Locations {
-    /// Room for `n` pointers.
-    fn with_capacity(n: usize) -> Self {
+impl<'a> Locations<'a> {
+    /// Room for `n` pointers, and the document deeper pointers are found in.
+    fn with_capacity(n: usize, root: Option<&Node<'a>>) -> Self {
         Locations {
             text: String::with_capacity(n * 40),
             table: hashbrown::HashTable::with_capacity(n),
+            tree: root.map(|root| Tree {
+                root: *root,
+                keys: Default::default(),
+            }),
             ..Locations::default()
+        }
+    }
+
+    /// The recorded positions, kept once the document is gone: a pointer deeper than
+    /// [`SHALLOW`] then answers with its nearest recorded ancestor's position.
+    pub fn without_tree(self) -> Locations<'static> {
+        let mut broken = self.broken;
+        broken.retain(|p| depth(p) <= SHALLOW);
+        broken.shrink_to_fit();
+        let mut text = self.text;
+        text.shrink_to_fit();
+        Locations {
+            text,
+            table: self.table,
+            hasher: self.hasher,
+            broken,
+            tree: None,
         }
     }
 
@@ -136,8 +245,13 @@ impl Locations {
         self.insert_str(&ptr, key, value);
     }
 
-    /// Records `ptr`; a pointer recorded again takes its new place.
+    /// Records `ptr` (unless it is deeper than [`SHALLOW`]: those are found in the
+    /// document); a pointer recorded again takes its new place.
     fn insert_str(&mut self, ptr: &str, key: Span, value: Span) {
+        let depth = depth(ptr);
+        if depth > SHALLOW {
+            return;
+        }
         let hash = self.hasher.hash_one(ptr);
         let Locations {
             text,
@@ -159,7 +273,7 @@ impl Locations {
         let recorded = Recorded {
             start,
             end,
-            depth: u32::try_from(depth(ptr)).unwrap_or(u32::MAX),
+            depth: u32::try_from(depth).unwrap_or(u32::MAX),
             key: packed(key),
             value: packed(value),
         };
@@ -175,14 +289,24 @@ impl Locations {
         key: Span,
         value: Span,
     ) {
+        if depth(parent) >= SHALLOW {
+            return;
+        }
         scratch.clear();
         scratch.push_str(parent);
         push_segment(scratch, segment);
         self.insert_str(scratch, key, value);
     }
 
-    /// The location of `ptr`, or of its nearest recorded ancestor.
+    /// The location of `ptr`, or of its nearest ancestor found.
     pub fn get(&self, ptr: &str) -> Loc {
+        if let Some(tree) = &self.tree
+            && depth(ptr) > SHALLOW
+            && let Some((found, loc)) = tree.find(ptr)
+            && found > SHALLOW
+        {
+            return loc;
+        }
         let mut p = ptr;
         loop {
             if let Some(r) = self.find(p) {
@@ -218,28 +342,6 @@ impl Locations {
             .any(|b| *b == ptr || b.starts_with(&inside))
     }
 
-    /// Forgets the positions of pointers deeper than `segments` (an app keeps them while
-    /// it is checked, then holds thousands of them while it is planned): a dropped
-    /// pointer then answers with its nearest kept ancestor's position, as `get` does.
-    pub fn keep_depth(&mut self, segments: usize) {
-        let limit = u32::try_from(segments).unwrap_or(u32::MAX);
-        let kept: Vec<&Recorded> = self.table.iter().filter(|r| r.depth <= limit).collect();
-        let bytes = kept.iter().map(|r| (r.end - r.start) as usize).sum();
-        let mut shallow = Locations {
-            text: String::with_capacity(bytes),
-            table: hashbrown::HashTable::with_capacity(kept.len()),
-            hasher: self.hasher.clone(),
-            broken: std::mem::take(&mut self.broken),
-        };
-        for r in kept {
-            let Loc { key, value } = r.loc();
-            shallow.insert_str(self.pointer_of(r), key, value);
-        }
-        shallow.broken.retain(|p| depth(p) <= segments);
-        shallow.broken.shrink_to_fit();
-        *self = shallow;
-    }
-
     /// Whether anything did not decode.
     pub fn any_broken(&self) -> bool {
         !self.broken.is_empty()
@@ -255,17 +357,17 @@ impl Locations {
 }
 
 /// The decoded manifest, where things are, and whether every entry decoded.
-pub struct Decoded {
+pub struct Decoded<'a> {
     pub manifest: Option<Manifest>,
-    pub locations: Locations,
+    pub locations: Locations<'a>,
     pub complete: bool,
 }
 
 /// Decodes a whole document. `None` input (an empty file) is an error.
-pub fn decode(root: Option<&Node>, diags: &mut FileDiagnostics) -> Decoded {
+pub fn decode<'a>(root: Option<&Node<'a>>, diags: &mut FileDiagnostics) -> Decoded<'a> {
     let mut cx = Cx {
         d: diags,
-        locs: Locations::with_capacity(root.map_or(0, entries_within)),
+        locs: Locations::with_capacity(root.map_or(0, |r| entries_within(r, SHALLOW)), root),
         complete: true,
         scratch: String::new(),
     };
@@ -288,25 +390,34 @@ pub fn decode(root: Option<&Node>, diags: &mut FileDiagnostics) -> Decoded {
     }
 }
 
-/// How many values (mapping entries and list items) a tree holds: about how many
-/// pointers its decoding records.
-fn entries_within(node: &Node) -> usize {
+/// How many values (mapping entries and list items) a tree holds down to `depth`
+/// segments: about how many pointers its decoding records.
+fn entries_within(node: &Node, depth: usize) -> usize {
+    if depth == 0 {
+        return 0;
+    }
     match &node.kind {
         NodeKind::Scalar { .. } => 0,
-        NodeKind::Sequence(items) => items.len() + items.iter().map(entries_within).sum::<usize>(),
+        NodeKind::Sequence(items) => {
+            items.len()
+                + items
+                    .iter()
+                    .map(|item| entries_within(item, depth - 1))
+                    .sum::<usize>()
+        }
         NodeKind::Mapping(entries) => {
             entries.len()
                 + entries
                     .iter()
-                    .map(|(_, v)| entries_within(v))
+                    .map(|(_, v)| entries_within(v, depth - 1))
                     .sum::<usize>()
         }
     }
 }
 
-struct Cx<'a> {
+struct Cx<'a, 't> {
     d: &'a mut FileDiagnostics,
-    locs: Locations,
+    locs: Locations<'t>,
     complete: bool,
     /// Where pointers are built before they are recorded.
     scratch: String,
@@ -337,7 +448,7 @@ impl<'n> Fields<'n> {
     }
 }
 
-impl Cx<'_> {
+impl Cx<'_, '_> {
     fn broken(&mut self, span: Span, message: String, hint: impl Into<crate::diagnostics::Hint>) {
         self.complete = false;
         self.d.error(span, message, hint);
@@ -1024,29 +1135,49 @@ mod tests {
         assert_eq!(locs.key(&["nothing"]), at(1));
     }
 
+    /// Pointers past SHALLOW are not recorded but found in the document while it is
+    /// checked (in a mapping of many keys through its index), and answer with their
+    /// nearest kept ancestor once the document is gone.
     #[test]
-    fn keep_depth_keeps_shallow_positions_and_answers_deeper_ones_with_an_ancestor() {
-        let at = |line| Span { line, col: 1 };
-        let mut locs = Locations::default();
-        locs.insert(pointer(&["messages", "m"]), at(1), at(2));
-        locs.insert(pointer(&["messages", "m", "localizations"]), at(3), at(4));
-        locs.insert(
-            pointer(&["messages", "m", "localizations", "a/b"]),
-            at(5),
-            at(6),
-        );
-        locs.insert(
-            pointer(&["messages", "m", "localizations", "a/b", "header"]),
-            at(7),
-            at(8),
-        );
-        locs.keep_depth(4);
-        assert_eq!(locs.table.len(), 3);
-        assert_eq!(locs.key(&["messages", "m", "localizations", "a/b"]), at(5));
-        assert_eq!(
-            locs.key(&["messages", "m", "localizations", "a/b", "header"]),
-            at(5)
-        );
-        assert_eq!(locs.key(&["messages", "m"]), at(1));
+    fn deep_positions_are_found_in_the_document_then_answer_with_an_ancestor() {
+        let mut yaml = String::from("apiVersion: retainctl/v1\nmessages:\n");
+        for i in 0..40 {
+            yaml.push_str(&format!(
+                "  m{i}:\n    localizations:\n      a/b: {{ header: h{i}, body: b }}\n"
+            ));
+        }
+        yaml.push_str("  last:\n    localizations:\n      en-US:\n        bulletPoints:\n          - { text: t }\n          - { text: u }\n");
+        let arena = Box::leak(Box::new(bumpalo::Bump::new()));
+        let root = crate::yaml::parse(arena, &yaml).unwrap().unwrap();
+        let mut d = FileDiagnostics::new(std::path::Path::new("m.yaml"));
+        let locs = decode(Some(&root), &mut d).locations;
+        let at = |line, col| Span { line, col };
+        assert!(locs.table.iter().all(|r| r.depth <= SHALLOW as u32));
+        let header = ["messages", "m37", "localizations", "a/b", "header"];
+        assert_eq!(locs.key(&header), at(116, 14));
+        assert_eq!(locs.value(&header), at(116, 22));
+        let bullet = [
+            "messages",
+            "last",
+            "localizations",
+            "en-US",
+            "bulletPoints",
+            "1",
+            "text",
+        ];
+        assert_eq!(locs.key(&bullet), at(128, 15));
+        // Not in the file: its deepest part that is.
+        let missing = [
+            "messages",
+            "last",
+            "localizations",
+            "en-US",
+            "bulletPoints",
+            "7",
+        ];
+        assert_eq!(locs.key(&missing), at(126, 9));
+        let kept = locs.without_tree();
+        assert_eq!(kept.key(&header), at(116, 7));
+        assert_eq!(kept.key(&["messages", "m37"]), at(114, 3));
     }
 }

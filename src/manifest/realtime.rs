@@ -149,7 +149,7 @@ pub(super) struct AppRealtimeFields {
     pub offer_signing: Option<Credentials>,
 }
 
-impl Cx<'_> {
+impl Cx<'_, '_> {
     /// `app.appAppleId` and `app.offerSigning`.
     pub(super) fn app_realtime(&mut self, f: &Fields<'_>) -> AppRealtimeFields {
         let app_apple_id = f.get("appAppleId").and_then(|n| {
