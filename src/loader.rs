@@ -329,15 +329,32 @@ fn sniff(path: &Path) -> Sniff {
     if let Err(e) = file.take(limit).read_to_end(&mut bytes) {
         return Sniff::Skipped(SkipReason::Unreadable(Unreadable::Io(e)));
     }
-    let text = match utf16_text(&bytes) {
-        Some(t) => std::borrow::Cow::Owned(t),
-        // Borrowed when the bytes are UTF-8: no copy of the file.
+    let utf16 = utf16_text(&bytes);
+    // Line by line, each decoded only when reached: the declaration is the first line, as
+    // a rule, so the rest of the file is not decoded here.
+    let declares = |i: usize, line: &str| {
+        declares_api_version(match i {
+            0 => line.strip_prefix('\u{feff}').unwrap_or(line),
+            _ => line,
+        })
+    };
+    let declared = match &utf16 {
+        Some(text) => text.lines().enumerate().any(|(i, l)| declares(i, l)),
+        None => bytes.split(|b| *b == b'\n').enumerate().any(|(i, l)| {
+            declares(
+                i,
+                &String::from_utf8_lossy(l.strip_suffix(b"\r").unwrap_or(l)),
+            )
+        }),
+    };
+    if declared {
+        return Sniff::Manifest;
+    }
+    let text = match &utf16 {
+        Some(t) => std::borrow::Cow::Borrowed(t.as_str()),
         None => String::from_utf8_lossy(&bytes),
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    if text.lines().any(declares_api_version) {
-        return Sniff::Manifest;
-    }
     match text.lines().position(resembles_api_version) {
         Some(i) => Sniff::Skipped(SkipReason::NoDeclaration(i + 1)),
         None => Sniff::NotManifest,
@@ -772,5 +789,52 @@ fn io_reason(e: &std::io::Error) -> String {
         std::io::ErrorKind::NotFound => "no such file".into(),
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),
         _ => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The declaration is found on any line, however the lines before it are encoded,
+    /// after a byte order mark, with CRLF endings and in UTF-16.
+    #[test]
+    fn sniff_finds_the_declaration_on_any_line_of_any_encoding() {
+        let dir = tempfile::tempdir().unwrap();
+        let sniffs = |name: &str, bytes: &[u8]| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            matches!(sniff(&path), Sniff::Manifest)
+        };
+        assert!(sniffs("first.yaml", b"apiVersion: retainctl/v1\napp: {}\n"));
+        assert!(sniffs(
+            "bom.yaml",
+            b"\xef\xbb\xbfapiVersion: retainctl/v1\r\n"
+        ));
+        assert!(sniffs(
+            "later.yaml",
+            b"# caf\xe9 (Latin-1)\r\n\n{ \"apiVersion\": 'retainctl/v1' }\r\n"
+        ));
+        let utf16: Vec<u8> = [0xff, 0xfe]
+            .into_iter()
+            .chain(
+                "# x\napiVersion: retainctl/v1\n"
+                    .encode_utf16()
+                    .flat_map(u16::to_le_bytes),
+            )
+            .collect();
+        assert!(sniffs("utf16.yaml", &utf16));
+        assert!(!sniffs("other.yaml", b"name: build\non: push\n"));
+        assert!(matches!(
+            {
+                std::fs::write(
+                    dir.path().join("typo.yaml"),
+                    b"x: 1\napiversion: Retainctl/v1\n",
+                )
+                .unwrap();
+                sniff(&dir.path().join("typo.yaml"))
+            },
+            Sniff::Skipped(SkipReason::NoDeclaration(2))
+        ));
     }
 }
