@@ -453,8 +453,16 @@ pub fn plan(
     observed: &Observed,
     options: PlanOptions,
 ) -> AppPlan {
-    let mut actions = Vec::with_capacity(desired.images.len() + desired.messages.len());
-    let mut content = Vec::with_capacity(desired.images.len() + desired.messages.len());
+    // At most: an upload per image and message, a default per owned pair, a prune per
+    // thing on Apple, a realtime URL. Sized once: a grown vector of 2,000 uploads doubles.
+    let content_count = desired.images.len() + desired.messages.len();
+    let prunes = if options.prune {
+        observed.messages.len() + observed.images.len()
+    } else {
+        0
+    };
+    let mut actions = Vec::with_capacity(content_count + desired.owned_pairs.len() + prunes + 1);
+    let mut content = Vec::with_capacity(content_count);
     let images_by_id: HashMap<Uuid, &DesiredImage> =
         desired.images.iter().map(|i| (i.id, i)).collect();
     let messages_by_id: HashMap<Uuid, &DesiredMessage> =
