@@ -228,6 +228,8 @@ fn check_images(
             "remove images that no message uses",
         );
     }
+    // Asked once, not once per image: the broken set may be large in a hostile file.
+    let messages_broken = at.is_broken_within(&["messages"]);
     let used: BTreeSet<&str> = m
         .messages
         .values()
@@ -280,7 +282,7 @@ fn check_images(
             },
         }
         // When a message did not decode, what it uses is unknown: say nothing.
-        if !used.contains(key.as_str()) && !at.is_broken_within(&["messages"]) {
+        if !used.contains(key.as_str()) && !messages_broken {
             d.warning(
                 at.key(&["images", key]),
                 format!("image `{key}` is not used by any message"),

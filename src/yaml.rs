@@ -216,15 +216,15 @@ enum Frame<'a> {
         anchor: usize,
         start: usize,
     },
-    /// Its entries are `TreeBuilder::entries[start..]`. `moved` is true while a block
-    /// mapping's position is still to be moved to its first `:` (see [`Fast`]).
+    /// Its entries are `TreeBuilder::entries[start..]`. `awaiting_colon` is true while a
+    /// block mapping's position is still to be moved to its first `:` (see [`Fast`]).
     Mapping {
         span: Span,
         anchor: usize,
         start: usize,
         pending_key: Option<Node<'a>>,
         index: KeyIndex,
-        moved: bool,
+        awaiting_colon: bool,
     },
 }
 
@@ -437,7 +437,7 @@ impl TreeBuilder<'_> {
                 start: self.entries.len(),
                 pending_key: None,
                 index: KeyIndex::new(),
-                moved: false,
+                awaiting_colon: false,
             }),
             Step::SequenceEnd | Step::MappingEnd => {
                 let (node, anchor) = match self.stack.pop() {
@@ -616,7 +616,7 @@ impl<'a> Fast<'_, 'a> {
             Some(
                 frame @ Frame::Mapping {
                     pending_key: None,
-                    moved: true,
+                    awaiting_colon: true,
                     ..
                 },
             ) => Some(frame),
@@ -649,12 +649,17 @@ impl<'input> saphyr_parser::SpannedEventReceiver<'input> for Fast<'_, '_> {
         } else {
             None
         };
-        if let Some(Frame::Mapping { span, moved, .. }) = self.awaiting_first_key() {
+        if let Some(Frame::Mapping {
+            span,
+            awaiting_colon,
+            ..
+        }) = self.awaiting_first_key()
+        {
             // Only a text key is followed by a `:` to point at; others keep the start.
             if let Some(colon) = colon {
                 *span = colon;
             }
-            *moved = false;
+            *awaiting_colon = false;
         }
         let step = match &ev {
             E::Scalar(text, style, anchor, _) => Step::Scalar {
@@ -680,8 +685,8 @@ impl<'input> saphyr_parser::SpannedEventReceiver<'input> for Fast<'_, '_> {
                 self.flow.push(flow);
                 let block = !flow && opens != Some(b'?');
                 self.builder.event(Step::MappingStart(*anchor), mark);
-                if let Some(Frame::Mapping { moved, .. }) = self.builder.stack.last_mut() {
-                    *moved = block;
+                if let Some(Frame::Mapping { awaiting_colon, .. }) = self.builder.stack.last_mut() {
+                    *awaiting_colon = block;
                 }
                 return;
             }
@@ -761,6 +766,35 @@ mod tests {
         };
         assert_eq!(entries.len(), 41);
         assert_eq!(entries[7].1.as_str(), Some("7"));
+    }
+
+    /// A large mapping nested after other entries: its index counts from its own first
+    /// entry, not from the first entry of the document.
+    #[test]
+    fn duplicate_keys_are_found_in_a_large_nested_mapping() {
+        let mut doc = String::from("a: 1\nb: [x, {c: 2}]\nd:\n");
+        doc.extend((0..20).map(|i| format!("  k{i}: {i}\n")));
+        doc.push_str("  k3: again\ne: 5\n");
+        let parsed = parse_document(&doc).unwrap();
+        let found: Vec<_> = parsed
+            .problems
+            .iter()
+            .map(|e| (e.span.line, e.message.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [(24, "duplicate key `k3` (first defined at line 7)")]
+        );
+        let NodeKind::Mapping(root) = parsed.root.unwrap().kind else {
+            panic!()
+        };
+        assert_eq!(root.len(), 4);
+        let NodeKind::Mapping(nested) = root[2].1.kind else {
+            panic!()
+        };
+        assert_eq!(nested.len(), 20);
+        assert_eq!(nested[3].1.as_str(), Some("3"));
+        assert_eq!(root[3].1.as_str(), Some("5"));
     }
 
     #[test]

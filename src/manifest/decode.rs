@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex};
 
 use super::*;
 use crate::diagnostics::FileDiagnostics;
@@ -50,13 +51,23 @@ pub struct Locations<'a> {
 }
 
 /// A parsed document, to find a pointer's value in when it is asked for.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Tree<'a> {
     root: Node<'a>,
     /// The first entry of each key, for mappings of more than [`LINEAR_KEYS`] entries
     /// (by the address of their entries), made at the first lookup in one: a lookup per
     /// problem then stays O(1) in a hostile file of many keys with a problem each.
-    keys: std::cell::RefCell<HashMap<usize, HashMap<&'a str, usize>>>,
+    keys: Arc<Mutex<KeyIndexes<'a>>>,
+}
+
+/// A mapping's entries (where they start, how many) → each key's first entry.
+type KeyIndexes<'a> = HashMap<(usize, usize), HashMap<&'a str, usize>>;
+
+/// Not the document: it may hold a secret pasted where a variable's name belongs.
+impl std::fmt::Debug for Tree<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tree { .. }")
+    }
 }
 
 /// Mappings up to this many entries are searched one key after another.
@@ -65,7 +76,7 @@ const LINEAR_KEYS: usize = 16;
 impl<'a> Tree<'a> {
     /// The position of the deepest value on `ptr` that the document holds, with how
     /// many segments deep it is. A mapping entry stands at its key and value, a list
-    /// item at itself: where decoding records them.
+    /// item at itself, as decoding records them below [`SHALLOW`].
     fn find(&self, ptr: &str) -> Option<(usize, Loc)> {
         let mut node = &self.root;
         let mut found = None;
@@ -81,11 +92,8 @@ impl<'a> Tree<'a> {
                         &entries[i].1,
                     )
                 }),
-                NodeKind::Sequence(items) => segment
-                    .parse::<usize>()
-                    .ok()
-                    .and_then(|i| items.get(i))
-                    .map(|item| {
+                NodeKind::Sequence(items) => {
+                    list_index(&segment).and_then(|i| items.get(i)).map(|item| {
                         (
                             Loc {
                                 key: item.span,
@@ -93,7 +101,8 @@ impl<'a> Tree<'a> {
                             },
                             item,
                         )
-                    }),
+                    })
+                }
                 NodeKind::Scalar { .. } => None,
             };
             let Some((loc, value)) = next else { break };
@@ -108,8 +117,10 @@ impl<'a> Tree<'a> {
         if entries.len() <= LINEAR_KEYS {
             return entries.iter().position(|(k, _)| k.as_str() == Some(key));
         }
-        let mut indexes = self.keys.borrow_mut();
-        let index = indexes.entry(entries.as_ptr() as usize).or_insert_with(|| {
+        let mut indexes = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        // An alias shares its anchor's entries, and so their index.
+        let at = (entries.as_ptr() as usize, entries.len());
+        let index = indexes.entry(at).or_insert_with(|| {
             let mut index = HashMap::with_capacity(entries.len());
             for (i, (k, _)) in entries.iter().enumerate() {
                 if let Some(text) = k.as_str() {
@@ -120,6 +131,14 @@ impl<'a> Tree<'a> {
         });
         index.get(key).copied()
     }
+}
+
+/// A list index as a pointer writes it: digits, without a leading zero or a sign.
+fn list_index(segment: &str) -> Option<usize> {
+    let digits = !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit());
+    (digits && (segment == "0" || !segment.starts_with('0')))
+        .then(|| segment.parse().ok())
+        .flatten()
 }
 
 /// A JSON Pointer segment's text (`~1` is `/`, `~0` is `~`).
@@ -1176,6 +1195,19 @@ mod tests {
             "7",
         ];
         assert_eq!(locs.key(&missing), at(126, 9));
+        // A pointer writes a list index as plain digits: `+1` and `01` are not item 1.
+        for odd in ["+1", "01"] {
+            let odd = [
+                "messages",
+                "last",
+                "localizations",
+                "en-US",
+                "bulletPoints",
+                odd,
+                "text",
+            ];
+            assert_eq!(locs.key(&odd), at(126, 9));
+        }
         let kept = locs.without_tree();
         assert_eq!(kept.key(&header), at(116, 7));
         assert_eq!(kept.key(&["messages", "m37"]), at(114, 3));
