@@ -371,6 +371,13 @@ impl<'a> TreeBuilder<'a> {
     }
 }
 
+/// The children of a closing collection, `scratch[start..]`, moved into the arena.
+fn close<'a, T: Copy>(arena: &'a Bump, scratch: &mut Vec<T>, start: usize) -> &'a [T] {
+    let children = arena.alloc_slice_copy(&scratch[start..]);
+    scratch.truncate(start);
+    children
+}
+
 /// A parser event as the [`TreeBuilder`] takes it, from either parser; a scalar's text
 /// is borrowed, to be copied once, into the arena.
 enum Step<'t> {
@@ -440,41 +447,29 @@ impl TreeBuilder<'_> {
                 awaiting_colon: false,
             }),
             Step::SequenceEnd | Step::MappingEnd => {
-                let (node, anchor) = match self.stack.pop() {
+                let (kind, span, anchor) = match self.stack.pop() {
                     Some(Frame::Sequence {
                         span,
                         anchor,
                         start,
-                    }) => {
-                        let items = self.arena.alloc_slice_copy(&self.items[start..]);
-                        self.items.truncate(start);
-                        (
-                            Node {
-                                kind: NodeKind::Sequence(items),
-                                span,
-                            },
-                            anchor,
-                        )
-                    }
+                    }) => (
+                        NodeKind::Sequence(close(self.arena, &mut self.items, start)),
+                        span,
+                        anchor,
+                    ),
                     Some(Frame::Mapping {
                         span,
                         anchor,
                         start,
                         ..
-                    }) => {
-                        let entries = self.arena.alloc_slice_copy(&self.entries[start..]);
-                        self.entries.truncate(start);
-                        (
-                            Node {
-                                kind: NodeKind::Mapping(entries),
-                                span,
-                            },
-                            anchor,
-                        )
-                    }
+                    }) => (
+                        NodeKind::Mapping(close(self.arena, &mut self.entries, start)),
+                        span,
+                        anchor,
+                    ),
                     None => return,
                 };
-                self.push_node(node, anchor);
+                self.push_node(Node { kind, span }, anchor);
             }
             Step::Alias(id) => match self.anchors.get(&id) {
                 Some((node, n)) => {
