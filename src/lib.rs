@@ -4,6 +4,7 @@
 //! I/O (loader, CLI), so it is tested with plain unit tests.
 
 pub mod apple;
+pub mod atomic_file;
 pub mod base;
 pub mod cli;
 pub mod commands;

@@ -464,7 +464,11 @@ pub fn run(args: ApplyArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
         }
     }
     if let Some(path) = &args.out
-        && let Err(e) = crate::sim::server::write_atomically(path, report_json().as_bytes())
+        && let Err(e) = crate::atomic_file::write(
+            path,
+            report_json().as_bytes(),
+            crate::atomic_file::Durability::Flushed,
+        )
     {
         problems.push(format!(
             "cannot write the apply report to {}: {e}",

@@ -85,8 +85,12 @@ pub fn run(args: PlanArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
                 path.display()
             );
         }
-        crate::sim::server::write_atomically(path, render::json::plan(&plan).as_bytes())
-            .map_err(|e| anyhow::anyhow!("cannot save the plan: {e}"))?;
+        crate::atomic_file::write(
+            path,
+            render::json::plan(&plan).as_bytes(),
+            crate::atomic_file::Durability::Flushed,
+        )
+        .map_err(|e| anyhow::anyhow!("cannot save the plan: {e}"))?;
     }
     for p in &problems {
         eprintln!("error: {p}");

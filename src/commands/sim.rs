@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::atomic_file::Durability;
 use crate::cli::{ReviewDecision, SimAction, SimCommand, SimServeArgs};
 use crate::sim::faults::FaultConfig;
 use crate::sim::server::{ReviewAnswer, ReviewRequest, SimConfig};
@@ -269,7 +270,7 @@ fn review_file(path: &std::path::Path, targets: &Targets) -> Result<(), String> 
     let before = world.clone();
     let missing = crate::sim::server::apply_review(&mut world, &targets.request);
     let text = serde_json::to_string_pretty(&world).map_err(|e| e.to_string())?;
-    crate::sim::server::write_atomically(path, text.as_bytes())?;
+    crate::atomic_file::write(path, text.as_bytes(), Durability::Flushed)?;
     print_changes(&changes(&before, &world, &targets.names));
     if !missing.is_empty() {
         return Err(format!(

@@ -4,7 +4,6 @@
 //! target (a temporary file beside the target, flushed to disk, renamed over it), so that
 //! a server reading the link's target sees the old file or the new one, never half.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::loader::{Unreadable, read_capped};
@@ -58,48 +57,10 @@ pub fn read(path: &Path) -> Result<Option<String>, ReadError> {
         })
 }
 
-/// The file a write to `path` must replace: `path`, or the final target of the symbolic
-/// links it is (relative targets resolved from each link's folder).
-fn write_target(path: &Path) -> std::io::Result<PathBuf> {
-    let mut current = path.to_path_buf();
-    for _ in 0..40 {
-        match std::fs::symlink_metadata(&current) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                let target = std::fs::read_link(&current)?;
-                current = match current.parent() {
-                    Some(dir) if target.is_relative() => dir.join(target),
-                    _ => target,
-                };
-            }
-            _ => return Ok(current),
-        }
-    }
-    Err(std::io::Error::other("too many levels of symbolic links"))
-}
-
 /// Writes `bytes` to the snapshot at `path` atomically (through a symbolic link to its
 /// target), flushed to disk before the rename.
 pub fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let target = write_target(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let dir = match target.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".retainctl-snapshot-")
-        .tempfile_in(&dir)
-        .map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| format!("cannot write {}: {e}", tmp.path().display()))?;
-    tmp.persist(&target)
-        .map_err(|e| format!("cannot replace {}: {}", target.display(), e.error))?;
-    // The rename itself reaches the disk with the folder.
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    crate::atomic_file::write(path, bytes, crate::atomic_file::Durability::Flushed)
 }
 
 #[cfg(test)]
@@ -149,35 +110,5 @@ mod tests {
             read(&file).unwrap().unwrap().len() as u64,
             MAX_SNAPSHOT_BYTES
         );
-    }
-
-    #[test]
-    fn writes_through_a_symbolic_link_to_its_target() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("live")).unwrap();
-        let target = dir.path().join("live/s.json");
-        std::fs::write(&target, "old").unwrap();
-        let link = dir.path().join("s.json");
-        std::os::unix::fs::symlink("live/s.json", &link).unwrap();
-        write(&link, b"new").unwrap();
-        assert!(
-            std::fs::symlink_metadata(&link)
-                .unwrap()
-                .file_type()
-                .is_symlink(),
-            "the link was replaced"
-        );
-        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
-        // A plain path, and one whose folder does not exist yet.
-        write(&dir.path().join("a/b.json"), b"x").unwrap();
-        assert_eq!(
-            std::fs::read_to_string(dir.path().join("a/b.json")).unwrap(),
-            "x"
-        );
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("live"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(leftovers, vec![std::ffi::OsString::from("s.json")]);
     }
 }

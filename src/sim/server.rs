@@ -21,6 +21,8 @@
 //! processes, share what Apple keeps per app.
 
 use std::collections::{BTreeMap, VecDeque};
+
+use crate::atomic_file::Durability;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -186,7 +188,7 @@ impl PerfRuntime {
                 let mut record = SharedRecord::load(path)?;
                 record.sandbox_passes.insert(bundle.to_string(), pass);
                 let text = serde_json::to_string_pretty(&record).map_err(|e| e.to_string())?;
-                write_atomically(path, text.as_bytes())
+                crate::atomic_file::write(path, text.as_bytes(), Durability::Flushed)
             }
             None => {
                 self.memory
@@ -213,19 +215,8 @@ impl Core {
             return Ok(());
         };
         let text = serde_json::to_string_pretty(&self.world).map_err(|e| e.to_string())?;
-        write_atomically(path, text.as_bytes())
+        crate::atomic_file::write(path, text.as_bytes(), Durability::Renamed)
     }
-}
-
-/// Writes to a temporary file beside `path`, then renames it over `path`.
-pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("cannot replace {}: {e}", path.display()))
 }
 
 /// Loads the state file if it exists.
@@ -276,7 +267,7 @@ pub fn router(config: SimConfig) -> Result<Router, String> {
         .clone()
         .or_else(|| beside_state("realtime-root.pem"))
     {
-        write_atomically(&out, signer.root_pem().as_bytes())?;
+        crate::atomic_file::write(&out, signer.root_pem().as_bytes(), Durability::Flushed)?;
     }
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
