@@ -155,14 +155,12 @@ fn unescape(segment: &str) -> std::borrow::Cow<'_, str> {
 /// (`/messages/{key}/localizations/{locale}`), where plans point.
 pub const SHALLOW: usize = 4;
 
-/// One recorded pointer: its text as `text[start..end]`, how many segments deep it is,
-/// and where its key and value stand (a manifest is at most 64 MiB, so its lines and
-/// columns fit in `u32`).
+/// One recorded pointer: its text as `text[start..end]`, and where its key and value
+/// stand (a manifest is at most 64 MiB, so its lines and columns fit in `u32`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Recorded {
     start: u32,
     end: u32,
-    depth: u32,
     key: [u32; 2],
     value: [u32; 2],
 }
@@ -267,8 +265,7 @@ impl<'a> Locations<'a> {
     /// Records `ptr` (unless it is deeper than [`SHALLOW`]: those are found in the
     /// document); a pointer recorded again takes its new place.
     fn insert_str(&mut self, ptr: &str, key: Span, value: Span) {
-        let depth = depth(ptr);
-        if depth > SHALLOW {
+        if depth(ptr) > SHALLOW {
             return;
         }
         let hash = self.hasher.hash_one(ptr);
@@ -292,7 +289,6 @@ impl<'a> Locations<'a> {
         let recorded = Recorded {
             start,
             end,
-            depth: u32::try_from(depth).unwrap_or(u32::MAX),
             key: packed(key),
             value: packed(value),
         };
@@ -1171,7 +1167,11 @@ mod tests {
         let mut d = FileDiagnostics::new(std::path::Path::new("m.yaml"));
         let locs = decode(Some(&root), &mut d).locations;
         let at = |line, col| Span { line, col };
-        assert!(locs.table.iter().all(|r| r.depth <= SHALLOW as u32));
+        assert!(
+            locs.table
+                .iter()
+                .all(|r| depth(locs.pointer_of(r)) <= SHALLOW)
+        );
         let header = ["messages", "m37", "localizations", "a/b", "header"];
         assert_eq!(locs.key(&header), at(116, 14));
         assert_eq!(locs.value(&header), at(116, 22));
