@@ -1175,38 +1175,16 @@ mod tests {
         let header = ["messages", "m37", "localizations", "a/b", "header"];
         assert_eq!(locs.key(&header), at(116, 14));
         assert_eq!(locs.value(&header), at(116, 22));
-        let bullet = [
-            "messages",
-            "last",
-            "localizations",
-            "en-US",
-            "bulletPoints",
-            "1",
-            "text",
-        ];
-        assert_eq!(locs.key(&bullet), at(128, 15));
+        let in_bullets = |rest: &[&'static str]| {
+            let list = ["messages", "last", "localizations", "en-US", "bulletPoints"];
+            [&list[..], rest].concat()
+        };
+        assert_eq!(locs.key(&in_bullets(&["1", "text"])), at(128, 15));
         // Not in the file: its deepest part that is.
-        let missing = [
-            "messages",
-            "last",
-            "localizations",
-            "en-US",
-            "bulletPoints",
-            "7",
-        ];
-        assert_eq!(locs.key(&missing), at(126, 9));
+        assert_eq!(locs.key(&in_bullets(&["7"])), at(126, 9));
         // A pointer writes a list index as plain digits: `+1` and `01` are not item 1.
         for odd in ["+1", "01"] {
-            let odd = [
-                "messages",
-                "last",
-                "localizations",
-                "en-US",
-                "bulletPoints",
-                odd,
-                "text",
-            ];
-            assert_eq!(locs.key(&odd), at(126, 9));
+            assert_eq!(locs.key(&in_bullets(&[odd, "text"])), at(126, 9));
         }
         let kept = locs.without_tree();
         assert_eq!(kept.key(&header), at(116, 7));
