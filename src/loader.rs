@@ -329,34 +329,36 @@ fn sniff(path: &Path) -> Sniff {
     if let Err(e) = file.take(limit).read_to_end(&mut bytes) {
         return Sniff::Skipped(SkipReason::Unreadable(Unreadable::Io(e)));
     }
-    let utf16 = utf16_text(&bytes);
-    // Line by line, each decoded only when reached: the declaration is the first line, as
-    // a rule, so the rest of the file is not decoded here.
-    let declares = |i: usize, line: &str| {
-        declares_api_version(match i {
-            0 => line.strip_prefix('\u{feff}').unwrap_or(line),
-            _ => line,
-        })
-    };
-    let declared = match &utf16 {
-        Some(text) => text.lines().enumerate().any(|(i, l)| declares(i, l)),
-        None => bytes.split(|b| *b == b'\n').enumerate().any(|(i, l)| {
-            declares(
-                i,
-                &String::from_utf8_lossy(l.strip_suffix(b"\r").unwrap_or(l)),
-            )
-        }),
-    };
-    if declared {
-        return Sniff::Manifest;
+    // Each line is decoded only when reached: the declaration is the first line, as a
+    // rule, so the rest of a manifest is not decoded here.
+    match utf16_text(&bytes) {
+        Some(text) => sniff_lines(text.lines().map(std::borrow::Cow::Borrowed)),
+        None => sniff_lines(
+            bytes
+                .split(|b| *b == b'\n')
+                .map(|l| String::from_utf8_lossy(l.strip_suffix(b"\r").unwrap_or(l))),
+        ),
     }
-    let text = match &utf16 {
-        Some(t) => std::borrow::Cow::Borrowed(t.as_str()),
-        None => String::from_utf8_lossy(&bytes),
-    };
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    match text.lines().position(resembles_api_version) {
-        Some(i) => Sniff::Skipped(SkipReason::NoDeclaration(i + 1)),
+}
+
+/// A manifest when a line declares the apiVersion (the first may open with a byte order
+/// mark); else skipped at the first line that resembles the declaration, if any.
+fn sniff_lines<'t>(lines: impl Iterator<Item = std::borrow::Cow<'t, str>>) -> Sniff {
+    let mut resembling = None;
+    for (i, line) in lines.enumerate() {
+        let line = match i {
+            0 => line.strip_prefix('\u{feff}').unwrap_or(&line),
+            _ => &line,
+        };
+        if declares_api_version(line) {
+            return Sniff::Manifest;
+        }
+        if resembling.is_none() && resembles_api_version(line) {
+            resembling = Some(i + 1);
+        }
+    }
+    match resembling {
+        Some(line) => Sniff::Skipped(SkipReason::NoDeclaration(line)),
         None => Sniff::NotManifest,
     }
 }
@@ -825,6 +827,11 @@ mod tests {
             .collect();
         assert!(sniffs("utf16.yaml", &utf16));
         assert!(!sniffs("other.yaml", b"name: build\non: push\n"));
+        // A line that only resembles the declaration does not hide a later one that is.
+        assert!(sniffs(
+            "both.yaml",
+            b"apiversion: Retainctl/v1\napiVersion: retainctl/v1\n"
+        ));
         assert!(matches!(
             {
                 std::fs::write(
