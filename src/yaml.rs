@@ -739,16 +739,21 @@ mod tests {
         );
     }
 
+    /// Each problem's line and message.
+    fn lines_and_messages<'p>(parsed: &'p Parsed<'_>) -> Vec<(usize, &'p str)> {
+        parsed
+            .problems
+            .iter()
+            .map(|e| (e.span.line, e.message.as_str()))
+            .collect()
+    }
+
     #[test]
     fn duplicate_keys_are_found_in_large_mappings() {
         let mut doc: String = (0..40).map(|i| format!("k{i}: {i}\n")).collect();
         doc.push_str("k7: again\n\"k39\": again\nk40: new\n");
         let parsed = parse_document(&doc).unwrap();
-        let found: Vec<_> = parsed
-            .problems
-            .iter()
-            .map(|e| (e.span.line, e.message.as_str()))
-            .collect();
+        let found = lines_and_messages(&parsed);
         assert_eq!(
             found,
             [
@@ -771,11 +776,7 @@ mod tests {
         doc.extend((0..20).map(|i| format!("  k{i}: {i}\n")));
         doc.push_str("  k3: again\ne: 5\n");
         let parsed = parse_document(&doc).unwrap();
-        let found: Vec<_> = parsed
-            .problems
-            .iter()
-            .map(|e| (e.span.line, e.message.as_str()))
-            .collect();
+        let found = lines_and_messages(&parsed);
         assert_eq!(
             found,
             [(24, "duplicate key `k3` (first defined at line 7)")]
