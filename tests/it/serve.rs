@@ -76,7 +76,7 @@ struct ServeProcess {
 impl ServeProcess {
     fn spawn(dir: &Path, args: &[&str]) -> ServeProcess {
         let log = dir.join("serve.log");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_retainctl"))
+        let child = Command::new(env!("CARGO_BIN_EXE_retainctl"))
             .args([
                 "serve",
                 "--listen",
@@ -91,6 +91,11 @@ impl ServeProcess {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("start retainctl serve");
+        ServeProcess::attach(child, log)
+    }
+
+    /// A started server whose stderr goes to `log`, once it says where it listens.
+    fn attach(mut child: Child, log: PathBuf) -> ServeProcess {
         let url = crate::common::listening_url(&mut child, || {
             format!("log: {}", std::fs::read_to_string(&log).unwrap_or_default())
         });
@@ -637,7 +642,7 @@ fn a_promotional_offer_is_signed_with_the_key_the_snapshot_names_which_never_rea
     assert!(err.contains("SERVE_TEST_OFFER_KEY_ID"), "{err}");
 
     let log = s.dir.path().join("serve.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_retainctl"))
+    let child = Command::new(env!("CARGO_BIN_EXE_retainctl"))
         .args(["serve", "--listen", "127.0.0.1:0", "--snapshot"])
         .arg(&s.snapshot)
         .arg("--trust-root")
@@ -650,10 +655,7 @@ fn a_promotional_offer_is_signed_with_the_key_the_snapshot_names_which_never_rea
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    let url = crate::common::listening_url(&mut child, || {
-        format!("log: {}", std::fs::read_to_string(&log).unwrap_or_default())
-    });
-    let server = ServeProcess { child, url, log };
+    let server = ServeProcess::attach(child, log);
     let (status, body) = post(&server.url, &s.signer.sign(&payload("p.offer")).unwrap());
     assert_eq!(status, 200, "{body}\n{}", server.log());
     let value: Value = serde_json::from_str(&body).unwrap();
