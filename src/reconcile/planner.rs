@@ -3,7 +3,6 @@
 //! learnt, so the same rules decide both what `plan` shows and what `apply` does.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};

@@ -21,8 +21,6 @@
 //! processes, share what Apple keeps per app.
 
 use std::collections::{BTreeMap, VecDeque};
-
-use crate::atomic_file::Durability;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -45,6 +43,7 @@ use crate::apple::endpoints::{self, Endpoint, Route};
 use crate::apple::model::{ErrorBody, ReviewState};
 use crate::apple::pacer::Pacer;
 use crate::apple::token;
+use crate::atomic_file::Durability;
 
 #[derive(Debug, Clone)]
 pub struct SimConfig {
