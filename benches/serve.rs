@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use criterion::{Criterion, criterion_group, criterion_main};
 use retainctl::manifest::EnvironmentName;
 use retainctl::realtime::{AppRealtime, ApprovedVersion, Rule, RuleAnswer, Snapshot};
-use retainctl::serve::{Served, Sources};
+use retainctl::serve::Sources;
 use retainctl::sim::perf::RealtimeSigner;
 use serde_json::json;
 
@@ -55,10 +55,11 @@ fn answer(c: &mut Criterion) {
     });
     let path = dir.path().join("snapshot.json");
     std::fs::write(&path, snapshot.to_json()).unwrap();
-    let served = Served::load(
+    let served = retainctl::serve::load_at_start(
         &Sources {
-            snapshot: path,
+            snapshot: retainctl::realtime::store::SnapshotLocation::File(path),
             trust_roots: vec![root],
+            env_local: false,
         },
         &|_| None,
     )

@@ -172,9 +172,38 @@ pub struct ServeArgs {
     /// With `--env local`: the mode whose snapshot is served.
     #[arg(long, value_enum, default_value_t = crate::sim::Mode::Sandbox)]
     pub local_mode: crate::sim::Mode,
-    /// How often the snapshot and trust roots are checked for changes.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "1s", value_name = "DURATION")]
+    /// How often the snapshot, trust roots and TLS certificate are checked for changes
+    /// (100ms to 1h); a reload that fails is retried at the same pace.
+    #[arg(long, value_parser = reload_interval, default_value = "1s", value_name = "DURATION")]
     pub reload_interval: std::time::Duration,
+    /// Log lines as text or as one JSON object per line.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Serve https with this certificate chain (PEM), read again when it changes; needs
+    /// --tls-key. Without it, put a TLS terminator in front: Apple calls an https:// URL.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// `--reload-interval`: a duration within [`crate::serve::state::RELOAD_INTERVAL_RANGE`].
+fn reload_interval(text: &str) -> Result<std::time::Duration, String> {
+    let (low, high) = crate::serve::state::RELOAD_INTERVAL_RANGE;
+    let interval = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if interval < low || interval > high {
+        return Err(format!(
+            "{text} is outside 100ms to 1h: the files are checked this often (e.g. 1s)"
+        ));
+    }
+    Ok(interval)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

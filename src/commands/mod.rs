@@ -35,8 +35,11 @@ pub const EXIT_PENDING: u8 = 2;
 
 /// `retainctl`'s entry point: parse, run, print an error once, exit.
 pub fn main() -> ExitCode {
-    init_logging();
     let cli = Cli::parse();
+    // `serve` sets up its own logging (non-blocking, text or JSON)
+    if !matches!(cli.command, Command::Serve(_)) {
+        init_logging();
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -1,14 +1,23 @@
 //! `retainctl serve`: runs the realtime endpoint (`crate::serve`) on `--listen` until
-//! SIGTERM or ctrl-c, reloading the snapshot and trust roots when they change. Prints
-//! `listening on http://ADDR` as its first line (`--listen 127.0.0.1:0` picks a port).
+//! SIGTERM or ctrl-c, reloading the snapshot, trust roots and TLS certificate when they
+//! change. Prints `listening on http://ADDR` (or `https://`) as its first line
+//! (`--listen 127.0.0.1:0` picks a port). Logs go through a bounded non-blocking writer:
+//! a stalled stderr drops (and counts) lines instead of stalling answers.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use crate::cli::{ServeArgs, ServeEnv};
-use crate::serve::{ServeState, Served, Sources};
+use crate::cli::{LogFormat, ServeArgs, ServeEnv};
+use crate::realtime::store::SnapshotLocation;
+use crate::serve::metrics::Metrics;
+use crate::serve::tls::ReloadingCert;
+use crate::serve::{ServeState, Sources};
 use crate::sim::Mode;
+
+/// Log lines held for a stalled stderr before new ones are dropped.
+const LOG_BUFFER_LINES: usize = 16_384;
 
 /// The snapshot `apply --env local --snapshot` writes by default for a mode, in the local
 /// state folder.
@@ -35,14 +44,44 @@ pub fn sources(args: &ServeArgs) -> Sources {
         }
     }
     Sources {
-        snapshot,
+        snapshot: SnapshotLocation::File(snapshot),
         trust_roots,
+        env_local: local,
     }
 }
 
+/// Logging for `serve`: `RUST_LOG` (default `warn,retainctl::serve=info`) to stderr through
+/// a bounded queue written by its own thread; what does not fit is dropped and counted.
+fn init_logging(
+    format: LogFormat,
+) -> (
+    tracing_appender::non_blocking::WorkerGuard,
+    tracing_appender::non_blocking::ErrorCounter,
+) {
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(LOG_BUFFER_LINES)
+        .thread_name("retainctl-log")
+        .finish(std::io::stderr());
+    let dropped = writer.error_counter();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,retainctl::serve=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(false);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+    (guard, dropped)
+}
+
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let (log_guard, dropped) = init_logging(args.log_format);
     let sources = sources(&args);
-    let served = Served::load(&sources, &|name| std::env::var(name).ok()).map_err(|e| {
+    let lookup = |name: &str| std::env::var(name).ok();
+    let served = crate::serve::load_at_start(&sources, &lookup).map_err(|e| {
         let hint = match args.env {
             Some(ServeEnv::Local) => format!(
                 "; write it with `retainctl apply --env local{} --snapshot {}` (which also writes the simulator's realtime-root.pem)",
@@ -50,12 +89,21 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                     Mode::Sandbox => "",
                     Mode::Production => " --local-mode production",
                 },
-                sources.snapshot.display()
+                sources.snapshot
             ),
             None => String::new(),
         };
         anyhow::anyhow!("cannot serve: {e}{hint}")
     })?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(ReloadingCert::load(cert, key).map_err(|e| anyhow::anyhow!("cannot serve: {e}"))?)
+        }
+        _ => None,
+    };
+    let metrics = Arc::new(Metrics::new(Some(Box::new(move || {
+        dropped.dropped_lines() as u64
+    }))));
     let runtime = super::runtime()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -64,39 +112,46 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let addr = listener.local_addr()?;
         let shutdown = crate::serve::shutdown_signal()
             .map_err(|e| anyhow::anyhow!("cannot watch for SIGTERM: {e}"))?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         {
             let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "listening on http://{addr}");
+            let _ = writeln!(out, "listening on {scheme}://{addr}");
             let _ = out.flush();
         }
-        eprintln!(
+        tracing::info!(
+            target: "retainctl::serve",
             "retainctl serve: {} snapshot {} ({} apps), {} trusted roots",
             served.snapshot.environment,
-            sources.snapshot.display(),
+            sources.snapshot,
             served.snapshot.apps.len(),
             served.trusted_roots
         );
-        if served.snapshot.source == Some(crate::realtime::SnapshotSource::Simulator)
-            && args.env != Some(ServeEnv::Local)
-        {
-            eprintln!(
-                "warning: {} was written from the simulator (--env local): Apple knows none of its message ids; serve it with --env local, or write one with `apply --env sandbox|production --snapshot`",
-                sources.snapshot.display()
-            );
+        for warning in &served.warnings {
+            tracing::warn!(target: "retainctl::serve", "{warning}");
         }
-        if served.snapshot.environment == crate::manifest::EnvironmentName::Production
-            && !sources.trust_roots.is_empty()
-        {
-            eprintln!(
-                "warning: serving production and trusting {} root(s) besides Apple's (--trust-root): whoever holds their keys can sign requests this server accepts",
-                sources.trust_roots.len()
-            );
-        }
-        let state = ServeState::new(served, sources);
+        let acceptor = tls
+            .as_ref()
+            .map(|tls| tokio_rustls::TlsAcceptor::from(tls.server_config()));
+        let state = ServeState::with(served, sources, Box::new(lookup), metrics.clone(), tls);
         let reloader = crate::serve::spawn_reloader(state.clone(), args.reload_interval);
-        crate::serve::serve_until(listener, crate::serve::router(state), shutdown).await;
+        let stopping = state.clone();
+        let shutdown = async move {
+            shutdown.await;
+            stopping
+                .stopping
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        };
+        crate::serve::serve_until(
+            listener,
+            crate::serve::router(state),
+            acceptor,
+            metrics,
+            shutdown,
+        )
+        .await;
         reloader.abort();
         anyhow::Ok(())
     })?;
+    drop(log_guard);
     Ok(ExitCode::SUCCESS)
 }

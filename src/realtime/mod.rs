@@ -478,3 +478,4 @@ pub fn choose<'a>(app: &'a AppRealtime, query: &RealtimeQuery<'_>) -> Choice<'a>
 mod tests;
 
 pub mod rules;
+pub mod store;

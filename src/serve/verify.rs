@@ -97,6 +97,31 @@ pub enum Refusal {
     UnknownApp(i64),
 }
 
+impl Refusal {
+    /// A stable snake_case name, the `reason` label of `/metrics`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotARealtimeBody => "not_a_realtime_body",
+            Self::TooLarge => "too_large",
+            Self::MalformedJws => "malformed_jws",
+            Self::NotEs256 => "not_es256",
+            Self::ChainLength(_) => "chain_length",
+            Self::BadCertificate => "bad_certificate",
+            Self::UntrustedChain => "untrusted_chain",
+            Self::MissingOid(_) => "missing_oid",
+            Self::NotACa => "not_a_ca",
+            Self::CertificateNotValid => "certificate_not_valid",
+            Self::NotP256 => "not_p256",
+            Self::BadSignature => "bad_signature",
+            Self::BadPayload => "bad_payload",
+            Self::WrongEnvironment { .. } => "wrong_environment",
+            Self::Expired { .. } => "expired",
+            Self::FromTheFuture { .. } => "from_the_future",
+            Self::UnknownApp(_) => "unknown_app",
+        }
+    }
+}
+
 /// `DecodedRealtimeRequestBody`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
