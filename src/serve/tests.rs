@@ -462,6 +462,13 @@ fn a_failed_reload_is_retried_until_it_succeeds_without_the_file_changing() {
         None,
     );
     write_snapshot(&f.snapshot, vec![offer(2)]);
+    // written long ago, as far as its file time says: only a retry reads it again
+    std::fs::File::options()
+        .write(true)
+        .open(&f.snapshot)
+        .unwrap()
+        .set_modified(SystemTime::now() - Duration::from_secs(3600))
+        .unwrap();
     // the offer key's variable is not set yet: the new snapshot cannot be served
     assert_eq!(state.reload_if_changed(), Reload::Kept);
     assert_eq!(state.reload_if_changed(), Reload::Kept);

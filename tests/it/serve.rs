@@ -17,9 +17,9 @@ use serde_json::{Value, json};
 use crate::common::world::block_on;
 
 const APP_APPLE_ID: i64 = 1234567890;
-const TRANSACTION: &str = "2000000987654321";
+pub(crate) const TRANSACTION: &str = "2000000987654321";
 
-fn id(n: u128) -> String {
+pub(crate) fn id(n: u128) -> String {
     uuid::Uuid::from_u128(n).to_string()
 }
 
@@ -59,7 +59,7 @@ fn app(general: u128) -> AppRealtime {
     }
 }
 
-fn write_snapshot(path: &Path, general: u128) {
+pub(crate) fn write_snapshot(path: &Path, general: u128) {
     let mut snapshot = Snapshot::new(EnvironmentName::Sandbox);
     snapshot.apps = vec![app(general)];
     let tmp = path.with_extension("tmp");
@@ -67,14 +67,14 @@ fn write_snapshot(path: &Path, general: u128) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
-struct ServeProcess {
-    child: Child,
-    url: String,
+pub(crate) struct ServeProcess {
+    pub(crate) child: Child,
+    pub(crate) url: String,
     log: PathBuf,
 }
 
 impl ServeProcess {
-    fn spawn(dir: &Path, args: &[&str]) -> ServeProcess {
+    pub(crate) fn spawn(dir: &Path, args: &[&str]) -> ServeProcess {
         let log = dir.join("serve.log");
         let child = Command::new(env!("CARGO_BIN_EXE_retainctl"))
             .args([
@@ -95,14 +95,14 @@ impl ServeProcess {
     }
 
     /// A started server whose stderr goes to `log`, once it says where it listens.
-    fn attach(mut child: Child, log: PathBuf) -> ServeProcess {
+    pub(crate) fn attach(mut child: Child, log: PathBuf) -> ServeProcess {
         let url = crate::common::listening_url(&mut child, || {
             format!("log: {}", std::fs::read_to_string(&log).unwrap_or_default())
         });
         ServeProcess { child, url, log }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
@@ -114,14 +114,14 @@ impl Drop for ServeProcess {
     }
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64
 }
 
-fn payload(product: &str) -> Value {
+pub(crate) fn payload(product: &str) -> Value {
     json!({
         "originalTransactionId": TRANSACTION,
         "appAppleId": APP_APPLE_ID,
@@ -134,7 +134,7 @@ fn payload(product: &str) -> Value {
 }
 
 /// POSTs `{"signedPayload": jws}`; (status, body).
-fn post(url: &str, jws: &str) -> (u16, String) {
+pub(crate) fn post(url: &str, jws: &str) -> (u16, String) {
     block_on(async {
         let response = reqwest::Client::new()
             .post(format!("{url}/retention"))
@@ -147,7 +147,7 @@ fn post(url: &str, jws: &str) -> (u16, String) {
     })
 }
 
-fn get(url: &str) -> (u16, Value) {
+pub(crate) fn get(url: &str) -> (u16, Value) {
     block_on(async {
         let response = reqwest::get(url).await.unwrap();
         let status = response.status().as_u16();
@@ -155,12 +155,12 @@ fn get(url: &str) -> (u16, Value) {
     })
 }
 
-fn answered_id(body: &str) -> Value {
+pub(crate) fn answered_id(body: &str) -> Value {
     serde_json::from_str::<Value>(body).unwrap()["message"]["messageIdentifier"].clone()
 }
 
 /// Waits (bounded) until `f` holds: for a reload to happen, not a timing assertion.
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+pub(crate) fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !f() {
         assert!(Instant::now() < deadline, "never happened: {what}");
@@ -168,14 +168,14 @@ fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
-struct Setup {
-    dir: tempfile::TempDir,
-    signer: RealtimeSigner,
-    snapshot: PathBuf,
-    root: PathBuf,
+pub(crate) struct Setup {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) signer: RealtimeSigner,
+    pub(crate) snapshot: PathBuf,
+    pub(crate) root: PathBuf,
 }
 
-fn setup() -> Setup {
+pub(crate) fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let signer = RealtimeSigner::generate().unwrap();
     let root = dir.path().join("realtime-root.pem");
@@ -191,7 +191,7 @@ fn setup() -> Setup {
 }
 
 impl Setup {
-    fn serve(&self) -> ServeProcess {
+    pub(crate) fn serve(&self) -> ServeProcess {
         ServeProcess::spawn(
             self.dir.path(),
             &[
@@ -327,7 +327,7 @@ fn sigterm_stops_the_server_cleanly() {
 }
 
 /// Opens a connection to `server` and sends `bytes`, the start of a request it never ends.
-fn hold(server: &ServeProcess, bytes: &[u8]) -> std::net::TcpStream {
+pub(crate) fn hold(server: &ServeProcess, bytes: &[u8]) -> std::net::TcpStream {
     use std::io::Write;
     let address = server.url.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(address).unwrap();
