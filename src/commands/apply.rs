@@ -10,11 +10,13 @@ use std::time::Duration;
 
 use futures_util::{StreamExt, stream};
 
+use super::snapshot_file::Version;
 use super::{EXIT_PENDING, Output, Reach, default_paths, load_apps, local_if_needed};
 use crate::cli::{ApplyArgs, ApplyFormat};
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::loader::LoadedApp;
 use crate::manifest::EnvironmentName;
+use crate::realtime::store::SnapshotLocation;
 use crate::realtime::{Snapshot, SnapshotSource};
 use crate::reconcile::apply::{AppReport, ApplyOptions, Outcome, Progress, apply_app};
 use crate::reconcile::{FORMAT_VERSION, Op, Plan};
@@ -190,45 +192,51 @@ pub(super) fn read_snapshot(
     path: &Path,
     served: EnvironmentName,
     source: SnapshotSource,
-) -> anyhow::Result<Option<Snapshot>> {
-    let text = match super::snapshot_file::read(path)? {
-        Some(text) => text,
-        None => {
-            eprintln!(
-                "warning: no previous realtime snapshot at {}: nothing is known to be served, so nothing is kept from --prune and no older approved version is carried; if `serve` reads a snapshot elsewhere, pass that file",
-                path.display()
-            );
-            return Ok(None);
-        }
+) -> anyhow::Result<(Option<Snapshot>, SnapshotLocation, Version)> {
+    let location = SnapshotLocation::parse(path.as_os_str())
+        .map_err(|e| anyhow::anyhow!("--snapshot: {e}"))?;
+    let (text, version) = super::snapshot_file::read_at(&location)?;
+    let Some(text) = text else {
+        eprintln!(
+            "warning: no previous realtime snapshot at {location}: nothing is known to be served, so nothing is kept from --prune and no older approved version is carried; if `serve` reads a snapshot elsewhere, pass that file"
+        );
+        return Ok((None, location, version));
     };
-    let snapshot = Snapshot::from_json(&text).map_err(|e| {
+    let snapshot = check_snapshot(&text, &location, served, source)?;
+    Ok((Some(snapshot), location, version))
+}
+
+/// The snapshot read at `path`, refused when it is not one this run can carry on.
+fn check_snapshot(
+    text: &str,
+    path: &SnapshotLocation,
+    served: EnvironmentName,
+    source: SnapshotSource,
+) -> anyhow::Result<Snapshot> {
+    let snapshot = Snapshot::from_json(text).map_err(|e| {
         anyhow::anyhow!(
-            "{} is not a realtime snapshot this retainctl can use: {e}; move it away to start a new one",
-            path.display()
+            "{path} is not a realtime snapshot this retainctl can use: {e}; move it away to start a new one"
         )
     })?;
     if snapshot.environment != served {
         anyhow::bail!(
-            "{} is the realtime snapshot of {}, not of {served}: give each environment its own file",
-            path.display(),
+            "{path} is the realtime snapshot of {}, not of {served}: give each environment its own file",
             snapshot.environment
         );
     }
     match snapshot.source {
         Some(found) if found == source => {}
         Some(found) => anyhow::bail!(
-            "{} was written from {} (source `{}`), and this run reads {}: approvals of the simulator never count for Apple, nor the other way round; give each its own file",
-            path.display(),
+            "{path} was written from {} (source `{}`), and this run reads {}: approvals of the simulator never count for Apple, nor the other way round; give each its own file",
             source_words(found),
             found.as_str(),
             source_words(source)
         ),
         None => anyhow::bail!(
-            "{} does not record where its approvals come from (`source`, written by an earlier retainctl): move it away to start a new one",
-            path.display()
+            "{path} does not record where its approvals come from (`source`, written by an earlier retainctl): move it away to start a new one"
         ),
     }
-    Ok(Some(snapshot))
+    Ok(snapshot)
 }
 
 fn source_words(source: SnapshotSource) -> &'static str {
@@ -325,7 +333,7 @@ pub(super) fn new_snapshot(
 }
 
 /// `realtime snapshot (production): FILE · 2 apps, 5 approved (1 an older version)`.
-fn snapshot_line(path: &Path, snapshot: &Snapshot) -> String {
+fn snapshot_line(path: &SnapshotLocation, snapshot: &Snapshot) -> String {
     let versions: Vec<&crate::realtime::ApprovedVersion> = snapshot
         .apps
         .iter()
@@ -336,7 +344,7 @@ fn snapshot_line(path: &Path, snapshot: &Snapshot) -> String {
     let mut line = format!(
         "realtime snapshot ({}): {} · {apps} app{}, {} approved message{}",
         snapshot.environment,
-        path.display(),
+        path,
         if apps == 1 { "" } else { "s" },
         versions.len(),
         if versions.len() == 1 { "" } else { "s" },
@@ -354,9 +362,12 @@ pub fn run(args: ApplyArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
     let env: EnvironmentName = args.env.into();
     let mut apps = load_apps(&paths)?;
     let served = served_environment(env, reach);
-    let previous = match &args.snapshot {
-        Some(path) => read_snapshot(path, served, snapshot_source(env))?,
-        None => None,
+    let (previous, target) = match &args.snapshot {
+        Some(path) => {
+            let (snapshot, location, version) = read_snapshot(path, served, snapshot_source(env))?;
+            (snapshot, Some((location, version)))
+        }
+        None => (None, None),
     };
     keep_served(&mut apps, previous.as_ref());
     let saved = match &args.plan {
@@ -416,7 +427,7 @@ pub fn run(args: ApplyArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
     })?;
     let mut problems = vec![];
     let mut written_snapshot = None;
-    if let Some(path) = &args.snapshot {
+    if let Some((path, version)) = &target {
         let ends: Vec<_> = reports
             .iter()
             .map(|r| (r.bundle_id.as_str(), r.end_state.as_ref()))
@@ -428,15 +439,12 @@ pub fn run(args: ApplyArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
             &ends,
             previous.as_ref(),
         );
-        match super::snapshot_file::write(path, snapshot.to_json().as_bytes()) {
+        match super::snapshot_file::write_at(path, snapshot.to_json().as_bytes(), version) {
             Ok(()) => {
                 progress.println(&snapshot_line(path, &snapshot));
-                written_snapshot = Some(path.display().to_string());
+                written_snapshot = Some(path.to_string());
             }
-            Err(e) => problems.push(format!(
-                "cannot write the realtime snapshot to {}: {e}",
-                path.display()
-            )),
+            Err(e) => problems.push(format!("cannot write the realtime snapshot to {path}: {e}")),
         }
     }
     progress.println(&render::text::apply_total(&reports));

@@ -25,7 +25,7 @@ pub fn run(args: PlanArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
                 );
             };
             let served = super::apply::served_environment(env, reach);
-            let snapshot =
+            let (snapshot, _, _) =
                 super::apply::read_snapshot(path, served, super::apply::snapshot_source(env))?;
             super::apply::keep_served(&mut apps, snapshot.as_ref());
             Some(snapshot.unwrap_or_else(|| crate::realtime::Snapshot::new(served)))

@@ -28,8 +28,9 @@ pub fn local_snapshot(state_dir: &std::path::Path, mode: Mode) -> PathBuf {
     })
 }
 
-/// The files served: `--snapshot` and `--trust-root`, or their `--env local` defaults.
-pub fn sources(args: &ServeArgs) -> Sources {
+/// What is served: `--snapshot` (a file or `s3://…`) and `--trust-root`, or their
+/// `--env local` defaults.
+pub fn sources(args: &ServeArgs) -> anyhow::Result<Sources> {
     let local = args.env == Some(ServeEnv::Local);
     let state_dir = super::local_state_dir();
     let snapshot = args
@@ -43,11 +44,12 @@ pub fn sources(args: &ServeArgs) -> Sources {
             trust_roots.push(root);
         }
     }
-    Sources {
-        snapshot: SnapshotLocation::File(snapshot),
+    Ok(Sources {
+        snapshot: SnapshotLocation::parse(snapshot.as_os_str())
+            .map_err(|e| anyhow::anyhow!("--snapshot: {e}"))?,
         trust_roots,
         env_local: local,
-    }
+    })
 }
 
 /// Logging for `serve`: `RUST_LOG` (default `warn,retainctl::serve=info`) to stderr through
@@ -79,22 +81,25 @@ fn init_logging(
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let (log_guard, dropped) = init_logging(args.log_format);
-    let sources = sources(&args);
+    let sources = sources(&args)?;
     let lookup = |name: &str| std::env::var(name).ok();
-    let served = crate::serve::load_at_start(&sources, &lookup).map_err(|e| {
-        let hint = match args.env {
-            Some(ServeEnv::Local) => format!(
-                "; write it with `retainctl apply --env local{} --snapshot {}` (which also writes the simulator's realtime-root.pem)",
-                match args.local_mode {
-                    Mode::Sandbox => "",
-                    Mode::Production => " --local-mode production",
-                },
-                sources.snapshot
-            ),
-            None => String::new(),
-        };
-        anyhow::anyhow!("cannot serve: {e}{hint}")
-    })?;
+    let runtime = super::runtime()?;
+    let served = runtime
+        .block_on(crate::serve::state::load_at_start_async(&sources, &lookup))
+        .map_err(|e| {
+            let hint = match args.env {
+                Some(ServeEnv::Local) => format!(
+                    "; write it with `retainctl apply --env local{} --snapshot {}` (which also writes the simulator's realtime-root.pem)",
+                    match args.local_mode {
+                        Mode::Sandbox => "",
+                        Mode::Production => " --local-mode production",
+                    },
+                    sources.snapshot
+                ),
+                None => String::new(),
+            };
+            anyhow::anyhow!("cannot serve: {e}{hint}")
+        })?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => {
             Some(ReloadingCert::load(cert, key).map_err(|e| anyhow::anyhow!("cannot serve: {e}"))?)
@@ -104,7 +109,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let metrics = Arc::new(Metrics::new(Some(Box::new(move || {
         dropped.dropped_lines() as u64
     }))));
-    let runtime = super::runtime()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -118,16 +122,25 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             let _ = writeln!(out, "listening on {scheme}://{addr}");
             let _ = out.flush();
         }
-        tracing::info!(
-            target: "retainctl::serve",
-            "retainctl serve: {} snapshot {} ({} apps), {} trusted roots",
-            served.snapshot.environment,
-            sources.snapshot,
-            served.snapshot.apps.len(),
-            served.trusted_roots
-        );
-        for warning in &served.warnings {
-            tracing::warn!(target: "retainctl::serve", "{warning}");
+        match &served {
+            Some(served) => {
+                tracing::info!(
+                    target: "retainctl::serve",
+                    "retainctl serve: {} snapshot {} ({} apps), {} trusted roots",
+                    served.snapshot.environment,
+                    sources.snapshot,
+                    served.snapshot.apps.len(),
+                    served.trusted_roots
+                );
+                for warning in &served.warnings {
+                    tracing::warn!(target: "retainctl::serve", "{warning}");
+                }
+            }
+            None => tracing::info!(
+                target: "retainctl::serve",
+                "retainctl serve: waiting for {} (/readyz answers 503 until it is served)",
+                sources.snapshot
+            ),
         }
         let acceptor = tls
             .as_ref()

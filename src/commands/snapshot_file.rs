@@ -1,13 +1,78 @@
-//! The realtime snapshot file of `plan/apply --snapshot`: read bounded (a regular file, or
-//! a symbolic link to one, of at most [`MAX_SNAPSHOT_BYTES`]; never a FIFO or a device,
-//! which could block or never end), written atomically through a symbolic link to its
-//! target (a temporary file beside the target, flushed to disk, renamed over it), so that
-//! a server reading the link's target sees the old file or the new one, never half.
+//! The realtime snapshot of `plan/apply --snapshot`, a file or an object (`s3://…`).
+//! A file is read bounded (a regular file, or a symbolic link to one, of at most
+//! [`MAX_SNAPSHOT_BYTES`]; never a FIFO or a device, which could block or never end) and
+//! written atomically through a symbolic link to its target (a temporary file beside the
+//! target, flushed to disk, renamed over it), so that a server reading the link's target
+//! sees the old file or the new one, never half. An object is read with its ETag and
+//! written only if it is still as read (`crate::realtime::store`): a concurrent apply's
+//! snapshot is never silently overwritten.
 
 use std::path::{Path, PathBuf};
 
 use crate::loader::{Unreadable, read_capped};
 pub use crate::realtime::MAX_SNAPSHOT_BYTES;
+use crate::realtime::store::{Fetched, SnapshotLocation, StoreError};
+
+/// What a write must find to go ahead: what the read before it saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Version {
+    /// A file (written over whatever is there).
+    File,
+    /// No object was there.
+    Absent,
+    /// The object's ETag when read (`None`: the store gave none).
+    Object(Option<String>),
+}
+
+fn block_on<T>(future: impl std::future::Future<Output = T>) -> Result<T, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map(|runtime| runtime.block_on(future))
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// The snapshot's text at `location` (`None` when there is none yet), and its version.
+pub fn read_at(location: &SnapshotLocation) -> Result<(Option<String>, Version), ReadError> {
+    let object = match location {
+        SnapshotLocation::File(path) => return read(path).map(|text| (text, Version::File)),
+        SnapshotLocation::Object(object) => object,
+    };
+    let io = |reason: String| {
+        ReadError::Store(StoreError::Read {
+            url: object.url.clone(),
+            reason,
+        })
+    };
+    match block_on(object.fetch(None, MAX_SNAPSHOT_BYTES)).map_err(io)? {
+        Ok(Fetched::Read(read)) => {
+            let text =
+                String::from_utf8(read.bytes).map_err(|_| io("it is not UTF-8 text".into()))?;
+            Ok((Some(text), Version::Object(read.etag)))
+        }
+        Ok(Fetched::Missing | Fetched::NotModified) => Ok((None, Version::Absent)),
+        Err(e) => Err(ReadError::Store(e)),
+    }
+}
+
+/// Writes `bytes` to `location`: a file atomically, an object only if it is still at
+/// `version` (else an error saying another apply wrote it).
+pub fn write_at(
+    location: &SnapshotLocation,
+    bytes: &[u8],
+    version: &Version,
+) -> Result<(), String> {
+    match location {
+        SnapshotLocation::File(path) => write(path, bytes),
+        SnapshotLocation::Object(object) => {
+            let expected = match version {
+                Version::Object(Some(etag)) => Some(etag.as_str()),
+                Version::Absent | Version::File | Version::Object(None) => None,
+            };
+            block_on(object.put(bytes.to_vec(), expected))?.map_err(|e| e.to_string())
+        }
+    }
+}
 
 /// Why the snapshot file cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +91,8 @@ pub enum ReadError {
     },
     #[error("cannot read the realtime snapshot {path}: {reason}")]
     Io { path: PathBuf, reason: String },
+    #[error("the realtime snapshot: {0}")]
+    Store(StoreError),
 }
 
 /// The text of the snapshot at `path`, `None` when there is no file.

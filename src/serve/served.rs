@@ -36,6 +36,8 @@ pub struct Sources {
 pub enum LoadError {
     #[error("cannot read {path}: {reason}")]
     Unreadable { path: String, reason: String },
+    #[error(transparent)]
+    Store(crate::realtime::store::StoreError),
     #[error("{path} is larger than {limit} bytes")]
     TooLarge { path: String, limit: u64 },
     #[error("{path}: {source}")]

@@ -14,7 +14,7 @@ use super::served::{
     Answer, Inputs, LoadError, Outcome, RootPolicy, Served, Sources, read_limited,
 };
 use super::verify::Refusal;
-use crate::realtime::store::SnapshotLocation;
+use crate::realtime::store::{Fetched, ObjectRead, SnapshotLocation, StoreError};
 
 /// A file's identity for change detection: modification time, length and (on unix) inode.
 /// File times have a coarse clock (a few ms), so a file changed within [`RACY`] of its read
@@ -66,6 +66,8 @@ struct PassMemory {
     snapshot_stamp: Option<Stamp>,
     roots_digest: String,
     racy: bool,
+    /// An object's last read (its ETag, bytes and time), asked again with `If-None-Match`.
+    object: Option<ObjectRead>,
     /// The last pass failed: the next one reads everything again.
     failing: bool,
 }
@@ -103,7 +105,7 @@ impl ServeState {
     /// reloads, with metrics of its own and no TLS.
     pub fn new(served: Served, sources: Sources) -> Arc<ServeState> {
         ServeState::with(
-            served,
+            Some(served),
             sources,
             Box::new(|name| std::env::var(name).ok()),
             Arc::new(Metrics::default()),
@@ -111,10 +113,11 @@ impl ServeState {
         )
     }
 
-    /// The state serving `served`; `lookup` reads the offer keys' variables on reloads;
+    /// The state serving `served` (`None`: nothing yet, the reloader reads at once);
+    /// `lookup` reads the offer keys' variables on reloads;
     /// `tls`, the certificate the same passes reload.
     pub fn with(
-        served: Served,
+        served: Option<Served>,
         sources: Sources,
         lookup: Lookup,
         metrics: Arc<Metrics>,
@@ -123,16 +126,20 @@ impl ServeState {
         let roots_digest = Inputs::with_roots(&sources, vec![], None).roots_digest();
         let snapshot_stamp = sources.snapshot.as_file().and_then(stamp);
         let racy = is_racy(snapshot_stamp.and_then(|s| s.0), SystemTime::now());
-        metrics.snapshot_loaded(&served, &sources.snapshot);
+        if let Some(served) = &served {
+            metrics.snapshot_loaded(served, &sources.snapshot);
+        }
+        let failing = served.is_none();
         Arc::new(ServeState {
-            served: ArcSwapOption::from_pointee(served),
+            served: ArcSwapOption::from(served.map(Arc::new)),
             sources,
             last_error: Mutex::new(None),
             memory: Mutex::new(PassMemory {
                 snapshot_stamp,
                 roots_digest,
                 racy,
-                failing: false,
+                object: None,
+                failing,
             }),
             metrics,
             passes_started: AtomicU64::new(0),
@@ -156,12 +163,24 @@ impl ServeState {
     /// when its stamp changed, when it was written recently, or after a failed pass.
     /// Blocking file I/O: the reloader runs it on a blocking thread, never a request's task.
     pub fn reload_if_changed(&self) -> Reload {
+        match &self.sources.snapshot {
+            SnapshotLocation::File(path) => self.reload_file(path),
+            SnapshotLocation::Object(object) => {
+                let unless = self.object_etag();
+                let fetched = block_on_io(
+                    object.fetch(unless.as_deref(), crate::realtime::MAX_SNAPSHOT_BYTES),
+                );
+                self.reload_object(fetched)
+            }
+        }
+    }
+
+    fn reload_file(&self, path: &Path) -> Reload {
         let mut memory = self.memory.lock().expect("reload lock");
         if let Some(tls) = &self.tls {
             tls.reload_if_changed(&self.metrics);
         }
         let current = self.served.load_full();
-        let SnapshotLocation::File(path) = &self.sources.snapshot;
         let snapshot_stamp = stamp(path);
         let probe = Inputs::with_roots(&self.sources, vec![], None);
         let roots_now = probe.roots_digest();
@@ -184,6 +203,58 @@ impl ServeState {
         let inputs = Inputs {
             snapshot: bytes,
             snapshot_written: snapshot_stamp.and_then(|s| s.0),
+            roots: probe.roots,
+        };
+        self.consider(&mut memory, current, inputs)
+    }
+
+    /// The ETag to read the object again with: none after a failed pass (read it whole).
+    fn object_etag(&self) -> Option<String> {
+        let memory = self.memory.lock().expect("reload lock");
+        if memory.failing || self.served.load().is_none() {
+            return None;
+        }
+        memory.object.as_ref().and_then(|o| o.etag.clone())
+    }
+
+    /// Serves what a read of the object found (blocking: the trust roots are files).
+    fn reload_object(&self, fetched: Result<Fetched, StoreError>) -> Reload {
+        let mut memory = self.memory.lock().expect("reload lock");
+        if let Some(tls) = &self.tls {
+            tls.reload_if_changed(&self.metrics);
+        }
+        let current = self.served.load_full();
+        let probe = Inputs::with_roots(&self.sources, vec![], None);
+        let roots_now = probe.roots_digest();
+        let roots_changed = roots_now != memory.roots_digest;
+        memory.roots_digest = roots_now;
+        let read = match fetched {
+            Err(e) => return self.failed(&mut memory, LoadError::Store(e)),
+            Ok(Fetched::Missing) => {
+                let error = LoadError::Unreadable {
+                    path: self.sources.snapshot.to_string(),
+                    reason: format!(
+                        "no such object: write it with `retainctl apply --snapshot {}`",
+                        self.sources.snapshot
+                    ),
+                };
+                return self.failed(&mut memory, error);
+            }
+            Ok(Fetched::NotModified) if !roots_changed && !memory.failing => {
+                return Reload::Unchanged;
+            }
+            Ok(Fetched::NotModified) => match memory.object.clone() {
+                Some(read) => read,
+                None => return Reload::Unchanged,
+            },
+            Ok(Fetched::Read(read)) => {
+                memory.object = Some(read.clone());
+                read
+            }
+        };
+        let inputs = Inputs {
+            snapshot: read.bytes,
+            snapshot_written: read.written,
             roots: probe.roots,
         };
         self.consider(&mut memory, current, inputs)
@@ -274,11 +345,23 @@ impl ServeState {
         }
     }
 
-    /// One reload pass on a blocking thread, counted for the requests waiting on one.
+    /// One reload pass (file reads on a blocking thread; an object read asynchronously),
+    /// counted for the requests waiting on one.
     async fn pass(self: &Arc<Self>) {
         let id = self.passes_started.fetch_add(1, Ordering::SeqCst) + 1;
         let state = self.clone();
-        let _ = tokio::task::spawn_blocking(move || state.reload_if_changed()).await;
+        match &self.sources.snapshot {
+            SnapshotLocation::File(_) => {
+                let _ = tokio::task::spawn_blocking(move || state.reload_if_changed()).await;
+            }
+            SnapshotLocation::Object(object) => {
+                let unless = self.object_etag();
+                let fetched = object
+                    .fetch(unless.as_deref(), crate::realtime::MAX_SNAPSHOT_BYTES)
+                    .await;
+                let _ = tokio::task::spawn_blocking(move || state.reload_object(fetched)).await;
+            }
+        }
         self.passes_done.send_if_modified(|done| {
             let newer = id > *done;
             if newer {
@@ -289,11 +372,26 @@ impl ServeState {
     }
 }
 
+/// Runs an object store request from blocking code (tests; `serve` itself reads objects
+/// on its runtime).
+fn block_on_io<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime for one request")
+        .block_on(future)
+}
+
 /// Reads the sources every `interval`, and at once (at most every
 /// [`TRUST_RECHECK_PERIOD`]) when a refused chain asks for a trust re-check.
 pub fn spawn_reloader(state: Arc<ServeState>, interval: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut next_tick = Instant::now() + interval;
+        // nothing served yet (an object store that could not be read at start): at once
+        let mut next_tick = if state.served().is_none() {
+            Instant::now()
+        } else {
+            Instant::now() + interval
+        };
         let mut last_recheck = Instant::now() - TRUST_RECHECK_PERIOD;
         loop {
             tokio::select! {
@@ -313,13 +411,57 @@ pub fn spawn_reloader(state: Arc<ServeState>, interval: Duration) -> tokio::task
     })
 }
 
-/// What is served at start, read strictly: a snapshot or trust root that cannot be read
-/// stops `serve` with its name.
+/// What is served at start, read strictly: a snapshot file or a trust root that cannot
+/// be read stops `serve` with its name. An object that cannot be read yet is `None`
+/// (said, then retried every interval while `/readyz` says so); one that is read but
+/// cannot be served stops `serve` like a file.
+pub async fn load_at_start_async(
+    sources: &Sources,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Served>, LoadError> {
+    match &sources.snapshot {
+        SnapshotLocation::File(_) => load_at_start(sources, lookup).map(Some),
+        SnapshotLocation::Object(object) => {
+            let fetched = object
+                .fetch(None, crate::realtime::MAX_SNAPSHOT_BYTES)
+                .await;
+            let read = match fetched {
+                Ok(Fetched::Read(read)) => read,
+                Ok(Fetched::Missing | Fetched::NotModified) => {
+                    tracing::warn!(
+                        "nothing to serve yet: {} does not exist (write it with `retainctl apply --snapshot {}`); retried every reload interval",
+                        object.url,
+                        object.url
+                    );
+                    return Ok(None);
+                }
+                Err(e) => {
+                    tracing::warn!("nothing to serve yet: {e} (retried every reload interval)");
+                    return Ok(None);
+                }
+            };
+            let inputs = Inputs::with_roots(sources, read.bytes, read.written);
+            Served::build(&inputs, sources, RootPolicy::Strict, lookup).map(Some)
+        }
+    }
+}
+
+/// [`load_at_start_async`] for a snapshot file.
 pub fn load_at_start(
     sources: &Sources,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Served, LoadError> {
-    let SnapshotLocation::File(path) = &sources.snapshot;
+    let path = match &sources.snapshot {
+        SnapshotLocation::File(path) => path,
+        SnapshotLocation::Object(_) => {
+            return block_on_io(load_at_start_async(sources, lookup))?.ok_or_else(|| {
+                LoadError::Unreadable {
+                    path: sources.snapshot.to_string(),
+                    reason: "it cannot be read yet".into(),
+                }
+            });
+        }
+    };
     let written = stamp(path).and_then(|s| s.0);
     let bytes = read_limited(path, crate::realtime::MAX_SNAPSHOT_BYTES)?;
     let inputs = Inputs::with_roots(sources, bytes, written);

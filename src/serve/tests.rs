@@ -455,7 +455,7 @@ fn a_failed_reload_is_retried_until_it_succeeds_without_the_file_changing() {
         _ => None,
     };
     let state = ServeState::with(
-        load_at_start(&f.sources, &no_env).unwrap(),
+        Some(load_at_start(&f.sources, &no_env).unwrap()),
         f.sources.clone(),
         Box::new(lookup),
         std::sync::Arc::new(metrics::Metrics::default()),

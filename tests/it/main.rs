@@ -14,6 +14,7 @@ mod perf_test;
 mod readme;
 mod realtime_rules;
 mod reconcile_e2e;
+mod s3;
 mod secrets_in_logs;
 mod serve;
 mod serve_edge;

@@ -1,0 +1,241 @@
+//! The snapshot in object storage, against a real S3 API started here: moto's server
+//! (`moto_server`, installed by .ci/run into .venv) on 127.0.0.1. Two `serve` replicas
+//! wait unready for a snapshot that is not there yet, then converge on each new one
+//! within an interval; the store refuses a write that would overwrite another writer's.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use retainctl::realtime::store::{Fetched, SnapshotLocation, StoreError};
+
+use crate::common::world::block_on;
+use crate::serve::{ServeProcess, answered_id, eventually, id, payload, post, setup};
+
+fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// `moto_server` beside the test python, or why there is none.
+fn moto_server() -> Result<PathBuf, String> {
+    let python = std::env::var("RETAINCTL_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python").into());
+    let server = Path::new(&python).with_file_name("moto_server");
+    if server.exists() {
+        Ok(server)
+    } else {
+        Err(format!(
+            "no {} (`.venv/bin/pip install 'moto[server]'`, as .ci/run does)",
+            server.display()
+        ))
+    }
+}
+
+/// A moto S3 server on a free loopback port, stopped when dropped.
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Moto {
+    /// Started, or `None` after a SKIPPED line outside CI.
+    fn start(test: &str) -> Option<Moto> {
+        let server = match moto_server() {
+            Ok(server) => server,
+            Err(why) if under_ci() || std::env::var_os("RETAINCTL_PYTHON").is_some() => {
+                panic!("{test}: {why}")
+            }
+            Err(why) => {
+                eprintln!("SKIPPED {test}: {why}");
+                return None;
+            }
+        };
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto_server");
+        let moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(moto)
+    }
+
+    fn vars(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", "us-east-1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    fn create_bucket(&self, bucket: &str) {
+        let status = block_on(async {
+            reqwest::Client::new()
+                .put(format!("{}/{bucket}", self.endpoint))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        });
+        assert!(status.is_success(), "create bucket: {status}");
+    }
+
+    fn location(&self, url: &str) -> retainctl::realtime::store::ObjectLocation {
+        match SnapshotLocation::parse_with(url.as_ref(), self.vars()).unwrap() {
+            SnapshotLocation::Object(object) => object,
+            SnapshotLocation::File(_) => panic!("{url} is not an object"),
+        }
+    }
+}
+
+fn ready(server: &ServeProcess) -> u16 {
+    block_on(async {
+        reqwest::get(format!("{}/readyz", server.url))
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    })
+}
+
+#[test]
+fn two_replicas_wait_for_the_s3_snapshot_then_converge_on_each_new_one() {
+    let Some(moto) = Moto::start("two_replicas_converge") else {
+        return;
+    };
+    moto.create_bucket("realtime");
+    let url = "s3://realtime/production/snapshot.json";
+    let s = setup();
+    let spawn = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_retainctl"));
+        command
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--reload-interval",
+                "200ms",
+            ])
+            .args(["--snapshot", url, "--trust-root"])
+            .arg(&s.root)
+            .envs(moto.vars())
+            .stdout(Stdio::piped());
+        let log = s
+            .dir
+            .path()
+            .join(format!("replica-{}.log", uuid::Uuid::new_v4()));
+        command.stderr(std::fs::File::create(&log).unwrap());
+        ServeProcess::attach(command.spawn().unwrap(), log)
+    };
+    let replicas = [spawn(), spawn()];
+    // nothing in the bucket yet: alive, not ready, and saying why
+    for r in &replicas {
+        assert_eq!(ready(r), 503, "{}", r.log());
+        let (status, _) = crate::serve::get(&format!("{}/healthz", r.url));
+        assert_eq!(status, 200);
+    }
+    let object = moto.location(url);
+    for (n, general) in [(1, 0x600d_u128), (2, 0xbeef)] {
+        let snapshot = std::fs::read({
+            crate::serve::write_snapshot(&s.snapshot, general);
+            &s.snapshot
+        })
+        .unwrap();
+        let expected = match block_on(object.fetch(None, 1 << 24)).unwrap() {
+            Fetched::Read(read) => read.etag,
+            _ => None,
+        };
+        block_on(object.put(snapshot, expected.as_deref())).unwrap();
+        for r in &replicas {
+            eventually(&format!("replica answers snapshot {n}"), || {
+                let (status, body) = post(&r.url, &s.signer.sign(&payload("p.x")).unwrap());
+                status == 200 && answered_id(&body) == id(general)
+            });
+            assert_eq!(ready(r), 200);
+        }
+    }
+    let metrics = block_on(async {
+        reqwest::get(format!("{}/metrics", replicas[0].url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    assert!(
+        metrics.contains("retainctl_serve_snapshot_info{source=\"s3\""),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn a_write_over_another_writers_snapshot_is_refused() {
+    let Some(moto) = Moto::start("conditional_put") else {
+        return;
+    };
+    moto.create_bucket("realtime");
+    let object = moto.location("s3://realtime/snapshot.json");
+    assert!(matches!(
+        block_on(object.fetch(None, 1024)).unwrap(),
+        Fetched::Missing
+    ));
+    // two applies read "absent": the first creates, the second is refused
+    block_on(object.put(b"first".to_vec(), None)).unwrap();
+    let second = block_on(object.put(b"second".to_vec(), None));
+    assert!(
+        matches!(second, Err(StoreError::Conflict { .. })),
+        "{second:?}"
+    );
+    let Fetched::Read(read) = block_on(object.fetch(None, 1024)).unwrap() else {
+        panic!("the object is there");
+    };
+    assert_eq!(read.bytes, b"first");
+    let etag = read.etag.expect("S3 gives an ETag");
+    // unchanged since read: polled as not modified
+    assert!(matches!(
+        block_on(object.fetch(Some(&etag), 1024)).unwrap(),
+        Fetched::NotModified
+    ));
+    // two applies read the same version: the first writes, the second is refused
+    block_on(object.put(b"third".to_vec(), Some(&etag))).unwrap();
+    let stale = block_on(object.put(b"fourth".to_vec(), Some(&etag)));
+    assert!(
+        matches!(stale, Err(StoreError::Conflict { .. })),
+        "{stale:?}"
+    );
+    let message = stale.unwrap_err().to_string();
+    assert!(message.contains("another apply wrote it"), "{message}");
+    let Fetched::Read(read) = block_on(object.fetch(None, 1024)).unwrap() else {
+        panic!("the object is there");
+    };
+    assert_eq!(read.bytes, b"third", "nothing was overwritten");
+    // an object over the cap is refused, not read whole
+    let too_large = block_on(object.fetch(None, 3));
+    assert!(matches!(too_large, Err(StoreError::TooLarge { .. })));
+}
