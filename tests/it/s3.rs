@@ -239,3 +239,70 @@ fn a_write_over_another_writers_snapshot_is_refused() {
     let too_large = block_on(object.fetch(None, 3));
     assert!(matches!(too_large, Err(StoreError::TooLarge { .. })));
 }
+
+#[test]
+fn apply_writes_the_snapshot_to_s3_and_serve_answers_from_it() {
+    let Some(moto) = Moto::start("apply_to_s3") else {
+        return;
+    };
+    moto.create_bucket("realtime");
+    let url = "s3://realtime/local/sandbox.json";
+    let ws = crate::common::Workspace::new();
+    ws.write("retention/app.yaml", &crate::serve::local_manifest(None));
+    let apply = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_retainctl"))
+            .args(["apply", "retention", "--env", "local", "--snapshot", url])
+            .current_dir(ws.path())
+            .env_remove("RETAINCTL_BASE_URL")
+            .envs(moto.vars())
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+    // created, then updated over the version it read
+    for _ in 0..2 {
+        let (code, text) = apply();
+        assert_eq!(code, Some(0), "{text}");
+        assert!(
+            text.contains(&format!("realtime snapshot (sandbox): {url}")),
+            "{text}"
+        );
+    }
+    let Fetched::Read(read) = block_on(moto.location(url).fetch(None, 1 << 24)).unwrap() else {
+        panic!("apply wrote no object");
+    };
+    let snapshot: retainctl::realtime::Snapshot = serde_json::from_slice(&read.bytes).unwrap();
+    assert_eq!(snapshot.apps[0].bundle_id, "com.example.app");
+    let child = Command::new(env!("CARGO_BIN_EXE_retainctl"))
+        .args([
+            "serve",
+            "--env",
+            "local",
+            "--listen",
+            "127.0.0.1:0",
+            "--snapshot",
+            url,
+        ])
+        .current_dir(ws.path())
+        .envs(moto.vars())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(ws.path().join("serve.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let server = ServeProcess::attach(child, ws.path().join("serve.log"));
+    let signer_root = ws.path().join(".retainctl/local/realtime-root.pem");
+    assert!(signer_root.exists());
+    assert_eq!(ready(&server), 200, "{}", server.log());
+    let (status, health) = crate::serve::get(&format!("{}/healthz", server.url));
+    assert_eq!(status, 200);
+    assert_eq!(health["snapshot"]["path"], url);
+    assert_eq!(
+        health["snapshot"]["sha256"].as_str().unwrap(),
+        retainctl::ids::sha256_hex(&read.bytes)
+    );
+}

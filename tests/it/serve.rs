@@ -446,7 +446,7 @@ fn a_snapshot_that_cannot_be_served_stops_serve_at_start_with_its_name() {
 }
 
 /// The manifest of the end-to-end test; `realtime_url` under `environments.local`.
-fn local_manifest(realtime_url: Option<&str>) -> String {
+pub(crate) fn local_manifest(realtime_url: Option<&str>) -> String {
     let app_apple_id = retainctl::sim::perf::app_apple_id("com.example.app");
     let url = realtime_url
         .map(|u| format!("  local:\n    realtimeUrl: {u}\n"))
