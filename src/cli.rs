@@ -154,12 +154,13 @@ pub enum ServeEnv {
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// The approved-content snapshot `retainctl apply --snapshot FILE` writes; read again
-    /// when it changes (a bad new one keeps the old one served).
+    /// The approved-content snapshot `retainctl apply --snapshot` writes, a file or
+    /// `s3://BUCKET/KEY` (the AWS environment); read again when it changes (a bad new one
+    /// keeps the old one served).
     #[arg(long, value_name = "FILE", required_unless_present = "env")]
     pub snapshot: Option<PathBuf>,
-    /// Where to listen; in a container `0.0.0.0:8080`. Put TLS in front: Apple calls an
-    /// https:// URL.
+    /// Where to listen; in a container `0.0.0.0:8080`. Apple calls an https:// URL: put TLS
+    /// in front, or give --tls-cert and --tls-key.
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
     pub listen: std::net::SocketAddr,
     /// Also trust this root certificate (PEM) for Apple's signed requests, besides the
@@ -285,8 +286,8 @@ pub struct PlanArgs {
     /// Exit 2 when the plan has changes.
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// The realtime snapshot `apply --snapshot` writes: what it serves is never pruned,
-    /// and the plan shows how the realtime rules differ from it.
+    /// The realtime snapshot `apply --snapshot` writes (a file or `s3://BUCKET/KEY`): what
+    /// it serves is never pruned, and the plan shows how the realtime rules differ from it.
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
     #[command(flatten)]
@@ -329,7 +330,8 @@ pub struct ApplyArgs {
     /// Write the realtime snapshot `retainctl serve` reads (the rules and, per message key
     /// × locale, the newest version Apple approved) for this environment, from the state
     /// the run ends in; what the previous FILE serves is kept until its successor is
-    /// approved, and never pruned.
+    /// approved, and never pruned. `s3://BUCKET/KEY` (the AWS environment) is written only
+    /// if no other apply wrote it since this run read it.
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
     #[command(flatten)]
