@@ -14,10 +14,6 @@ use retainctl::apple::credentials::generate_key_pair;
 /// The library version whose behaviour the facts sheet and the simulator follow.
 const LIBRARY_VERSION: &str = "3.1.2";
 
-fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
-
 /// A python with the library, or why there is none.
 fn python() -> Result<String, String> {
     let explicit = std::env::var("RETAINCTL_PYTHON")
@@ -69,7 +65,8 @@ pub(crate) fn python_or_skip(test: &str) -> Option<String> {
     match python() {
         Ok(p) => Some(p),
         Err(why)
-            if under_ci() || std::env::var("RETAINCTL_PYTHON").is_ok_and(|p| !p.is_empty()) =>
+            if crate::common::under_ci()
+                || std::env::var("RETAINCTL_PYTHON").is_ok_and(|p| !p.is_empty()) =>
         {
             panic!("Apple's library is required here (CI or RETAINCTL_PYTHON set): {why}")
         }

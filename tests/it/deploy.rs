@@ -193,10 +193,6 @@ fn flag_value<'f>(flags: &'f [(String, Option<String>)], flag: &str) -> &'f str 
     values[0]
 }
 
-fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
-
 /// A python with kubernetes-validate, or why there is none.
 fn python() -> Result<String, String> {
     let explicit = std::env::var("RETAINCTL_PYTHON")
@@ -248,7 +244,8 @@ fn validator_or_skip(test: &str) -> Option<String> {
     match python() {
         Ok(p) => Some(p),
         Err(why)
-            if under_ci() || std::env::var("RETAINCTL_PYTHON").is_ok_and(|p| !p.is_empty()) =>
+            if crate::common::under_ci()
+                || std::env::var("RETAINCTL_PYTHON").is_ok_and(|p| !p.is_empty()) =>
         {
             panic!("kubernetes-validate is required here (CI or RETAINCTL_PYTHON set): {why}")
         }

@@ -13,10 +13,6 @@ use retainctl::realtime::store::{Fetched, SnapshotLocation, StoreError};
 use crate::common::world::block_on;
 use crate::serve::{ServeProcess, answered_id, eventually, id, payload, post, setup};
 
-fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
-
 /// `moto_server` beside the test python, or why there is none.
 fn moto_server() -> Result<PathBuf, String> {
     let python = std::env::var("RETAINCTL_PYTHON")
@@ -52,7 +48,9 @@ impl Moto {
     fn start(test: &str) -> Option<Moto> {
         let server = match moto_server() {
             Ok(server) => server,
-            Err(why) if under_ci() || std::env::var_os("RETAINCTL_PYTHON").is_some() => {
+            Err(why)
+                if crate::common::under_ci() || std::env::var_os("RETAINCTL_PYTHON").is_some() =>
+            {
                 panic!("{test}: {why}")
             }
             Err(why) => {

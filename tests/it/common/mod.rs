@@ -126,3 +126,9 @@ impl Drop for SimProcess {
         let _ = self.child.wait();
     }
 }
+
+/// Whether this run is CI's (`CI` set, as GitHub Actions and `.ci/run` do): a missing
+/// tool then fails a test instead of skipping it.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
