@@ -137,9 +137,7 @@ async fn realtime(
         return error(StatusCode::SERVICE_UNAVAILABLE, "no snapshot loaded yet");
     };
     let seconds = start.elapsed().as_secs_f64();
-    state
-        .metrics
-        .request(Some(&served), &answer.outcome, seconds);
+    state.metrics.request(&served, &answer.outcome, seconds);
     let ms = seconds * 1000.0;
     let tx = answer.transaction.as_deref().unwrap_or("-");
     match &answer.outcome {

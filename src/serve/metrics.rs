@@ -3,7 +3,7 @@
 //! snapshot served (generation, age, source), reload failures, connections, dropped log
 //! lines.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::SystemTime;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -51,7 +51,6 @@ pub struct Metrics {
     log_lines_dropped: Counter,
     /// Where the dropped log lines are counted (the non-blocking writer's counter).
     dropped_source: Option<Box<dyn Fn() -> u64 + Send + Sync>>,
-    written_unix: AtomicU64,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -160,21 +159,20 @@ impl Metrics {
             connections_refused,
             log_lines_dropped,
             dropped_source: dropped_log_lines,
-            written_unix: AtomicU64::new(0),
         }
     }
 
     /// Counts one answered request.
-    pub fn request(&self, served: Option<&Served>, outcome: &Outcome, seconds: f64) {
+    pub fn request(&self, served: &Served, outcome: &Outcome, seconds: f64) {
         let app = |index: usize| {
             served
-                .and_then(|s| s.snapshot.apps.get(index))
+                .snapshot
+                .apps
+                .get(index)
                 .map(|a| a.bundle_id.clone())
                 .unwrap_or_default()
         };
-        let environment = served
-            .map(|s| s.snapshot.environment.to_string())
-            .unwrap_or_default();
+        let environment = served.snapshot.environment.to_string();
         let labels = match outcome {
             Outcome::Answered { app: i, kind, .. } => RequestLabels {
                 app: app(*i),
@@ -227,14 +225,12 @@ impl Metrics {
             .map(|d| d.as_secs_f64());
         if let Some(written) = written {
             self.snapshot_written.set(written);
-            self.written_unix
-                .store(written.to_bits(), Ordering::Relaxed);
         }
     }
 
     /// The text a scrape gets.
     pub fn encode(&self) -> String {
-        let written = f64::from_bits(self.written_unix.load(Ordering::Relaxed));
+        let written = self.snapshot_written.get();
         if written > 0.0
             && let Ok(now) = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH)
         {

@@ -26,7 +26,9 @@ pub enum TlsError {
     Unreadable(String),
     #[error("--tls-cert {path} holds no PEM certificate (`-----BEGIN CERTIFICATE-----`)")]
     NoCertificate { path: PathBuf },
-    #[error("--tls-key {path} holds no PEM private key (`-----BEGIN PRIVATE KEY-----`, EC or RSA)")]
+    #[error(
+        "--tls-key {path} holds no PEM private key (PKCS#8, EC or RSA): give the key of --tls-cert"
+    )]
     NoKey { path: PathBuf },
     #[error("--tls-key {key} does not go with --tls-cert {cert}: {reason}")]
     Mismatch {
