@@ -87,12 +87,27 @@ pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, LoadError> {
 #[derive(Debug)]
 pub struct Inputs {
     pub snapshot: Vec<u8>,
+    /// SHA-256 of `snapshot` (hex), hashed once per read (a snapshot may be 16 MiB).
+    snapshot_digest: String,
     /// When the snapshot was written (file time, or the object's last modification).
     pub snapshot_written: Option<SystemTime>,
     pub roots: Vec<(PathBuf, Result<Vec<u8>, LoadError>)>,
 }
 
 impl Inputs {
+    pub fn new(
+        snapshot: Vec<u8>,
+        written: Option<SystemTime>,
+        roots: Vec<(PathBuf, Result<Vec<u8>, LoadError>)>,
+    ) -> Inputs {
+        Inputs {
+            snapshot_digest: crate::ids::sha256_hex(&snapshot),
+            snapshot,
+            snapshot_written: written,
+            roots,
+        }
+    }
+
     /// Reads every trust root of `sources` beside a snapshot already read.
     pub fn with_roots(sources: &Sources, snapshot: Vec<u8>, written: Option<SystemTime>) -> Inputs {
         let roots = sources
@@ -100,11 +115,7 @@ impl Inputs {
             .iter()
             .map(|path| (path.clone(), read_limited(path, MAX_PEM_BYTES)))
             .collect();
-        Inputs {
-            snapshot,
-            snapshot_written: written,
-            roots,
-        }
+        Inputs::new(snapshot, written, roots)
     }
 
     /// SHA-256 over the trust roots as read, those that could not be read included (by
@@ -124,8 +135,8 @@ impl Inputs {
 
     /// SHA-256 over everything read: the snapshot and the trust roots.
     pub fn content_digest(&self) -> String {
-        let snapshot = crate::ids::sha256_hex(&self.snapshot);
-        crate::ids::sha256_hex(format!("{snapshot}{}", self.roots_digest()).as_bytes())
+        let both = format!("{}{}", self.snapshot_digest, self.roots_digest());
+        crate::ids::sha256_hex(both.as_bytes())
     }
 }
 
@@ -298,7 +309,7 @@ impl Served {
             trusted_roots: roots.len(),
             verifier: RequestVerifier::new(roots, environment),
             signers,
-            digest: crate::ids::sha256_hex(&inputs.snapshot),
+            digest: inputs.snapshot_digest.clone(),
             loaded_at: SystemTime::now(),
             written_at: inputs.snapshot_written,
             warnings,

@@ -200,11 +200,7 @@ impl ServeState {
             Ok(bytes) => bytes,
             Err(e) => return self.failed(&mut memory, e),
         };
-        let inputs = Inputs {
-            snapshot: bytes,
-            snapshot_written: snapshot_stamp.and_then(|s| s.0),
-            roots: probe.roots,
-        };
+        let inputs = Inputs::new(bytes, snapshot_stamp.and_then(|s| s.0), probe.roots);
         self.consider(&mut memory, current, inputs)
     }
 
@@ -252,11 +248,7 @@ impl ServeState {
                 read
             }
         };
-        let inputs = Inputs {
-            snapshot: read.bytes,
-            snapshot_written: read.written,
-            roots: probe.roots,
-        };
+        let inputs = Inputs::new(read.bytes, read.written, probe.roots);
         self.consider(&mut memory, current, inputs)
     }
 
