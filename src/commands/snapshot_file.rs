@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::loader::{Unreadable, read_capped};
 pub use crate::realtime::MAX_SNAPSHOT_BYTES;
-use crate::realtime::store::{Fetched, SnapshotLocation, StoreError};
+use crate::realtime::store::{Fetched, SnapshotLocation, StoreError, block_on};
 
 /// What a write must find to go ahead: what the read before it saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,14 +22,6 @@ pub enum Version {
     Absent,
     /// The object's ETag when read (`None`: the store gave none).
     Object(Option<String>),
-}
-
-fn block_on<T>(future: impl std::future::Future<Output = T>) -> Result<T, String> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map(|runtime| runtime.block_on(future))
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
 }
 
 /// The snapshot's text at `location` (`None` when there is none yet), and its version.

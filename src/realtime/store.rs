@@ -11,6 +11,16 @@ use std::time::SystemTime;
 
 use object_store::{ObjectStore, PutMode, PutOptions, UpdateVersion};
 
+/// Runs an object store request (or any future) to its end from blocking code, outside
+/// any runtime, on a runtime of its own.
+pub fn block_on<T>(future: impl std::future::Future<Output = T>) -> Result<T, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map(|runtime| runtime.block_on(future))
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
 /// A snapshot's location, as `--snapshot` gives it.
 #[derive(Clone)]
 pub enum SnapshotLocation {

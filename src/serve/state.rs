@@ -14,7 +14,7 @@ use super::served::{
     Answer, Inputs, LoadError, Outcome, RootPolicy, Served, Sources, read_limited,
 };
 use super::verify::Refusal;
-use crate::realtime::store::{Fetched, ObjectRead, SnapshotLocation, StoreError};
+use crate::realtime::store::{Fetched, ObjectRead, SnapshotLocation, StoreError, block_on};
 
 /// A file's identity for change detection: modification time, length and (on unix) inode.
 /// File times have a coarse clock (a few ms), so a file changed within [`RACY`] of its read
@@ -167,9 +167,15 @@ impl ServeState {
             SnapshotLocation::File(path) => self.reload_file(path),
             SnapshotLocation::Object(object) => {
                 let unless = self.object_etag();
-                let fetched = block_on_io(
-                    object.fetch(unless.as_deref(), crate::realtime::MAX_SNAPSHOT_BYTES),
-                );
+                // blocking callers (tests); `serve` reads objects on its runtime (`pass`)
+                let fetched =
+                    block_on(object.fetch(unless.as_deref(), crate::realtime::MAX_SNAPSHOT_BYTES))
+                        .unwrap_or_else(|reason| {
+                            Err(StoreError::Read {
+                                url: object.url.clone(),
+                                reason,
+                            })
+                        });
                 self.reload_object(fetched)
             }
         }
@@ -364,16 +370,6 @@ impl ServeState {
     }
 }
 
-/// Runs an object store request from blocking code (tests; `serve` itself reads objects
-/// on its runtime).
-fn block_on_io<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime for one request")
-        .block_on(future)
-}
-
 /// Reads the sources every `interval`, and at once (at most every
 /// [`TRUST_RECHECK_PERIOD`]) when a refused chain asks for a trust re-check.
 pub fn spawn_reloader(state: Arc<ServeState>, interval: Duration) -> tokio::task::JoinHandle<()> {
@@ -446,12 +442,13 @@ pub fn load_at_start(
     let path = match &sources.snapshot {
         SnapshotLocation::File(path) => path,
         SnapshotLocation::Object(_) => {
-            return block_on_io(load_at_start_async(sources, lookup))?.ok_or_else(|| {
-                LoadError::Unreadable {
-                    path: sources.snapshot.to_string(),
-                    reason: "it cannot be read yet".into(),
-                }
-            });
+            let unreadable = |reason: String| LoadError::Unreadable {
+                path: sources.snapshot.to_string(),
+                reason,
+            };
+            return block_on(load_at_start_async(sources, lookup))
+                .map_err(unreadable)??
+                .ok_or_else(|| unreadable("it cannot be read yet".into()));
         }
     };
     let written = stamp(path).and_then(|s| s.0);

@@ -91,11 +91,8 @@ fn fixture(apps: Vec<AppRealtime>) -> Fixture {
 
 /// The state's answer to `body`, on a runtime of its own.
 fn ask(state: &ServeState, body: &[u8]) -> Answer {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+    crate::realtime::store::block_on(state.answer(body))
         .unwrap()
-        .block_on(state.answer(body))
         .expect("a snapshot is served")
         .1
 }
@@ -400,11 +397,7 @@ fn a_new_trust_root_is_read_when_a_chain_is_refused() {
     // the simulator restarted with a new chain and wrote its root
     let restarted = RealtimeSigner::generate().unwrap();
     std::fs::write(&f.sources.trust_roots[0], restarted.root_pem()).unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let answer = runtime.block_on(async {
+    let answer = crate::realtime::store::block_on(async {
         // a reloader that would not look again for an hour: the refused chain asks it to
         let reloader = spawn_reloader(state.clone(), Duration::from_secs(3600));
         let answer = state
@@ -414,7 +407,8 @@ fn a_new_trust_root_is_read_when_a_chain_is_refused() {
             .1;
         reloader.abort();
         answer
-    });
+    })
+    .unwrap();
     assert_eq!(answer.status, StatusCode::OK);
 }
 
