@@ -16,20 +16,12 @@ const LIBRARY_VERSION: &str = "3.1.2";
 
 /// A python with the library, or why there is none.
 fn python() -> Result<String, String> {
-    let explicit = std::env::var("RETAINCTL_PYTHON")
-        .ok()
-        .filter(|p| !p.is_empty());
-    let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python");
-    let python = match &explicit {
-        Some(p) => p.clone(),
-        None if std::path::Path::new(venv).exists() => venv.to_string(),
-        None => {
-            return Err(
-                "RETAINCTL_PYTHON is not set and there is no .venv: run .ci/run, or \
-                 `python3 -m venv .venv && .venv/bin/pip install app-store-server-library==3.1.2`"
-                    .into(),
-            );
-        }
+    let Some(python) = crate::common::test_python() else {
+        return Err(
+            "RETAINCTL_PYTHON is not set and there is no .venv: run .ci/run, or \
+             `python3 -m venv .venv && .venv/bin/pip install app-store-server-library==3.1.2`"
+                .into(),
+        );
     };
     let probe = Command::new(&python)
         .args([

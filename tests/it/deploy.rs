@@ -195,19 +195,11 @@ fn flag_value<'f>(flags: &'f [(String, Option<String>)], flag: &str) -> &'f str 
 
 /// A python with kubernetes-validate, or why there is none.
 fn python() -> Result<String, String> {
-    let explicit = std::env::var("RETAINCTL_PYTHON")
-        .ok()
-        .filter(|p| !p.is_empty());
-    let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python");
-    let python = match &explicit {
-        Some(p) => p.clone(),
-        None if Path::new(venv).exists() => venv.to_string(),
-        None => {
-            return Err(format!(
-                "RETAINCTL_PYTHON is not set and there is no .venv: run .ci/run, or \
-                 `python3 -m venv .venv && .venv/bin/pip install kubernetes-validate=={VALIDATOR_VERSION}`"
-            ));
-        }
+    let Some(python) = crate::common::test_python() else {
+        return Err(format!(
+            "RETAINCTL_PYTHON is not set and there is no .venv: run .ci/run, or \
+             `python3 -m venv .venv && .venv/bin/pip install kubernetes-validate=={VALIDATOR_VERSION}`"
+        ));
     };
     let probe = Command::new(&python)
         .args([

@@ -15,10 +15,8 @@ use crate::serve::{ServeProcess, answered_id, eventually, id, payload, post, set
 
 /// `moto_server` beside the test python, or why there is none.
 fn moto_server() -> Result<PathBuf, String> {
-    let python = std::env::var("RETAINCTL_PYTHON")
-        .ok()
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python").into());
+    let python = crate::common::test_python()
+        .ok_or("RETAINCTL_PYTHON is not set and there is no .venv: run .ci/run")?;
     let server = Path::new(&python).with_file_name("moto_server");
     if server.exists() {
         Ok(server)

@@ -132,3 +132,13 @@ impl Drop for SimProcess {
 pub fn under_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
+
+/// The python the tests run tools from: `RETAINCTL_PYTHON`, else the repository's
+/// `.venv` (which .ci/run creates); `None` when there is neither.
+pub fn test_python() -> Option<String> {
+    let explicit = std::env::var("RETAINCTL_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python");
+    explicit.or_else(|| Path::new(venv).exists().then(|| venv.to_string()))
+}
