@@ -1,5 +1,6 @@
 //! The in-process answer to one realtime request: verify Apple's signed payload (chain from
-//! the cache, one P-256 signature), choose the rule, encode the JSON.
+//! the cache, one P-256 signature), choose the rule, encode the JSON; for a promotional
+//! offer, also sign `promotionalOfferSignatureV2` with the app's offer key.
 //! Run: `cargo bench --bench serve`.
 
 use std::collections::BTreeMap;
@@ -12,7 +13,29 @@ use retainctl::serve::Sources;
 use retainctl::sim::perf::RealtimeSigner;
 use serde_json::json;
 
+/// The answer a bench's snapshot gives any product.
+#[derive(Clone, Copy)]
+enum Kind {
+    Text,
+    Offer,
+}
+
 fn answer(c: &mut Criterion) {
+    for (kind, name) in [
+        (
+            Kind::Text,
+            "answer one realtime request: text (verify + choose + encode)",
+        ),
+        (
+            Kind::Offer,
+            "answer one realtime request: promotional offer (verify + choose + sign + encode)",
+        ),
+    ] {
+        answer_kind(c, kind, name);
+    }
+}
+
+fn answer_kind(c: &mut Criterion, kind: Kind, name: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let signer = RealtimeSigner::generate().expect("a chain");
     let root = dir.path().join("root.pem");
@@ -30,7 +53,13 @@ fn answer(c: &mut Criterion) {
         product: "*".into(),
         locales: None,
         buckets: None,
-        answer: RuleAnswer::Message("stay".into()),
+        answer: match kind {
+            Kind::Text => RuleAnswer::Message("stay".into()),
+            Kind::Offer => RuleAnswer::PromotionalOffer {
+                message: "stay".into(),
+                offer_id: "winback".into(),
+            },
+        },
     });
     let approved: BTreeMap<String, BTreeMap<String, ApprovedVersion>> = [(
         "stay".to_string(),
@@ -48,20 +77,32 @@ fn answer(c: &mut Criterion) {
     snapshot.apps.push(AppRealtime {
         bundle_id: "com.bench.app".into(),
         app_apple_id: Some(1234567890),
-        offer_signing: None,
+        offer_signing: matches!(kind, Kind::Offer).then(|| retainctl::manifest::Credentials {
+            key_id: Some("BENCH_OFFER_KEY_ID".into()),
+            issuer_id: Some("BENCH_OFFER_ISSUER".into()),
+            private_key: Some("BENCH_OFFER_KEY".into()),
+            private_key_file: None,
+        }),
         locales: vec!["en-US".into()],
         rules,
         approved,
     });
     let path = dir.path().join("snapshot.json");
     std::fs::write(&path, snapshot.to_json()).unwrap();
+    let (offer_key, _) = retainctl::apple::credentials::generate_key_pair();
+    let env = |name: &str| match name {
+        "BENCH_OFFER_KEY_ID" => Some("BENCHKEY01".to_string()),
+        "BENCH_OFFER_ISSUER" => Some("bench-issuer".to_string()),
+        "BENCH_OFFER_KEY" => Some(offer_key.pem_text().to_string()),
+        _ => None,
+    };
     let served = retainctl::serve::load_at_start(
         &Sources {
             snapshot: retainctl::realtime::store::SnapshotLocation::File(path),
             trust_roots: vec![root],
             env_local: false,
         },
-        &|_| None,
+        &env,
     )
     .expect("a snapshot");
     let now = SystemTime::now();
@@ -78,10 +119,7 @@ fn answer(c: &mut Criterion) {
         .unwrap();
     let body = serde_json::to_vec(&json!({ "signedPayload": jws })).unwrap();
     assert_eq!(served.answer(&body, now).status.as_u16(), 200);
-    c.bench_function(
-        "answer one realtime request (verify + choose + encode)",
-        |b| b.iter(|| served.answer(&body, now)),
-    );
+    c.bench_function(name, |b| b.iter(|| served.answer(&body, now)));
 }
 
 criterion_group!(benches, answer);

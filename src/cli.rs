@@ -187,6 +187,11 @@ pub struct ServeArgs {
     /// The private key (PEM) of --tls-cert.
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// GET /healthz also shows the snapshot's location, digest and age and the last reload
+    /// error. Without it /healthz says only {"status":"ok"}: give it only where strangers
+    /// cannot reach the port (/metrics and the log carry the same facts).
+    #[arg(long)]
+    pub health_detail: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

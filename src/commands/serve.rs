@@ -156,7 +156,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         };
         crate::serve::serve_until(
             listener,
-            crate::serve::router(state),
+            crate::serve::router(
+                state,
+                if args.health_detail {
+                    crate::serve::HealthDetail::Full
+                } else {
+                    crate::serve::HealthDetail::StatusOnly
+                },
+            ),
             acceptor,
             metrics,
             shutdown,

@@ -1,5 +1,7 @@
 //! The HTTP routes: `POST` on any path answers Apple's realtime request (the realtime
-//! URL's path is the operator's choice); `GET /healthz` (liveness: the process answers),
+//! URL's path is the operator's choice); `GET /healthz` (liveness: the process answers;
+//! `{"status":"ok"}` and nothing a stranger could use, unless `--health-detail` asks for the
+//! snapshot's location, digest and the last reload error),
 //! `GET /readyz` (a snapshot is served and the server is not stopping), `GET /metrics`.
 //! Every error has a short body of our own: its status's name, and for a body over the
 //! cap, the cap.
@@ -67,6 +69,25 @@ struct HealthSnapshot {
     /// Seconds since the snapshot served was written.
     #[serde(skip_serializing_if = "Option::is_none")]
     age_seconds: Option<u64>,
+}
+
+/// What `GET /healthz` tells whoever can reach the port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthDetail {
+    /// `{"status":"ok"}` only: the port may face the internet.
+    StatusOnly,
+    /// Also the snapshot served (location, digest, age) and the last reload error, for a
+    /// port only operators reach (`serve --health-detail`).
+    Full,
+}
+
+#[derive(Serialize)]
+struct Liveness {
+    status: &'static str,
+}
+
+async fn healthz_status_only() -> Response {
+    axum::Json(Liveness { status: "ok" }).into_response()
 }
 
 async fn healthz(State(state): State<Arc<ServeState>>) -> Response {
@@ -187,10 +208,14 @@ async fn realtime(
 }
 
 /// The routes over `state`. A request not done within [`REQUEST_DEADLINE`] gets 408.
-pub fn router(state: Arc<ServeState>) -> axum::Router {
+pub fn router(state: Arc<ServeState>, health: HealthDetail) -> axum::Router {
     use axum::routing::{get, post};
+    let healthz = match health {
+        HealthDetail::StatusOnly => get(healthz_status_only),
+        HealthDetail::Full => get(healthz),
+    };
     axum::Router::new()
-        .route("/healthz", get(healthz))
+        .route("/healthz", healthz)
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/", post(realtime))

@@ -34,7 +34,7 @@ pub mod tls;
 pub mod transport;
 pub mod verify;
 
-pub use http::router;
+pub use http::{HealthDetail, router};
 pub use served::{Answer, AnswerKind, LoadError, Outcome, Served, Sources, refusal_status};
 pub use state::{Reload, ServeState, load_at_start, spawn_reloader};
 pub use transport::serve_until;

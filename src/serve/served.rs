@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use axum::http::StatusCode;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::apple::credentials::CredentialError;
 use crate::manifest::EnvironmentName;
@@ -357,27 +357,27 @@ impl Served {
                 };
             }
         };
-        // Uuid's Display is lower-case and hyphenated.
-        let id = message_id.to_string();
-        let (kind, value) = match answer {
+        let mut id = uuid::Uuid::encode_buffer();
+        let id: &str = message_id.hyphenated().encode_lower(&mut id);
+        let (kind, body) = match answer {
             RuleAnswer::Message(_) => (
                 AnswerKind::Message,
-                json!({ "message": { "messageIdentifier": id } }),
+                AnswerBody::Message(MessagePart {
+                    message_identifier: id,
+                }),
             ),
             RuleAnswer::AlternateProduct {
                 product_id,
                 billing_plan_type,
                 ..
-            } => {
-                let mut part = json!({ "messageIdentifier": id, "productId": product_id });
-                if let Some(plan) = billing_plan_type {
-                    part["billingPlanType"] = json!(plan);
-                }
-                (
-                    AnswerKind::AlternateProduct,
-                    json!({ "alternateProduct": part }),
-                )
-            }
+            } => (
+                AnswerKind::AlternateProduct,
+                AnswerBody::AlternateProduct(AlternateProductPart {
+                    message_identifier: id,
+                    product_id,
+                    billing_plan_type: billing_plan_type.as_deref(),
+                }),
+            ),
             RuleAnswer::PromotionalOffer { offer_id, .. } => {
                 let signer = self.signers[index]
                     .as_ref()
@@ -390,16 +390,16 @@ impl Served {
                 );
                 (
                     AnswerKind::PromotionalOffer,
-                    json!({ "promotionalOffer": {
-                        "messageIdentifier": id,
-                        "promotionalOfferSignatureV2": signature,
-                    }}),
+                    AnswerBody::PromotionalOffer(PromotionalOfferPart {
+                        message_identifier: id,
+                        promotional_offer_signature_v2: signature,
+                    }),
                 )
             }
         };
         Answer {
             status: StatusCode::OK,
-            body: serde_json::to_vec(&value).expect("JSON serializes"),
+            body: serde_json::to_vec(&body).expect("JSON serializes"),
             outcome: Outcome::Answered {
                 app: index,
                 rule,
@@ -428,6 +428,41 @@ impl Served {
             _ => None,
         }
     }
+}
+
+/// The body of a 200 answer, as Apple's `RealtimeResponseBody` names its parts (fields in
+/// the order a `serde_json::Value` wrote them before, so answers stay byte-identical).
+#[derive(Serialize)]
+enum AnswerBody<'a> {
+    #[serde(rename = "message")]
+    Message(MessagePart<'a>),
+    #[serde(rename = "alternateProduct")]
+    AlternateProduct(AlternateProductPart<'a>),
+    #[serde(rename = "promotionalOffer")]
+    PromotionalOffer(PromotionalOfferPart<'a>),
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MessagePart<'a> {
+    message_identifier: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AlternateProductPart<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    billing_plan_type: Option<&'a str>,
+    message_identifier: &'a str,
+    product_id: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PromotionalOfferPart<'a> {
+    message_identifier: &'a str,
+    #[serde(rename = "promotionalOfferSignatureV2")]
+    promotional_offer_signature_v2: String,
 }
 
 fn offer_signer(

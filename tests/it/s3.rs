@@ -281,6 +281,7 @@ fn apply_writes_the_snapshot_to_s3_and_serve_answers_from_it() {
             "local",
             "--listen",
             "127.0.0.1:0",
+            "--health-detail",
             "--snapshot",
             url,
         ])

@@ -279,14 +279,39 @@ fn a_pending_version_answers_with_the_older_approved_one_and_nothing_approved_fa
 }
 
 #[test]
-fn a_changed_snapshot_is_served_a_broken_one_is_not_and_healthz_says_which() {
+fn a_changed_snapshot_is_served_a_broken_one_is_not_and_healthz_says_which_only_when_asked() {
     let s = setup();
-    let server = s.serve();
+    // without --health-detail, liveness tells a stranger nothing but that it answers
+    let public = s.serve();
+    let (status, health) = get(&format!("{}/healthz", public.url));
+    assert_eq!(status, 200);
+    assert_eq!(health, json!({ "status": "ok" }));
+    std::fs::write(&s.snapshot, "{\"kind\": \"something else\"}").unwrap();
+    eventually("the reload error is logged", || {
+        public.log().contains("(retried every reload interval)")
+    });
+    let (status, health) = get(&format!("{}/healthz", public.url));
+    assert_eq!(status, 200);
+    assert_eq!(health, json!({ "status": "ok" }), "no path, no error text");
+    drop(public);
+    write_snapshot(&s.snapshot, 0x600d);
+
+    let server = ServeProcess::spawn(
+        s.dir.path(),
+        &[
+            "--snapshot",
+            s.snapshot.to_str().unwrap(),
+            "--trust-root",
+            s.root.to_str().unwrap(),
+            "--health-detail",
+        ],
+    );
     let (status, health) = get(&format!("{}/healthz", server.url));
     assert_eq!(status, 200);
     assert_eq!(health["status"], "ok");
     assert_eq!(health["environment"], "sandbox");
     assert_eq!(health["snapshot"]["formatVersion"], 1);
+    assert_eq!(health["snapshot"]["path"], s.snapshot.to_str().unwrap());
     let first_digest = health["snapshot"]["sha256"].clone();
     assert!(health["snapshot"]["ageSeconds"].is_u64(), "{health}");
 
