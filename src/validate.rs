@@ -146,7 +146,7 @@ fn check_environments(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
             continue;
         };
         let span = at.value(&["environments", env.as_str(), "realtimeUrl"]);
-        if url.starts_with("http://") && crate::sim::state::realtime_url_accepted(url) {
+        if url.starts_with("http://") && crate::apple::limits::realtime_url_accepted(url) {
             d.warning(
                 span,
                 format!("realtimeUrl `{url}` is plain http to this machine"),
@@ -192,7 +192,7 @@ fn check_performance_test(
         );
     }
     let id = &test.original_transaction_id;
-    if !is_transaction_id(id) {
+    if !crate::apple::limits::is_transaction_id(id) {
         d.error(
             at.value(&[
                 "environments",
@@ -205,11 +205,6 @@ fn check_performance_test(
              subscription purchased in sandbox, as a quoted string, e.g. \"2000000123456789\"",
         );
     }
-}
-
-/// A transaction id: 1 to 20 digits.
-pub fn is_transaction_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 20 && id.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn check_images(

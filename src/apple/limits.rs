@@ -1,5 +1,6 @@
-//! Apple's numbers for the Retention Messaging API: text lengths, caps per app, the
-//! realtime URL length, and the App Store's locale short codes. Data only, no I/O. The
+//! Apple's numbers and rules for the Retention Messaging API: text lengths, caps per app,
+//! the realtime URL (its length, and which the simulator accepts), transaction ids, and the
+//! App Store's locale short codes. No I/O; validation and the simulator both read them. The
 //! endpoints (method, path, hourly budget, retryable errors) are a table of their own,
 //! [`super::endpoints::ENDPOINTS`].
 
@@ -19,6 +20,35 @@ pub const MAX_MESSAGES: usize = 2000;
 pub const MAX_IMAGES: usize = 2000;
 /// The realtime URL, in characters.
 pub const MAX_REALTIME_URL: usize = 256;
+
+/// A transaction id: 1 to 20 digits.
+pub fn is_transaction_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 20 && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A realtime URL the simulator accepts: `https://`, as Apple requires, or `http://` to a
+/// loopback host (127.0.0.1, [::1], localhost) so local servers and tests can be targets.
+pub fn realtime_url_accepted(url: &str) -> bool {
+    if url.chars().count() > MAX_REALTIME_URL {
+        return false;
+    }
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let Some(host) = parsed.host_str().filter(|h| !h.is_empty()) else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match parsed.scheme() {
+        "https" => true,
+        "http" => loopback,
+        _ => false,
+    }
+}
 
 /// Where [`APP_STORE_LOCALES`] comes from, and when it was checked.
 pub const APP_STORE_LOCALES_SOURCE: &str = "App Store Connect API, \"Managing metadata in your app by using locale shortcodes\" \

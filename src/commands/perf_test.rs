@@ -63,7 +63,7 @@ pub fn run(args: PerfTestArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
         );
     }
     if let Some(id) = &args.transaction_id
-        && !crate::validate::is_transaction_id(id)
+        && !crate::apple::limits::is_transaction_id(id)
     {
         anyhow::bail!(
             "--transaction-id `{id}` is not a transaction id: give the digits of the original transaction id of an active auto-renewable subscription purchased in sandbox"
@@ -331,7 +331,9 @@ fn text(report: &AppTest) -> String {
                 c.success_rate_threshold
             ));
         }
-        if let Some(t) = &r.response_times {
+        // Apple sends all zeros before any answer is measured
+        let measured = r.num_pending.is_none_or(|n| n < c.total_requests);
+        if let Some(t) = r.response_times.as_ref().filter(|_| measured) {
             s.push_str(&format!(
                 "  response times (ms): average {}, p50 {}, p90 {}, p95 {}, p99 {} (limit {})\n",
                 t.average, t.p50, t.p90, t.p95, t.p99, c.response_time_threshold

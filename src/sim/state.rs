@@ -9,13 +9,13 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::apple::ApiErrorCode;
+use crate::apple::limits::{
+    MAX_ALT_TEXT, MAX_BODY, MAX_BULLET_POINTS, MAX_BULLET_TEXT, MAX_HEADER, MAX_IMAGES,
+    MAX_MESSAGES, is_transaction_id, realtime_url_accepted,
+};
 use crate::apple::model::*;
 use crate::image_rules;
 use crate::manifest::ImageSize;
-use crate::validate::{
-    MAX_ALT_TEXT, MAX_BODY, MAX_BULLET_POINTS, MAX_BULLET_TEXT, MAX_HEADER, MAX_IMAGES,
-    MAX_MESSAGES, MAX_REALTIME_URL,
-};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -134,30 +134,6 @@ pub fn id_key(id: &str) -> String {
 
 fn parse_uuid(id: &str) -> Outcome<Uuid> {
     Uuid::parse_str(id).map_err(|_| ApiErrorCode::GeneralBadRequest)
-}
-
-/// A realtime URL the simulator accepts: `https://`, as Apple requires, or `http://` to a
-/// loopback host (127.0.0.1, [::1], localhost) so local servers and tests can be targets.
-pub fn realtime_url_accepted(url: &str) -> bool {
-    if chars(url) > MAX_REALTIME_URL {
-        return false;
-    }
-    let Ok(parsed) = reqwest::Url::parse(url) else {
-        return false;
-    };
-    let Some(host) = parsed.host_str().filter(|h| !h.is_empty()) else {
-        return false;
-    };
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let loopback = host.eq_ignore_ascii_case("localhost")
-        || bare
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    match parsed.scheme() {
-        "https" => true,
-        "http" => loopback,
-        _ => false,
-    }
 }
 
 fn chars(s: &str) -> usize {
@@ -520,7 +496,7 @@ impl AppState {
         let request: Request = serde_json::from_slice(body)
             .map_err(|_| ApiErrorCode::InvalidPerformanceTestRequest)?;
         let id = request.original_transaction_id;
-        if !crate::validate::is_transaction_id(&id) {
+        if !is_transaction_id(&id) {
             return Err(ApiErrorCode::BadRequestTransactionId);
         }
         if policy.mode != Mode::Sandbox {
@@ -678,9 +654,17 @@ fn success_rate(successes: i64, total: i64) -> i64 {
 }
 
 /// Average and nearest-rank percentiles of response times; `None` before any.
+/// Apple's models read `responseTimes` as always present (Apple's Node library throws on a
+/// result without it): before any answer is measured, every figure is 0.
 fn percentiles(times: &[u64]) -> Option<PerformanceTestResponseTimes> {
     if times.is_empty() {
-        return None;
+        return Some(PerformanceTestResponseTimes {
+            average: 0,
+            p50: 0,
+            p90: 0,
+            p95: 0,
+            p99: 0,
+        });
     }
     let mut sorted = times.to_vec();
     sorted.sort_unstable();
@@ -904,6 +888,11 @@ mod tests {
             app.start_performance_test(&sandbox, run, body, config.clone()),
             Err(ApiErrorCode::ExistingPerformanceTestRun)
         );
+        // nothing measured yet: Apple's shape still carries responseTimes
+        let started = app.performance_test_result(run).unwrap();
+        let json = serde_json::to_value(&started).unwrap();
+        assert_eq!(json["responseTimes"]["average"], 0, "{json}");
+        assert_eq!(json["responseTimes"]["p99"], 0, "{json}");
         app.record_attempt(run, 100, Ok(()));
         app.record_attempt(run, 900, Err("TIMED_OUT"));
         let pending = app.performance_test_result(run).unwrap();

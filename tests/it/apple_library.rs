@@ -3,6 +3,8 @@
 //! and sets RETAINCTL_PYTHON. Without it (no RETAINCTL_PYTHON, no `.venv` in the
 //! repository) the tests print a SKIPPED line that `cargo test` shows; under CI
 //! (`CI` set, as GitHub Actions does) or with RETAINCTL_PYTHON set they fail instead.
+//! Apple's own Node client (`@apple/app-store-server-library`, `tests/node/`, installed by
+//! `.ci/run` with `npm ci`) runs against the sandbox simulator the same way.
 
 use std::io::Write;
 use std::process::Command;
@@ -137,4 +139,64 @@ fn apples_library_works_against_the_sandbox_simulator() {
 #[test]
 fn apples_library_works_against_the_production_simulator() {
     run_compat("production");
+}
+
+/// Apple's Node client validates every answer against its models (a result without
+/// `responseTimes` throws there): it must read everything the sandbox simulator returns,
+/// a performance test read before any answer is measured included.
+#[test]
+fn apples_node_library_reads_every_answer_of_the_sandbox_simulator() {
+    let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node");
+    let library = std::path::Path::new(folder).join("node_modules/@apple/app-store-server-library");
+    if !library.exists() {
+        assert!(
+            !crate::common::under_ci(),
+            "Apple's Node library is required under CI: .ci/run runs `npm ci --prefix tests/node`"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED Apple's Node library against the simulator: no tests/node/node_modules (`npm ci --prefix tests/node`)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (private, public) = generate_key_pair();
+    let key_file = dir.path().join("AuthKey_TEST.p8");
+    let public_file = dir.path().join("public.pem");
+    std::fs::write(&key_file, private.pem_text()).unwrap();
+    std::fs::write(&public_file, &public).unwrap();
+    let sim = SimProcess::spawn(
+        &public_file,
+        &[
+            "--mode",
+            "sandbox",
+            "--bundle-id",
+            "com.example.app",
+            "--products",
+            "premium",
+            "--perf-requests",
+            "4",
+            "--perf-concurrency",
+            "4",
+        ],
+    );
+    let out = Command::new("node")
+        .arg("apple_library_compat.js")
+        .current_dir(folder)
+        .env("SIM_URL", &sim.url)
+        .env("KEY_FILE", &key_file)
+        .env("BUNDLE_ID", "com.example.app")
+        .output()
+        .expect("node runs (it is needed for this test)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "Apple's Node library failed against the simulator:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.lines().any(|l| l.ends_with(" passed, 0 failed")),
+        "{stdout}"
+    );
 }
