@@ -47,8 +47,9 @@ pub struct DesiredApp {
     /// Environments whose realtime URL retainctl manages: those the manifest lists under
     /// `environments` (listed without `realtimeUrl`: the URL is to be deleted).
     pub realtime_managed: std::collections::BTreeSet<EnvironmentName>,
-    /// Message ids a realtime snapshot (`--snapshot FILE`) serves: never pruned, so that
-    /// the realtime server never names deleted content (set by the command layer).
+    /// Message ids a realtime snapshot (`--snapshot FILE`) serves, and the ids of the
+    /// images they use: never pruned, so that the realtime server never names deleted
+    /// content (set by the command layer).
     pub served: std::collections::BTreeSet<String>,
 }
 

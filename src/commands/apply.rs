@@ -274,12 +274,8 @@ fn refuse_prune_without_snapshot(apps: &[LoadedApp], asked: bool) -> anyhow::Res
 pub(super) fn keep_served(apps: &mut [LoadedApp], previous: Option<&Snapshot>) {
     let Some(previous) = previous else { return };
     for app in apps {
-        if let Some(entry) = previous.app(&app.desired.bundle_id) {
-            app.desired.served = entry
-                .approved
-                .values()
-                .flat_map(|by_locale| by_locale.values().map(|v| v.message_id.to_string()))
-                .collect();
+        if let Some(served) = previous.served_ids(&app.desired.bundle_id) {
+            app.desired.served = served;
         }
     }
 }

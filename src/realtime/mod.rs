@@ -242,6 +242,28 @@ impl Snapshot {
         }
     }
 
+    /// What the snapshot serves for `bundle_id` (`None`: not an app of it): the id of every
+    /// message version it answers with, and of every image those versions use, as text.
+    pub fn served_ids(&self, bundle_id: &str) -> Option<std::collections::BTreeSet<String>> {
+        let app = self.app(bundle_id)?;
+        let messages: Vec<uuid::Uuid> = app
+            .approved
+            .values()
+            .flat_map(|by_locale| by_locale.values().map(|v| v.message_id))
+            .collect();
+        let images = messages
+            .iter()
+            .filter_map(|id| self.versions.get(id))
+            .flat_map(|facts| &facts.image_ids);
+        Some(
+            messages
+                .iter()
+                .chain(images)
+                .map(uuid::Uuid::to_string)
+                .collect(),
+        )
+    }
+
     /// Parses and checks a snapshot file's text.
     pub fn from_json(text: &str) -> Result<Snapshot, SnapshotError> {
         let snapshot: Snapshot = serde_json::from_str(text)?;

@@ -565,3 +565,27 @@ fn the_fitness_example_splits_as_its_comment_says() {
     assert_eq!(rule("de-DE", &second), Some(1));
     assert_eq!(rule("fr-FR", &second), Some(1));
 }
+
+#[test]
+fn what_a_snapshot_serves_includes_the_images_its_versions_use() {
+    let mut snapshot = Snapshot::new(EnvironmentName::Production);
+    snapshot.apps.push(app(
+        &["en-US"],
+        vec![rule("*", text("stay"))],
+        &[("stay", "en-US", 0xa1), ("stay", "de-DE", 0xa2)],
+    ));
+    snapshot.versions.insert(
+        id(0xa1),
+        VersionFacts {
+            kind: MessageKind::Text,
+            image_ids: vec![id(0x11), id(0x12)],
+        },
+    );
+    let served = snapshot.served_ids("com.example.app").unwrap();
+    let want: std::collections::BTreeSet<String> = [0xa1, 0xa2, 0x11, 0x12]
+        .into_iter()
+        .map(|n| id(n).to_string())
+        .collect();
+    assert_eq!(served, want);
+    assert_eq!(snapshot.served_ids("com.example.other"), None);
+}

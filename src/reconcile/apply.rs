@@ -21,7 +21,7 @@ use super::planner::{
     RealtimeUrlState, Reason, Status, plan,
 };
 use super::{AppError, AppErrorKind};
-use crate::apple::{ApiError, ApiErrorCode, AppleClient};
+use crate::apple::{ApiError, ApiErrorCode, AppleClient, Endpoint};
 use crate::desired::{DesiredApp, DesiredImage, DesiredMessage};
 use crate::manifest::EnvironmentName;
 
@@ -133,9 +133,17 @@ pub struct Tally {
     pub written: usize,
     pub already_there: usize,
     pub waiting: usize,
+    /// Of `waiting`: not sent because an endpoint's hourly budget is used up (or a message
+    /// waits for an image that was not sent): the next run continues.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub waiting_for_budget: usize,
     pub blocked: usize,
     pub failed: usize,
     pub not_attempted: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Tally {
@@ -143,6 +151,7 @@ impl Tally {
         self.written += other.written;
         self.already_there += other.already_there;
         self.waiting += other.waiting;
+        self.waiting_for_budget += other.waiting_for_budget;
         self.blocked += other.blocked;
         self.failed += other.failed;
         self.not_attempted += other.not_attempted;
@@ -167,6 +176,12 @@ impl AppReport {
             match a.outcome {
                 Outcome::Written => t.written += 1,
                 Outcome::AlreadyThere => t.already_there += 1,
+                Outcome::Waiting {
+                    reason: Reason::AppleBudgetUsedUp { .. } | Reason::ImagesNotOnApple { .. },
+                } => {
+                    t.waiting += 1;
+                    t.waiting_for_budget += 1;
+                }
                 Outcome::Waiting { .. } => t.waiting += 1,
                 Outcome::Blocked { .. } => t.blocked += 1,
                 Outcome::Failed { .. } => t.failed += 1,
@@ -214,7 +229,7 @@ enum Effect {
     /// Apple's cap is reached: this action is blocked, and the rest of the phase is not
     /// sent (every upload would get the same answer).
     HaltPhase(Outcome),
-    /// The app cannot go on (credentials, budget): stop its run.
+    /// The app cannot go on (credentials): stop its run.
     Stop(AppError),
 }
 
@@ -230,6 +245,30 @@ impl<'a> Content<'a> {
             images: desired.images.iter().map(|i| (i.id, i)).collect(),
             messages: desired.messages.iter().map(|m| (m.id, m)).collect(),
         }
+    }
+}
+
+impl Content<'_> {
+    /// For a message upload, the keys of its images Apple does not hold (the lists were
+    /// read again after this run's image uploads): Apple would refuse it (ImageNotFound).
+    fn images_missing(&self, op: &Op, observed: &Observed) -> Option<Vec<String>> {
+        let Op::UploadMessage { id, .. } = op else {
+            return None;
+        };
+        let message = Uuid::parse_str(id)
+            .ok()
+            .and_then(|id| self.messages.get(&id))?;
+        let missing: Vec<String> = message
+            .image_ids
+            .iter()
+            .filter(|image| !observed.images.contains_key(&image.to_string()))
+            .map(|image| {
+                self.images
+                    .get(image)
+                    .map_or_else(|| image.to_string(), |i| i.key.clone())
+            })
+            .collect();
+        (!missing.is_empty()).then_some(missing)
     }
 }
 
@@ -301,9 +340,12 @@ async fn execute(client: &AppleClient, content: &Content<'_>, op: &Op) -> Effect
             reason: Reason::NeedsPerformanceTest,
         },
         _ => match error {
-            ApiError::Unauthorized { .. } | ApiError::RateBudgetExhausted { .. } => {
+            ApiError::Unauthorized { .. } => {
                 return Effect::Stop(AppError::from(&error));
             }
+            ApiError::RateBudgetExhausted { resets_at, .. } => Outcome::Waiting {
+                reason: budget_used_up(op, resets_at),
+            },
             _ => Outcome::Failed {
                 error: AppError::from(&error),
             },
@@ -362,6 +404,38 @@ impl Outcomes {
     }
 }
 
+/// `op`'s endpoint has no hourly budget left until `frees_at`.
+fn budget_used_up(op: &Op, frees_at: std::time::SystemTime) -> Reason {
+    Reason::AppleBudgetUsedUp {
+        endpoint: op.endpoint().name().to_string(),
+        frees_at: humantime::format_rfc3339_seconds(frees_at).to_string(),
+    }
+}
+
+/// Endpoints whose hourly budget this run used up, and why their actions wait: the rest
+/// of their actions are not sent (each would get the same answer), other endpoints go on.
+#[derive(Default)]
+struct SpentBudgets(std::sync::Mutex<HashMap<Endpoint, Reason>>);
+
+impl SpentBudgets {
+    fn waiting(&self, op: &Op) -> Option<Outcome> {
+        let spent = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        spent.get(&op.endpoint()).map(|reason| Outcome::Waiting {
+            reason: reason.clone(),
+        })
+    }
+
+    fn note(&self, op: &Op, outcome: &Outcome) {
+        if let Outcome::Waiting {
+            reason: reason @ Reason::AppleBudgetUsedUp { .. },
+        } = outcome
+        {
+            let mut spent = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            spent.entry(op.endpoint()).or_insert_with(|| reason.clone());
+        }
+    }
+}
+
 fn cap_reached(op: &Op) -> Outcome {
     let kind = match op {
         Op::UploadImage { .. } => ContentKind::Image,
@@ -381,6 +455,7 @@ async fn run_phase(
     content: &Content<'_>,
     ready: Vec<Action>,
     parallelism: usize,
+    spent: &SpentBudgets,
     progress: &dyn Progress,
 ) -> Vec<(Action, Option<Effect>)> {
     let stopped = AtomicBool::new(false);
@@ -396,9 +471,16 @@ async fn run_phase(
                     let outcome = cap_reached(&action.op);
                     return (action, Some(Effect::Outcome(outcome)));
                 }
+                if let Some(outcome) = spent.waiting(&action.op) {
+                    progress.finished(&action.op, &outcome);
+                    return (action, Some(Effect::Outcome(outcome)));
+                }
                 let effect = execute(client, content, &action.op).await;
                 match &effect {
-                    Effect::Outcome(outcome) => progress.finished(&action.op, outcome),
+                    Effect::Outcome(outcome) => {
+                        spent.note(&action.op, outcome);
+                        progress.finished(&action.op, outcome)
+                    }
                     Effect::HaltPhase(outcome) => {
                         halted.store(true, Ordering::SeqCst);
                         progress.finished(&action.op, outcome);
@@ -484,9 +566,9 @@ pub async fn apply_app(
     );
 
     let mut outcomes = Outcomes::default();
+    let spent = SpentBudgets::default();
     let deadline = options.wait.map(|w| Instant::now() + w);
     let mut pause = options.poll_interval.max(Duration::from_millis(50));
-    // Over Apple's cap with --prune: delete the drift first, then upload.
     // Over Apple's cap with --prune: delete just enough drift first (Apple's hourly budget
     // is better spent on the uploads), upload, and delete the rest in its usual place.
     let room: Vec<(Phase, usize)> = first
@@ -528,17 +610,37 @@ pub async fn apply_app(
                 }
                 current = plan(desired, env, file, &observed, plan_options);
             }
-            let ready: Vec<Action> = current
+            let mut ready: Vec<Action> = current
                 .actions
                 .into_iter()
                 .filter(|a| a.status == Status::Ready && a.op.phase() == phase)
                 .filter(|a| permitted(&a.op) && !outcomes.settled(&a.op))
                 .take(at_most.unwrap_or(usize::MAX))
                 .collect();
+            ready.retain(
+                |action| match content.images_missing(&action.op, &observed) {
+                    None => true,
+                    Some(images) => {
+                        let outcome = Outcome::Waiting {
+                            reason: Reason::ImagesNotOnApple { images },
+                        };
+                        progress.finished(&action.op, &outcome);
+                        outcomes.record(&action.op, outcome);
+                        false
+                    }
+                },
+            );
             let mut uploaded = false;
             let mut stop = None;
-            for (action, effect) in
-                run_phase(client, &content, ready, options.parallelism, progress).await
+            for (action, effect) in run_phase(
+                client,
+                &content,
+                ready,
+                options.parallelism,
+                &spent,
+                progress,
+            )
+            .await
             {
                 let outcome = match effect {
                     // Not started: an earlier request of the phase stopped the app.

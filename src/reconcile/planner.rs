@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::AppError;
 use super::observed::Observed;
+use crate::apple::endpoints::Endpoint;
 use crate::apple::model::ReviewState;
 use crate::desired::{DesiredApp, DesiredImage, DesiredMessage};
 use crate::ids;
@@ -98,6 +99,20 @@ impl Op {
     pub fn is_write_of_content(&self) -> bool {
         matches!(self, Op::UploadImage { .. } | Op::UploadMessage { .. })
     }
+
+    /// Apple's endpoint that carries it out (each has an hourly budget of its own).
+    pub fn endpoint(&self) -> Endpoint {
+        match self {
+            Op::UploadImage { .. } => Endpoint::UploadImage,
+            Op::UploadMessage { .. } => Endpoint::UploadMessage,
+            Op::SetDefault { .. } => Endpoint::ConfigureDefaultMessage,
+            Op::DeleteDefault { .. } => Endpoint::DeleteDefaultMessage,
+            Op::PruneMessage { .. } => Endpoint::DeleteMessage,
+            Op::PruneImage { .. } => Endpoint::DeleteImage,
+            Op::ConfigureRealtimeUrl { .. } => Endpoint::ConfigureRealtimeUrl,
+            Op::DeleteRealtimeUrl { .. } => Endpoint::DeleteRealtimeUrl,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -177,6 +192,19 @@ pub enum Reason {
     /// Apple answered MaximumNumberOf…Reached: the rest of the uploads were not sent.
     AppleCapReached {
         kind: ContentKind,
+    },
+    /// A message upload whose images (these keys) are not on Apple: an image upload of
+    /// this run did not happen (it waits or failed), and Apple would refuse the message.
+    ImagesNotOnApple {
+        images: Vec<String>,
+    },
+    /// Apple's hourly budget of this endpoint is used up for longer than the run waits:
+    /// not sent; the next run continues once it frees up.
+    AppleBudgetUsedUp {
+        /// Apple's name of the endpoint (`DeleteMessage`).
+        endpoint: String,
+        /// When the budget frees up (RFC 3339, UTC, seconds).
+        frees_at: String,
     },
 }
 
@@ -658,9 +686,13 @@ pub fn plan(
         if desired_images.contains(id) {
             continue;
         }
-        let kept_because = used_by_manifest
-            .contains(id)
-            .then_some(KeptBecause::UsedByManifest);
+        let kept_because = if used_by_manifest.contains(id) {
+            Some(KeptBecause::UsedByManifest)
+        } else if desired.served.contains(id) {
+            Some(KeptBecause::ServedBySnapshot)
+        } else {
+            None
+        };
         if options.prune && kept_because.is_none() {
             actions.push(Action {
                 op: Op::PruneImage { id: id.clone() },

@@ -14,6 +14,7 @@ const I1: &str = "00000000-0000-5000-8000-000000000001";
 const M1: &str = "00000000-0000-5000-8000-0000000000a1";
 const M2: &str = "00000000-0000-5000-8000-0000000000a2";
 const OLD: &str = "00000000-0000-5000-8000-0000000000f1";
+const OLD_IMAGE: &str = "00000000-0000-5000-8000-0000000000f2";
 const DRIFT_IMG: &str = "00000000-0000-5000-8000-0000000000d1";
 
 pub(crate) fn u(s: &str) -> Uuid {
@@ -249,6 +250,51 @@ fn drift_is_listed_and_pruned_only_with_prune() {
                 Status::Ready
             ),
         ]
+    );
+}
+
+#[test]
+fn an_image_a_served_version_uses_is_never_pruned() {
+    // OLD_IMAGE is on Apple, not in the manifest, and used by a version the snapshot serves
+    let o = observed(
+        &[(I1, Approved), (OLD_IMAGE, Approved)],
+        &[(M1, Approved), (M2, Approved), (OLD, Approved)],
+        &[("premium", "en-US", M1), ("premium", "de-DE", M2)],
+    );
+    let mut d = desired();
+    d.served.insert(OLD.to_string());
+    d.served.insert(OLD_IMAGE.to_string());
+    let p = plan(
+        &d,
+        EnvironmentName::Production,
+        "app.yaml",
+        &o,
+        PlanOptions { prune: true },
+    );
+    assert!(
+        !p.actions
+            .iter()
+            .any(|a| matches!(&a.op, Op::PruneImage { id } if id == OLD_IMAGE)),
+        "{:?}",
+        p.actions
+    );
+    let old = p.drift.iter().find(|d| d.id == OLD_IMAGE).unwrap();
+    assert_eq!(old.kept_because, Some(KeptBecause::ServedBySnapshot));
+    // Served no more: pruned like any drift.
+    d.served.clear();
+    let p = plan(
+        &d,
+        EnvironmentName::Production,
+        "app.yaml",
+        &o,
+        PlanOptions { prune: true },
+    );
+    assert!(
+        p.actions
+            .iter()
+            .any(|a| matches!(&a.op, Op::PruneImage { id } if id == OLD_IMAGE)),
+        "{:?}",
+        p.actions
     );
 }
 

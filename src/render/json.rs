@@ -74,6 +74,9 @@ struct ApplyDocument<'a> {
     environment: EnvironmentName,
     apps: &'a [AppReport],
     totals: Tally,
+    /// Actions waiting for an endpoint's hourly budget, per endpoint (none: omitted).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    budget_waits: Vec<super::BudgetWait>,
     /// The realtime snapshot this run wrote (`apply --snapshot`).
     #[serde(skip_serializing_if = "Option::is_none")]
     realtime_snapshot: Option<&'a str>,
@@ -96,6 +99,7 @@ pub fn apply_with_snapshot(
         environment,
         apps: reports,
         totals: super::total(reports),
+        budget_waits: super::budget_waits(reports),
         realtime_snapshot,
     })
 }

@@ -111,7 +111,9 @@ pub fn plan(plan: &Plan) -> String {
     let rules = super::realtime_counts(plan)
         .map(|words| format!(" {words} (served once apply writes the realtime snapshot)."))
         .unwrap_or_default();
-    if all == 0 && failed.is_none() && rules.is_empty() {
+    if read == 0 && failed.is_some() {
+        // nothing was read: the failure is all there is to say
+    } else if all == 0 && failed.is_none() && rules.is_empty() {
         let _ = writeln!(
             head,
             "**No changes.** Apple matches the manifests in all {} app × environment pairs.\n",

@@ -8,6 +8,8 @@ pub mod json;
 pub mod markdown;
 pub mod text;
 
+use std::collections::BTreeMap;
+
 use crate::apple::model::ReviewState;
 use crate::reconcile::apply::{AppReport, NotAttempted, Outcome, Tally};
 use crate::reconcile::planner::{
@@ -358,7 +360,46 @@ pub fn reason_words(reason: &Reason) -> String {
             plural_kind(*kind)
         ),
         Reason::NeedsPerformanceTest => "Apple needs a passing performance test first (ForbiddenNoPassingTest): run `retainctl perf-test` (sandbox) first".into(),
+        Reason::ImagesNotOnApple { images } => format!(
+            "waits for {} {} to be on Apple (not uploaded in this run): not sent; the next run continues",
+            if images.len() == 1 { "image" } else { "images" },
+            images.join(", ")
+        ),
+        Reason::AppleBudgetUsedUp { endpoint, frees_at } => format!(
+            "Apple's hourly {endpoint} budget is used up until {frees_at}: not sent; the next run continues"
+        ),
     }
+}
+
+/// Actions left for a later run because an endpoint's hourly budget was used up: per
+/// endpoint, how many and when its budget frees up (the latest time any of them gave).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BudgetWait {
+    pub endpoint: String,
+    pub actions: usize,
+    pub frees_at: String,
+}
+
+pub fn budget_waits(reports: &[AppReport]) -> Vec<BudgetWait> {
+    let mut waits: BTreeMap<&str, BudgetWait> = BTreeMap::new();
+    for a in reports.iter().flat_map(|r| &r.actions) {
+        if let Outcome::Waiting {
+            reason: Reason::AppleBudgetUsedUp { endpoint, frees_at },
+        } = &a.outcome
+        {
+            let wait = waits.entry(endpoint).or_insert_with(|| BudgetWait {
+                endpoint: endpoint.clone(),
+                actions: 0,
+                frees_at: frees_at.clone(),
+            });
+            wait.actions += 1;
+            // RFC 3339 in UTC with whole seconds: text order is time order
+            if *frees_at > wait.frees_at {
+                wait.frees_at = frees_at.clone();
+            }
+        }
+    }
+    waits.into_values().collect()
 }
 
 /// Apple's precondition for a production realtime URL, in words every format shares.
@@ -475,10 +516,18 @@ pub fn outcome_detail(outcome: &Outcome) -> Option<String> {
 
 /// `2 done, 1 waiting on review, …`
 pub fn tally_words(t: &Tally) -> String {
+    let budget = if t.waiting_for_budget > 0 {
+        format!(
+            ", {} waiting for Apple's hourly budget",
+            t.waiting_for_budget
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "{} done, {} waiting on review, {} blocked, {} failed, {} not attempted",
+        "{} done, {} waiting on review{budget}, {} blocked, {} failed, {} not attempted",
         t.written + t.already_there,
-        t.waiting,
+        t.waiting - t.waiting_for_budget,
         t.blocked,
         t.failed,
         t.not_attempted

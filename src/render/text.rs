@@ -120,7 +120,12 @@ fn headline(plan: &Plan) -> String {
     let rules = super::realtime_counts(plan)
         .map(|words| format!("; {words} (served once apply writes the realtime snapshot)"))
         .unwrap_or_default();
-    if failed > 0 {
+    if failed > 0 && failed == plan.apps.len() {
+        format!(
+            "Plan failed: {} could not be read (see the errors above), so nothing is known about changes.",
+            plural(failed, "app × environment", "app × environments"),
+        )
+    } else if failed > 0 {
         format!(
             "Plan incomplete: {} could not be read (see the errors above); {changes} in the others{rules}.",
             plural(failed, "app × environment", "app × environments"),
@@ -352,6 +357,15 @@ pub fn apply_total(reports: &[AppReport]) -> String {
             line,
             "; {} stopped with an error",
             plural(stopped, "app × environment", "app × environments")
+        );
+    }
+    for wait in super::budget_waits(reports) {
+        let _ = write!(
+            line,
+            "; Apple's hourly {} budget is used up until {}: {} left for the next run",
+            wait.endpoint,
+            wait.frees_at,
+            plural(wait.actions, "request", "requests")
         );
     }
     line.push('.');

@@ -74,6 +74,9 @@ impl Default for FaultConfig {
 ///   that location with an HTML page that says "200 OK"; nothing is carried out;
 /// - `GET /inApps/v1/messaging/default/*/* upper-case-ids` — carried out, every
 ///   `…Identifier` in the JSON answer upper-cased;
+/// - `PUT /inApps/v1/messaging/image/* rate-limited 600000` — 429 with a `Retry-After`
+///   that many milliseconds ahead (this endpoint's hourly budget used up); nothing is
+///   carried out;
 /// - `PUT /inApps/v1/messaging/default/*/* hold 30000` — waits until released
 ///   (`POST /_sim/release`) or for at most that many milliseconds (default 30000),
 ///   then carried out as usual.
@@ -106,6 +109,8 @@ pub enum RuleAnswer {
     UpperCaseIds,
     /// Held until released or for at most this many milliseconds, then carried out.
     Hold(u64),
+    /// 429 with a `Retry-After` this many milliseconds ahead; nothing is carried out.
+    RateLimited(u64),
 }
 
 /// How long a held request waits for its release when the rule names no bound.
@@ -136,7 +141,8 @@ impl FromStr for FaultRule {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         const SHAPE: &str = "a fault rule is `METHOD PATH ANSWER [times N]`, e.g. \
             `PUT /inApps/v1/messaging/default/*/* error 4030017 times 1`; ANSWER is one of \
-            `error NUMBER`, `status CODE`, `redirect URL`, `upper-case-ids`, `hold [MS]`";
+            `error NUMBER`, `status CODE`, `redirect URL`, `upper-case-ids`, `hold [MS]`, \
+            `rate-limited MS`";
         let words: Vec<&str> = text.split_whitespace().collect();
         let (method, path, rest) = match words.as_slice() {
             [method, path, rest @ ..] if !rest.is_empty() => (*method, *path, rest),
@@ -169,6 +175,11 @@ impl FromStr for FaultRule {
             ["hold"] => RuleAnswer::Hold(DEFAULT_HOLD_MS),
             ["hold", ms] => RuleAnswer::Hold(ms.parse::<u64>().map_err(|_| {
                 format!("`{text}`: `hold` takes the longest wait in milliseconds, not `{ms}`")
+            })?),
+            ["rate-limited", ms] => RuleAnswer::RateLimited(ms.parse::<u64>().map_err(|_| {
+                format!(
+                    "`{text}`: `rate-limited` takes how far ahead Retry-After points, in milliseconds, not `{ms}`"
+                )
             })?),
             _ => return Err(format!("`{text}`: {SHAPE}")),
         };
@@ -213,6 +224,7 @@ impl fmt::Display for FaultRule {
             RuleAnswer::Redirect(l) => write!(f, "redirect {l}")?,
             RuleAnswer::UpperCaseIds => write!(f, "upper-case-ids")?,
             RuleAnswer::Hold(ms) => write!(f, "hold {ms}")?,
+            RuleAnswer::RateLimited(ms) => write!(f, "rate-limited {ms}")?,
         }
         if let Some(n) = self.times {
             write!(f, " times {n}")?;
@@ -379,6 +391,10 @@ mod tests {
         );
         for (rule, answer) in [
             ("GET /a status 502", RuleAnswer::Status(502)),
+            (
+                "PUT /a rate-limited 600000",
+                RuleAnswer::RateLimited(600_000),
+            ),
             (
                 "PUT /a redirect http://x.example/ok",
                 RuleAnswer::Redirect("http://x.example/ok".into()),

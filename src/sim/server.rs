@@ -610,6 +610,7 @@ async fn answer(sim: Sim, method: Method, uri: Uri, headers: HeaderMap, body: By
                 .into_response();
         }
         Some(RuleAnswer::Redirect(location)) => return redirect(location),
+        Some(RuleAnswer::RateLimited(ms)) => return rate_limited(now_ms() + ms),
         Some(RuleAnswer::Hold(ms)) => {
             sim.hold(&method, uri.path(), Duration::from_millis(*ms))
                 .await

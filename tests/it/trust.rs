@@ -82,6 +82,23 @@ fn a_plan_whose_app_could_not_be_read_never_says_no_changes() {
     );
     assert!(md.contains("**Could not read Apple**"), "{md}");
 
+    // nothing read: nothing said about changes, only what failed
+    for format in ["text", "markdown"] {
+        let out = wrong_key_command(
+            &w,
+            &["plan", "--env", "sandbox", "--format", format, "other.yaml"],
+        )
+        .output()
+        .unwrap();
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        assert!(
+            !all.contains("No changes") && !all.contains("0 app") && !all.contains("others"),
+            "{format}: {all}"
+        );
+        assert!(all.contains("could not be read"), "{format}: {all}");
+    }
+
     let out = wrong_key_command(&w, &["plan", "--env", "sandbox", "--format", "json", "."])
         .output()
         .unwrap();
@@ -583,25 +600,139 @@ fn actions_after_a_401_are_reported_as_not_attempted() {
     );
 }
 
-/// Apple's hourly budget used up beyond --max-rate-wait: stop, and say what was left.
+/// Apple's hourly budget of one endpoint used up beyond --max-rate-wait is progress, not
+/// failure: that action waits for the next run, the other endpoints go on, exit 0 (2 with
+/// --detailed-exitcode).
 #[test]
-fn actions_after_an_exhausted_budget_are_reported_as_not_attempted() {
+fn an_exhausted_budget_leaves_its_actions_waiting_and_the_run_goes_on() {
     let w = World::new("sandbox");
-    // Requests 1–4 read Apple; the 6th (the second image upload) is answered 429 with a
-    // Retry-After ten minutes ahead.
-    w.set_faults(serde_json::json!({"rateLimitEvery": 6, "retryAfterMs": 600000}));
+    // Image uploads are answered 429 with a Retry-After ten minutes ahead.
+    rules(
+        &w,
+        serde_json::json!([{"method": "PUT", "path": "/inApps/v1/messaging/image/*", "answer": {"rateLimited": 600000}}]),
+    );
     let out = w.run(&[
         "apply",
         "--max-rate-wait",
         "1s",
+        "--detailed-exitcode",
         "--env",
         "sandbox",
         "app.yaml",
     ]);
     let all = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{all}");
-    assert!(all.contains("hourly request budget is used up"), "{all}");
-    assert!(all.contains("1 failed, 4 not attempted"), "{all}");
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(
+        !all.contains("FAILED") && !all.contains("not attempted:"),
+        "{all}"
+    );
+    assert!(
+        all.contains("1 waiting on review, 3 waiting for Apple's hourly budget, 0 blocked, 0 failed, 0 not attempted"),
+        "{all}"
+    );
+    assert!(
+        all.contains("waiting: upload image")
+            && all.contains("Apple's hourly UploadImage budget is used up until"),
+        "{all}"
+    );
+    // the requests in flight together found the budget used up; none was sent after
+    assert!(w.count("UploadImage") <= 2, "{all}");
+    assert!(all.contains("2 requests left for the next run"), "{all}");
+    // the messages' endpoint has a budget of its own: one without images went on, the
+    // one that needs an image waits for it (Apple would refuse it)
+    assert!(
+        all.contains("done     upload message stay [de-DE]"),
+        "{all}"
+    );
+    assert!(
+        all.contains("waiting: upload message stay [en-US]") && all.contains("waits for image"),
+        "{all}"
+    );
+}
+
+/// The issue's hourly job: a sandbox app holding 1,995 old messages, `apply --prune` with
+/// Apple's budgets on. It makes room, uploads and sets every default, deletes what the
+/// budget allows and says the rest waits for the next run: exit 0, and 2 with
+/// --detailed-exitcode, in text and in the JSON report alike.
+#[test]
+fn prune_past_the_hourly_budget_is_waiting_not_failure() {
+    let state_dir = tempfile::tempdir().unwrap();
+    let state = state_dir.path().join("state.json");
+    let messages: serde_json::Map<String, Value> = (0..1995u128)
+        .map(|i| {
+            (
+                uuid::Uuid::from_u128(0xd1f7_0000 + i).to_string(),
+                serde_json::json!({"state": "APPROVED", "body": {"header": "old", "body": "old"}, "uploadedAtMs": 0}),
+            )
+        })
+        .collect();
+    std::fs::write(
+        &state,
+        serde_json::json!({"apps": {"com.example.app": {
+            "images": {}, "messages": messages, "defaults": {}, "realtimeUrl": null
+        }}})
+        .to_string(),
+    )
+    .unwrap();
+    let w = World::start("sandbox", &["--state", state.to_str().unwrap()]);
+    let out = w.run(&[
+        "apply",
+        "--env",
+        "sandbox",
+        "--prune",
+        "--max-rate-wait",
+        "1s",
+        "--format",
+        "json",
+        "app.yaml",
+    ]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", text(&out));
+    });
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let deleted = w.count("DeleteMessage");
+    assert!(deleted > 0 && deleted < 1995, "{deleted}");
+    let waits = &report["budget_waits"];
+    assert_eq!(waits.as_array().map(Vec::len), Some(1), "{report}");
+    assert_eq!(waits[0]["endpoint"], "DeleteMessage");
+    let left = waits[0]["actions"].as_u64().unwrap();
+    assert_eq!(left + deleted, 1995, "{report}");
+    assert!(
+        waits[0]["frees_at"].as_str().unwrap().ends_with('Z'),
+        "{report}"
+    );
+    assert_eq!(report["totals"]["failed"], 0, "{report}");
+    assert_eq!(report["totals"]["not_attempted"], 0, "{report}");
+    assert_eq!(report["totals"]["waiting"], left, "{report}");
+    let waiting = report["apps"][0]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["outcome"] == "waiting" && a["reason"]["code"] == "apple_budget_used_up")
+        .count();
+    assert_eq!(waiting as u64, left);
+    // every upload and default went in before the budget ran out
+    assert!(w.default_of("en-US").is_some(), "{}", text(&out));
+
+    // the next run (the same hour) continues: nothing sent, the same truth, exit 2
+    let out = w.run(&[
+        "apply",
+        "--env",
+        "sandbox",
+        "--prune",
+        "--max-rate-wait",
+        "1s",
+        "--detailed-exitcode",
+        "app.yaml",
+    ]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(
+        all.contains("Apple's hourly DeleteMessage budget is used up until")
+            && all.contains(&format!("{left} requests left for the next run")),
+        "{all}"
+    );
+    assert!(!all.contains("FAILED") && !all.contains("error"), "{all}");
 }
 
 /// A write answered with a redirect is not "done": an error naming the host.
