@@ -472,7 +472,8 @@ pub fn manifest_digest(desired: &DesiredApp, env: EnvironmentName) -> String {
     ids::sha256_hex(&out)
 }
 
-/// Plans one app in one environment.
+/// Plans one app in one environment: each stage below adds its actions and reports what
+/// it saw, in Apple's order; the caps are counted last, over every upload planned.
 pub fn plan(
     desired: &DesiredApp,
     env: EnvironmentName,
@@ -489,12 +490,43 @@ pub fn plan(
         0
     };
     let mut actions = Vec::with_capacity(content_count + desired.owned_pairs.len() + prunes + 1);
-    let mut content = Vec::with_capacity(content_count);
-    let images_by_id: HashMap<Uuid, &DesiredImage> =
-        desired.images.iter().map(|i| (i.id, i)).collect();
-    let messages_by_id: HashMap<Uuid, &DesiredMessage> =
-        desired.messages.iter().map(|m| (m.id, m)).collect();
+    let content = content_to_upload(desired, observed, &mut actions);
+    let (defaults, current_defaults) = defaults_to_set(desired, observed, &mut actions);
+    let drift = drift_to_prune(desired, observed, &current_defaults, options, &mut actions);
+    let realtime_url = realtime_url_to_configure(desired, env, observed, &mut actions);
+    let over_cap = check_caps(&mut actions, &drift, observed, options);
+    actions.sort_by(|a, b| (a.op.phase(), &a.op).cmp(&(b.op.phase(), &b.op)));
+    AppPlan {
+        bundle_id: desired.bundle_id.clone(),
+        environment: env,
+        file: file.to_string(),
+        error: None,
+        observed_fingerprint: observed.fingerprint(),
+        manifest_digest: manifest_digest(desired, env),
+        actions,
+        content,
+        defaults,
+        drift,
+        realtime_url,
+        diffs: vec![],
+        rule_changes: vec![],
+        snapshot_changes: vec![],
+        over_cap,
+    }
+}
 
+/// Current defaults (message id → the pairs it is the default of), each with whether a
+/// ready action of this plan is about to replace it there.
+type CurrentDefaults = BTreeMap<String, Vec<(Pair, bool)>>;
+
+/// Stage 1, content: an upload for every image and message of the manifest that Apple
+/// does not hold; the review state of each, as Apple lists it.
+fn content_to_upload(
+    desired: &DesiredApp,
+    observed: &Observed,
+    actions: &mut Vec<Action>,
+) -> Vec<ContentState> {
+    let mut content = Vec::with_capacity(desired.images.len() + desired.messages.len());
     for image in &desired.images {
         let id = image.id.to_string();
         let state = observed.images.get(&id).cloned();
@@ -543,11 +575,25 @@ pub fn plan(
             state,
         });
     }
+    content
+}
 
-    // Defaults of owned pairs; the old default stays until the new one is set.
+/// Stage 2, defaults of the owned pairs: set where the manifest's message differs from
+/// the current one (ready once the message and its images are APPROVED, waiting before,
+/// blocked when REJECTED or an image's size differs), deleted where the manifest sets
+/// none. The old default stays until the new one is set.
+fn defaults_to_set(
+    desired: &DesiredApp,
+    observed: &Observed,
+    actions: &mut Vec<Action>,
+) -> (Vec<DefaultState>, CurrentDefaults) {
+    let images_by_id: HashMap<Uuid, &DesiredImage> =
+        desired.images.iter().map(|i| (i.id, i)).collect();
+    let messages_by_id: HashMap<Uuid, &DesiredMessage> =
+        desired.messages.iter().map(|m| (m.id, m)).collect();
     let mut defaults = vec![];
     // Current defaults, and whether a ready action is about to replace each.
-    let mut current_defaults: BTreeMap<String, Vec<(Pair, bool)>> = BTreeMap::new();
+    let mut current_defaults = CurrentDefaults::new();
     for (product, locale) in &desired.owned_pairs {
         let current = observed.default_of(product, locale);
         let want = desired.defaults.get(&(product.clone(), locale.clone()));
@@ -630,11 +676,21 @@ pub fn plan(
                 .push((pair, replaced_now));
         }
     }
+    (defaults, current_defaults)
+}
 
-    // Drift, and with --prune its deletion: messages first, then images no message of the
-    // manifest uses. A message that is a current default is deleted only after a fresh
-    // read shows it replaced: its prune waits while a ready default is about to replace
-    // it, and it is kept otherwise.
+/// Stage 3, drift and, with --prune, its deletion: messages first, then images no message
+/// of the manifest uses. A message that is a current default is deleted only after a
+/// fresh read shows it replaced: its prune waits while a ready default is about to
+/// replace it, and it is kept otherwise. What a served realtime snapshot answers with, and
+/// the images it uses, are kept.
+fn drift_to_prune(
+    desired: &DesiredApp,
+    observed: &Observed,
+    current_defaults: &CurrentDefaults,
+    options: PlanOptions,
+    actions: &mut Vec<Action>,
+) -> Vec<Drift> {
     let desired_messages: BTreeSet<String> =
         desired.messages.iter().map(|m| m.id.to_string()).collect();
     let desired_images: BTreeSet<String> =
@@ -727,7 +783,17 @@ pub fn plan(
             });
         }
     }
+    drift
+}
 
+/// Stage 4, the realtime URL of a managed environment: configured where it differs from
+/// the manifest's, deleted where the manifest lists the environment without one.
+fn realtime_url_to_configure(
+    desired: &DesiredApp,
+    env: EnvironmentName,
+    observed: &Observed,
+    actions: &mut Vec<Action>,
+) -> RealtimeUrlState {
     let managed = desired.realtime_managed.contains(&env);
     let want_url = desired.realtime_urls.get(&env).cloned();
     if managed {
@@ -754,39 +820,21 @@ pub fn plan(
             _ => {}
         }
     }
-
-    let over_cap = check_caps(&mut actions, &drift, observed, options);
-    actions.sort_by(|a, b| (a.op.phase(), &a.op).cmp(&(b.op.phase(), &b.op)));
-    AppPlan {
-        bundle_id: desired.bundle_id.clone(),
-        environment: env,
-        file: file.to_string(),
-        error: None,
-        observed_fingerprint: observed.fingerprint(),
-        manifest_digest: manifest_digest(desired, env),
-        actions,
-        content,
-        defaults,
-        drift,
-        realtime_url: RealtimeUrlState {
-            managed,
-            needs: (env == EnvironmentName::Production
-                && managed
-                && want_url.is_some()
-                && want_url != observed.realtime_url)
-                .then_some(RealtimeUrlPrecondition::PassingSandboxPerformanceTest),
-            current: observed.realtime_url.clone(),
-            desired: want_url,
-        },
-        diffs: vec![],
-        rule_changes: vec![],
-        snapshot_changes: vec![],
-        over_cap,
+    RealtimeUrlState {
+        managed,
+        needs: (env == EnvironmentName::Production
+            && managed
+            && want_url.is_some()
+            && want_url != observed.realtime_url)
+            .then_some(RealtimeUrlPrecondition::PassingSandboxPerformanceTest),
+        current: observed.realtime_url.clone(),
+        desired: want_url,
     }
 }
 
-/// Counts Apple's holdings plus the planned uploads against Apple's caps. Over a cap,
-/// the uploads of that kind are blocked unless `--prune` deletes enough drift first.
+/// Stage 5, Apple's caps: Apple's holdings plus the planned uploads, counted against
+/// them. Over a cap, the uploads of that kind are blocked unless `--prune` deletes enough
+/// drift first.
 fn check_caps(
     actions: &mut [Action],
     drift: &[Drift],

@@ -836,3 +836,171 @@ fn an_image_apple_lists_with_another_size_is_drift_and_blocks_its_defaults() {
     o.image_sizes.insert(I1.into(), ImageSize::FullSize);
     assert!(run(&o, false).drift.is_empty());
 }
+
+// Each stage of the planner over data, on its own.
+
+fn stage_ops(actions: &[Action]) -> Vec<(String, Status)> {
+    actions
+        .iter()
+        .map(|a| (crate::render::text::describe_op(&a.op), a.status))
+        .collect()
+}
+
+#[test]
+fn stage_content_uploads_what_apple_does_not_hold() {
+    let o = observed(&[(I1, Pending)], &[(M2, Approved)], &[]);
+    let mut actions = vec![];
+    let content = content_to_upload(&desired(), &o, &mut actions);
+    assert_eq!(
+        stage_ops(&actions),
+        vec![(format!("upload message stay [en-US] {M1}"), Status::Ready)]
+    );
+    let states: Vec<(&str, Option<ReviewState>)> =
+        content.iter().map(|c| (&*c.id, c.state.clone())).collect();
+    assert_eq!(
+        states,
+        vec![(I1, Some(Pending)), (M1, None), (M2, Some(Approved))]
+    );
+}
+
+#[test]
+fn stage_defaults_set_approved_content_and_mark_what_they_replace() {
+    // premium [de-DE] is set to OLD now; its new message is approved: replaced now
+    let o = observed(
+        &[(I1, Pending)],
+        &[(M1, Approved), (M2, Approved)],
+        &[("premium", "de-DE", OLD), ("basic", "en-US", OLD)],
+    );
+    let mut actions = vec![];
+    let (defaults, current) = defaults_to_set(&desired(), &o, &mut actions);
+    assert_eq!(
+        stage_ops(&actions),
+        vec![
+            (
+                format!("delete default basic [en-US] (was {OLD})"),
+                Status::Ready
+            ),
+            (
+                format!("set default premium [de-DE] → stay {M2} (replaces {OLD})"),
+                Status::Ready
+            ),
+            (
+                format!("set default premium [en-US] → stay {M1}"),
+                Status::Waiting
+            ),
+        ]
+    );
+    assert_eq!(defaults.len(), 3);
+    let replaced: Vec<(String, bool)> = current[OLD]
+        .iter()
+        .map(|(pair, now)| (format!("{} [{}]", pair.product, pair.locale), *now))
+        .collect();
+    assert_eq!(
+        replaced,
+        vec![
+            ("basic [en-US]".to_string(), true),
+            ("premium [de-DE]".to_string(), true)
+        ]
+    );
+}
+
+#[test]
+fn stage_drift_prunes_only_with_prune_and_waits_for_a_replaced_default() {
+    let o = observed(&[(DRIFT_IMG, Approved)], &[(OLD, Approved)], &[]);
+    let replaced: CurrentDefaults = BTreeMap::from([(
+        OLD.to_string(),
+        vec![(
+            Pair {
+                product: "premium".into(),
+                locale: "de-DE".into(),
+            },
+            true,
+        )],
+    )]);
+    let mut actions = vec![];
+    let drift = drift_to_prune(
+        &desired(),
+        &o,
+        &replaced,
+        PlanOptions { prune: false },
+        &mut actions,
+    );
+    assert!(actions.is_empty(), "{actions:?}");
+    assert_eq!(drift.len(), 2);
+    let drift = drift_to_prune(
+        &desired(),
+        &o,
+        &replaced,
+        PlanOptions { prune: true },
+        &mut actions,
+    );
+    assert_eq!(drift.len(), 2);
+    let statuses: Vec<(bool, Status)> = actions
+        .iter()
+        .map(|a| (matches!(a.op, Op::PruneMessage { .. }), a.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![(true, Status::Waiting), (false, Status::Ready)]
+    );
+}
+
+#[test]
+fn stage_realtime_url_configures_only_a_managed_environment() {
+    let o = observed(&[], &[], &[]);
+    let mut actions = vec![];
+    let state =
+        realtime_url_to_configure(&desired(), EnvironmentName::Production, &o, &mut actions);
+    assert_eq!(actions.len(), 1);
+    assert_eq!(
+        actions[0].reason,
+        Reason::ProductionRealtimeUrlNeedsPassingTest
+    );
+    assert_eq!(
+        state.needs,
+        Some(RealtimeUrlPrecondition::PassingSandboxPerformanceTest)
+    );
+    // sandbox is not listed: a URL set there by hand is left alone
+    let mut o = o;
+    o.realtime_url = Some("https://by-hand.example.com/r".into());
+    let mut actions = vec![];
+    let state = realtime_url_to_configure(&desired(), EnvironmentName::Sandbox, &o, &mut actions);
+    assert!(actions.is_empty() && !state.managed, "{actions:?}");
+}
+
+#[test]
+fn stage_caps_block_uploads_over_the_cap_unless_prune_makes_room() {
+    let mut o = observed(&[], &[], &[]);
+    for i in 0..2000u128 {
+        o.messages
+            .insert(Uuid::from_u128(0xd000 + i).to_string(), Approved);
+    }
+    let upload = || Action {
+        op: Op::UploadMessage {
+            key: "stay".into(),
+            locale: "en-US".into(),
+            id: M1.into(),
+        },
+        status: Status::Ready,
+        reason: Reason::NotOnApple,
+    };
+    let drift: Vec<Drift> = o
+        .messages
+        .keys()
+        .map(|id| Drift {
+            kind: ContentKind::Message,
+            id: id.clone(),
+            state: Approved,
+            kept_because: None,
+        })
+        .collect();
+    let mut actions = vec![upload()];
+    let caps = check_caps(&mut actions, &drift, &o, PlanOptions { prune: false });
+    assert_eq!(caps.len(), 1);
+    assert_eq!((caps[0].must_go, caps[0].room_made_by_prune), (1, false));
+    assert_eq!(actions[0].status, Status::Blocked);
+    let mut actions = vec![upload()];
+    let caps = check_caps(&mut actions, &drift, &o, PlanOptions { prune: true });
+    assert!(caps[0].room_made_by_prune);
+    assert_eq!(actions[0].status, Status::Ready);
+}
