@@ -10,13 +10,12 @@ use std::time::Duration;
 
 use futures_util::{StreamExt, stream};
 
-use super::snapshot_file::Version;
 use super::{EXIT_PENDING, Output, Reach, default_paths, load_apps, local_if_needed};
 use crate::cli::{ApplyArgs, ApplyFormat};
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::loader::LoadedApp;
 use crate::manifest::EnvironmentName;
-use crate::realtime::store::SnapshotLocation;
+use crate::realtime::store::{SnapshotLocation, Version};
 use crate::realtime::{Snapshot, SnapshotSource};
 use crate::reconcile::apply::{AppReport, ApplyOptions, Outcome, Progress, apply_app};
 use crate::reconcile::{FORMAT_VERSION, Op, Plan};
@@ -166,6 +165,13 @@ fn check_saved_scope(
     Ok(())
 }
 
+/// Marks what the previous snapshot serves as kept (never pruned) in each app.
+pub(super) fn keep_served(apps: &mut [LoadedApp], previous: Option<&Snapshot>) {
+    for app in apps {
+        crate::reconcile::snapshot::keep_served(&mut app.desired, previous);
+    }
+}
+
 /// The environment a snapshot is for: `local` serves the simulator's mode.
 pub(super) fn served_environment(env: EnvironmentName, reach: &Reach) -> EnvironmentName {
     match env {
@@ -177,17 +183,8 @@ pub(super) fn served_environment(env: EnvironmentName, reach: &Reach) -> Environ
     }
 }
 
-/// Where the approvals of a run against `env` come from.
-pub(super) fn snapshot_source(env: EnvironmentName) -> SnapshotSource {
-    match env {
-        EnvironmentName::Local => SnapshotSource::Simulator,
-        _ => SnapshotSource::Apple,
-    }
-}
-
-/// The snapshot at `path` (`None` when there is no file yet), refused when it is not a
-/// snapshot, is for another environment, or its approvals come from elsewhere (the
-/// simulator's for a real environment, or the other way round).
+/// The snapshot at `path` (`None` when there is no file yet), refused as
+/// [`crate::reconcile::snapshot::check`] says.
 pub(super) fn read_snapshot(
     path: &Path,
     served: EnvironmentName,
@@ -195,55 +192,15 @@ pub(super) fn read_snapshot(
 ) -> anyhow::Result<(Option<Snapshot>, SnapshotLocation, Version)> {
     let location = SnapshotLocation::parse(path.as_os_str())
         .map_err(|e| anyhow::anyhow!("--snapshot: {e}"))?;
-    let (text, version) = super::snapshot_file::read_at(&location)?;
+    let (text, version) = crate::realtime::store::read_at(&location)?;
     let Some(text) = text else {
         eprintln!(
             "warning: no previous realtime snapshot at {location}: nothing is known to be served, so nothing is kept from --prune and no older approved version is carried; if `serve` reads a snapshot elsewhere, pass that file"
         );
         return Ok((None, location, version));
     };
-    let snapshot = check_snapshot(&text, &location, served, source)?;
+    let snapshot = crate::reconcile::snapshot::check(&text, &location, served, source)?;
     Ok((Some(snapshot), location, version))
-}
-
-/// The snapshot read at `path`, refused when it is not one this run can carry on.
-fn check_snapshot(
-    text: &str,
-    path: &SnapshotLocation,
-    served: EnvironmentName,
-    source: SnapshotSource,
-) -> anyhow::Result<Snapshot> {
-    let snapshot = Snapshot::from_json(text).map_err(|e| {
-        anyhow::anyhow!(
-            "{path} is not a realtime snapshot this retainctl can use: {e}; move it away to start a new one"
-        )
-    })?;
-    if snapshot.environment != served {
-        anyhow::bail!(
-            "{path} is the realtime snapshot of {}, not of {served}: give each environment its own file",
-            snapshot.environment
-        );
-    }
-    match snapshot.source {
-        Some(found) if found == source => {}
-        Some(found) => anyhow::bail!(
-            "{path} was written from {} (source `{}`), and this run reads {}: approvals of the simulator never count for Apple, nor the other way round; give each its own file",
-            source_words(found),
-            found.as_str(),
-            source_words(source)
-        ),
-        None => anyhow::bail!(
-            "{path} does not record where its approvals come from (`source`, written by an earlier retainctl): move it away to start a new one"
-        ),
-    }
-    Ok(snapshot)
-}
-
-fn source_words(source: SnapshotSource) -> &'static str {
-    match source {
-        SnapshotSource::Apple => "Apple",
-        SnapshotSource::Simulator => "the simulator (--env local)",
-    }
 }
 
 /// `--prune` without `--snapshot` for apps with realtime rules: refused, since what the
@@ -268,64 +225,6 @@ fn refuse_prune_without_snapshot(apps: &[LoadedApp], asked: bool) -> anyhow::Res
         with_rules.join(", "),
         if with_rules.len() == 1 { "has" } else { "have" }
     )
-}
-
-/// Marks what the previous snapshot serves as kept (never pruned) in each app.
-pub(super) fn keep_served(apps: &mut [LoadedApp], previous: Option<&Snapshot>) {
-    let Some(previous) = previous else { return };
-    for app in apps {
-        if let Some(served) = previous.served_ids(&app.desired.bundle_id) {
-            app.desired.served = served;
-        }
-    }
-}
-
-/// The snapshot of this run: every applied app from the state it ended in; apps of the
-/// previous snapshot that this run did not apply stay as they were.
-pub(super) fn new_snapshot(
-    served: EnvironmentName,
-    source: SnapshotSource,
-    apps: &[LoadedApp],
-    ends: &[(&str, Option<&crate::reconcile::apply::EndState>)],
-    previous: Option<&Snapshot>,
-) -> Snapshot {
-    let mut snapshot = Snapshot::new(served);
-    snapshot.source = Some(source);
-    let no_versions = Default::default();
-    let previous_versions = previous.map_or(&no_versions, |p| &p.versions);
-    for app in apps {
-        let bundle = &app.desired.bundle_id;
-        let end = ends
-            .iter()
-            .find(|(b, _)| b == bundle)
-            .and_then(|(_, end)| *end);
-        let before = previous.and_then(|p| p.app(bundle));
-        let made = crate::reconcile::snapshot::app_realtime(
-            &app.manifest,
-            &app.desired,
-            end,
-            before,
-            previous_versions,
-        );
-        snapshot.apps.push(made.entry);
-        snapshot.versions.extend(made.versions);
-    }
-    if let Some(previous) = previous {
-        for entry in &previous.apps {
-            if snapshot.app(&entry.bundle_id).is_none() {
-                snapshot.apps.push(entry.clone());
-                for by_locale in entry.approved.values() {
-                    for v in by_locale.values() {
-                        if let Some(facts) = previous.versions.get(&v.message_id) {
-                            snapshot.versions.insert(v.message_id, facts.clone());
-                        }
-                    }
-                }
-            }
-        }
-    }
-    snapshot.apps.sort_by(|a, b| a.bundle_id.cmp(&b.bundle_id));
-    snapshot
 }
 
 /// `realtime snapshot (production): FILE · 2 apps, 5 approved (1 an older version)`.
@@ -360,7 +259,8 @@ pub fn run(args: ApplyArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
     let served = served_environment(env, reach);
     let (previous, target) = match &args.snapshot {
         Some(path) => {
-            let (snapshot, location, version) = read_snapshot(path, served, snapshot_source(env))?;
+            let (snapshot, location, version) =
+                read_snapshot(path, served, crate::reconcile::snapshot::source_of(env))?;
             (snapshot, Some((location, version)))
         }
         None => (None, None),
@@ -428,14 +328,15 @@ pub fn run(args: ApplyArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|r| (r.bundle_id.as_str(), r.end_state.as_ref()))
             .collect();
-        let snapshot = new_snapshot(
+        let applied: Vec<_> = apps.iter().map(|a| (&a.manifest, &a.desired)).collect();
+        let snapshot = crate::reconcile::snapshot::next(
             served,
-            snapshot_source(env),
-            &apps,
+            crate::reconcile::snapshot::source_of(env),
+            &applied,
             &ends,
             previous.as_ref(),
         );
-        match super::snapshot_file::write_at(path, snapshot.to_json().as_bytes(), version) {
+        match crate::realtime::store::write_at(path, snapshot.to_json().as_bytes(), version) {
             Ok(()) => {
                 progress.println(&snapshot_line(path, &snapshot));
                 written_snapshot = Some(path.to_string());

@@ -12,7 +12,6 @@ pub mod plan;
 pub mod reach;
 pub mod serve;
 pub mod sim;
-pub mod snapshot_file;
 pub mod status;
 pub mod validate;
 

@@ -25,8 +25,11 @@ pub fn run(args: PlanArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
                 );
             };
             let served = super::apply::served_environment(env, reach);
-            let (snapshot, _, _) =
-                super::apply::read_snapshot(path, served, super::apply::snapshot_source(env))?;
+            let (snapshot, _, _) = super::apply::read_snapshot(
+                path,
+                served,
+                crate::reconcile::snapshot::source_of(env),
+            )?;
             super::apply::keep_served(&mut apps, snapshot.as_ref());
             Some(snapshot.unwrap_or_else(|| crate::realtime::Snapshot::new(served)))
         }

@@ -522,55 +522,10 @@ fn check_saved(saved: &AppPlan, fresh: &AppPlan) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Applies one app in one environment. Never fails as a whole: an error that stops the
-/// app is the report's `error`, and every action it did not reach is `NotAttempted`.
-pub async fn apply_app(
-    client: &AppleClient,
-    desired: &DesiredApp,
-    env: EnvironmentName,
-    file: &str,
-    options: &ApplyOptions,
-    progress: &dyn Progress,
-) -> AppReport {
-    let mut report = AppReport::new(&desired.bundle_id, env, file);
-    let plan_options = PlanOptions {
-        prune: options.prune,
-    };
-    let content = Content::new(desired);
-    let mut observed = match observe(client, desired, env).await {
-        Ok(o) => o,
-        Err(e) => {
-            report.error = Some(AppError::from(&e));
-            return report;
-        }
-    };
-    let first = plan(desired, env, file, &observed, plan_options);
-    if let Some(saved) = &options.saved
-        && let Err(e) = check_saved(saved, &first)
-    {
-        report.error = Some(e);
-        return report;
-    }
-    let permitted = |op: &Op| {
-        options
-            .saved
-            .as_ref()
-            .is_none_or(|s| s.actions.iter().any(|a| &a.op == op))
-    };
-    progress.planned(
-        first
-            .actions
-            .iter()
-            .filter(|a| a.status != Status::Blocked && permitted(&a.op))
-            .count(),
-    );
-
-    let mut outcomes = Outcomes::default();
-    let spent = SpentBudgets::default();
-    let deadline = options.wait.map(|w| Instant::now() + w);
-    let mut pause = options.poll_interval.max(Duration::from_millis(50));
-    // Over Apple's cap with --prune: delete just enough drift first (Apple's hourly budget
-    // is better spent on the uploads), upload, and delete the rest in its usual place.
+/// The order of apply's steps for this first plan: Apple's order ([`Phase::ALL`]), and
+/// over Apple's cap with --prune, first just enough deletions to make room (Apple's hourly
+/// budget is better spent on the uploads); the rest are deleted in their usual place.
+fn step_order(first: &AppPlan) -> Vec<(Phase, Option<usize>)> {
     let room: Vec<(Phase, usize)> = first
         .over_cap
         .iter()
@@ -580,7 +535,7 @@ pub async fn apply_app(
             ContentKind::Image => (Phase::PruneImages, c.must_go),
         })
         .collect();
-    let phases: Vec<(Phase, Option<usize>)> = [Phase::PruneMessages, Phase::PruneImages]
+    [Phase::PruneMessages, Phase::PruneImages]
         .into_iter()
         .filter_map(|p| {
             room.iter()
@@ -588,136 +543,330 @@ pub async fn apply_app(
                 .map(|(_, n)| (p, Some(*n)))
         })
         .chain(Phase::ALL.into_iter().map(|p| (p, None)))
-        .collect();
-    let stopped: Option<AppError> = 'run: loop {
-        for &(phase, at_most) in &phases {
-            let mut current = plan(desired, env, file, &observed, plan_options);
-            if phase == Phase::PruneMessages
-                && current
-                    .actions
-                    .iter()
-                    .any(|a| matches!(a.op, Op::PruneMessage { .. }))
-            {
-                // Deletions are decided from a fresh read, never from what this run did:
-                // a default another run (or a refused write) left in place stays.
-                if let Err(e) = async {
-                    refresh_lists(client, &mut observed).await?;
-                    refresh_defaults(client, desired, &mut observed).await
-                }
-                .await
-                {
-                    break 'run Some(AppError::from(&e));
-                }
-                current = plan(desired, env, file, &observed, plan_options);
-            }
-            let mut ready: Vec<Action> = current
+        .collect()
+}
+
+/// The outcome of an action the last plan holds that this run did not settle.
+fn unsettled_outcome(action: Action, permitted: bool, stopped: bool) -> Outcome {
+    if !permitted {
+        Outcome::NotAttempted {
+            why: NotAttempted::OutsideSavedPlan,
+        }
+    } else if stopped {
+        Outcome::NotAttempted {
+            why: NotAttempted::AppStopped,
+        }
+    } else {
+        match action.status {
+            Status::Waiting => Outcome::Waiting {
+                reason: action.reason,
+            },
+            Status::Blocked => Outcome::Blocked {
+                reason: action.reason,
+            },
+            Status::Ready => Outcome::NotAttempted {
+                why: NotAttempted::BecameReadyLate,
+            },
+        }
+    }
+}
+
+/// One app's apply in progress: what it was given, what it has read of Apple, and every
+/// action's outcome so far.
+struct AppRun<'a> {
+    client: &'a AppleClient,
+    desired: &'a DesiredApp,
+    env: EnvironmentName,
+    file: &'a str,
+    options: &'a ApplyOptions,
+    progress: &'a dyn Progress,
+    content: Content<'a>,
+    observed: Observed,
+    outcomes: Outcomes,
+    spent: SpentBudgets,
+}
+
+impl AppRun<'_> {
+    fn plan(&self) -> AppPlan {
+        let options = PlanOptions {
+            prune: self.options.prune,
+        };
+        plan(self.desired, self.env, self.file, &self.observed, options)
+    }
+
+    /// With `apply --plan FILE`, only what the saved plan holds.
+    fn permitted(&self, op: &Op) -> bool {
+        self.options
+            .saved
+            .as_ref()
+            .is_none_or(|s| s.actions.iter().any(|a| &a.op == op))
+    }
+
+    /// One step: plans again (reading Apple again first where the step deletes), then
+    /// carries out at most `at_most` of its ready actions. An error that stops the app is
+    /// returned; every outcome is recorded.
+    async fn step(&mut self, phase: Phase, at_most: Option<usize>) -> Result<(), AppError> {
+        let mut current = self.plan();
+        if phase == Phase::PruneMessages
+            && current
                 .actions
-                .into_iter()
-                .filter(|a| a.status == Status::Ready && a.op.phase() == phase)
-                .filter(|a| permitted(&a.op) && !outcomes.settled(&a.op))
-                .take(at_most.unwrap_or(usize::MAX))
-                .collect();
-            ready.retain(
-                |action| match content.images_missing(&action.op, &observed) {
-                    None => true,
-                    Some(images) => {
-                        let outcome = Outcome::Waiting {
-                            reason: Reason::ImagesNotOnApple { images },
-                        };
-                        progress.finished(&action.op, &outcome);
-                        outcomes.record(&action.op, outcome);
-                        false
-                    }
-                },
-            );
-            let mut uploaded = false;
-            let mut stop = None;
-            for (action, effect) in run_phase(
-                client,
-                &content,
-                ready,
-                options.parallelism,
-                &spent,
-                progress,
-            )
-            .await
-            {
-                let outcome = match effect {
-                    // Not started: an earlier request of the phase stopped the app.
-                    None => continue,
-                    Some(Effect::Outcome(o) | Effect::HaltPhase(o)) => o,
-                    Some(Effect::Stop(error)) => {
-                        stop.get_or_insert(error.clone());
-                        Outcome::Failed { error }
-                    }
-                };
-                if outcome.is_done() {
-                    uploaded |= action.op.is_write_of_content();
-                    apply_in_memory(&mut observed, &action.op);
+                .iter()
+                .any(|a| matches!(a.op, Op::PruneMessage { .. }))
+        {
+            // Deletions are decided from a fresh read, never from what this run did:
+            // a default another run (or a refused write) left in place stays.
+            refresh_lists(self.client, &mut self.observed).await?;
+            refresh_defaults(self.client, self.desired, &mut self.observed).await?;
+            current = self.plan();
+        }
+        let mut ready: Vec<Action> = current
+            .actions
+            .into_iter()
+            .filter(|a| a.status == Status::Ready && a.op.phase() == phase)
+            .filter(|a| self.permitted(&a.op) && !self.outcomes.settled(&a.op))
+            .take(at_most.unwrap_or(usize::MAX))
+            .collect();
+        ready.retain(
+            |action| match self.content.images_missing(&action.op, &self.observed) {
+                None => true,
+                Some(images) => {
+                    let outcome = Outcome::Waiting {
+                        reason: Reason::ImagesNotOnApple { images },
+                    };
+                    self.progress.finished(&action.op, &outcome);
+                    self.outcomes.record(&action.op, outcome);
+                    false
                 }
-                outcomes.record(&action.op, outcome);
+            },
+        );
+        let mut uploaded = false;
+        let mut stop = None;
+        for (action, effect) in run_phase(
+            self.client,
+            &self.content,
+            ready,
+            self.options.parallelism,
+            &self.spent,
+            self.progress,
+        )
+        .await
+        {
+            let outcome = match effect {
+                // Not started: an earlier request of the phase stopped the app.
+                None => continue,
+                Some(Effect::Outcome(o) | Effect::HaltPhase(o)) => o,
+                Some(Effect::Stop(error)) => {
+                    stop.get_or_insert(error.clone());
+                    Outcome::Failed { error }
+                }
+            };
+            if outcome.is_done() {
+                uploaded |= action.op.is_write_of_content();
+                apply_in_memory(&mut self.observed, &action.op);
             }
-            if let Some(error) = stop {
+            self.outcomes.record(&action.op, outcome);
+        }
+        if let Some(error) = stop {
+            return Err(error);
+        }
+        if uploaded {
+            refresh_lists(self.client, &mut self.observed).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether anything this run may still do waits on Apple (worth polling for).
+    fn still_waiting(&self) -> bool {
+        self.plan().actions.iter().any(|a| {
+            a.status == Status::Waiting && self.permitted(&a.op) && !self.outcomes.settled(&a.op)
+        })
+    }
+
+    /// The report: whatever the last plan still holds that this run did not settle gets
+    /// its outcome; an action that failed stays failed even if the last plan no longer
+    /// lists it.
+    fn finish(mut self, stopped: Option<AppError>) -> AppReport {
+        let last = self.plan();
+        let mut report = AppReport::new(&self.desired.bundle_id, self.env, self.file);
+        report.end_state = Some(EndState::of(&last));
+        for action in last.actions {
+            if self
+                .outcomes
+                .by_op
+                .contains_key(&(action.op.phase(), action.op.clone()))
+            {
+                // Settled, or waiting on Apple's own refusal, which says more than the plan.
+                continue;
+            }
+            let op = action.op.clone();
+            let outcome = unsettled_outcome(action, self.permitted(&op), stopped.is_some());
+            self.outcomes.record(&op, outcome);
+        }
+        report.error = stopped;
+        report.actions = self.outcomes.into_reports();
+        report
+    }
+}
+
+/// Applies one app in one environment. Never fails as a whole: an error that stops the
+/// app is the report's `error`, and every action it did not reach is `NotAttempted`.
+/// Steps: read Apple and plan; check a saved plan; each step of [`step_order`]; with
+/// `--wait`, poll and go through the steps again while something waits on Apple; then the
+/// report.
+pub async fn apply_app(
+    client: &AppleClient,
+    desired: &DesiredApp,
+    env: EnvironmentName,
+    file: &str,
+    options: &ApplyOptions,
+    progress: &dyn Progress,
+) -> AppReport {
+    let observed = match observe(client, desired, env).await {
+        Ok(o) => o,
+        Err(e) => {
+            let mut report = AppReport::new(&desired.bundle_id, env, file);
+            report.error = Some(AppError::from(&e));
+            return report;
+        }
+    };
+    let mut run = AppRun {
+        client,
+        desired,
+        env,
+        file,
+        options,
+        progress,
+        content: Content::new(desired),
+        observed,
+        outcomes: Outcomes::default(),
+        spent: SpentBudgets::default(),
+    };
+    let first = run.plan();
+    if let Some(saved) = &options.saved
+        && let Err(e) = check_saved(saved, &first)
+    {
+        let mut report = AppReport::new(&desired.bundle_id, env, file);
+        report.error = Some(e);
+        return report;
+    }
+    progress.planned(
+        first
+            .actions
+            .iter()
+            .filter(|a| a.status != Status::Blocked && run.permitted(&a.op))
+            .count(),
+    );
+    let steps = step_order(&first);
+    let deadline = options.wait.map(|w| Instant::now() + w);
+    let mut pause = options.poll_interval.max(Duration::from_millis(50));
+    let stopped: Option<AppError> = 'run: loop {
+        for &(phase, at_most) in &steps {
+            if let Err(error) = run.step(phase, at_most).await {
                 break 'run Some(error);
-            }
-            if uploaded && let Err(e) = refresh_lists(client, &mut observed).await {
-                break 'run Some(AppError::from(&e));
             }
         }
         let Some(deadline) = deadline else {
             break None;
         };
-        let last = plan(desired, env, file, &observed, plan_options);
-        let waiting = last
-            .actions
-            .iter()
-            .any(|a| a.status == Status::Waiting && permitted(&a.op) && !outcomes.settled(&a.op));
-        if !waiting || Instant::now() + pause > deadline {
+        if !run.still_waiting() || Instant::now() + pause > deadline {
             break None;
         }
         tokio::time::sleep(pause).await;
         pause = (pause.mul_f32(1.5)).min(Duration::from_secs(60));
-        if let Err(e) = refresh_lists(client, &mut observed).await {
+        if let Err(e) = refresh_lists(client, &mut run.observed).await {
             break Some(AppError::from(&e));
         }
     };
+    run.finish(stopped)
+}
 
-    // Whatever the last plan still holds that this run did not settle gets its outcome.
-    let last = plan(desired, env, file, &observed, plan_options);
-    report.end_state = Some(EndState::of(&last));
-    for action in last.actions {
-        if outcomes
-            .by_op
-            .contains_key(&(action.op.phase(), action.op.clone()))
-        {
-            // Settled, or waiting on Apple's own refusal, which says more than the plan.
-            continue;
-        }
-        let outcome = if !permitted(&action.op) {
-            Outcome::NotAttempted {
-                why: NotAttempted::OutsideSavedPlan,
-            }
-        } else if stopped.is_some() {
-            Outcome::NotAttempted {
-                why: NotAttempted::AppStopped,
-            }
-        } else {
-            match action.status {
-                Status::Waiting => Outcome::Waiting {
-                    reason: action.reason,
-                },
-                Status::Blocked => Outcome::Blocked {
-                    reason: action.reason,
-                },
-                Status::Ready => Outcome::NotAttempted {
-                    why: NotAttempted::BecameReadyLate,
-                },
-            }
-        };
-        outcomes.record(&action.op, outcome);
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reconcile::planner::CapState;
+
+    fn plan_over_cap(caps: Vec<CapState>) -> AppPlan {
+        let mut plan = AppPlan::failed(
+            "com.example.app",
+            EnvironmentName::Sandbox,
+            "app.yaml",
+            AppError::new(AppErrorKind::Local, "unused"),
+        );
+        plan.over_cap = caps;
+        plan
     }
-    // An action that failed stays failed even if the last plan no longer lists it.
-    report.error = stopped;
-    report.actions = outcomes.into_reports();
-    report
+
+    fn cap(kind: ContentKind, must_go: usize, room_made_by_prune: bool) -> CapState {
+        CapState {
+            kind,
+            limit: 2000,
+            on_apple: 2000,
+            uploads: must_go,
+            must_go,
+            prunable: must_go,
+            room_made_by_prune,
+        }
+    }
+
+    #[test]
+    fn steps_follow_apples_order_and_make_room_first_only_when_prune_can() {
+        let all: Vec<(Phase, Option<usize>)> = Phase::ALL.iter().map(|p| (*p, None)).collect();
+        assert_eq!(step_order(&plan_over_cap(vec![])), all);
+        // over the cap without enough to prune: no room-making step
+        assert_eq!(
+            step_order(&plan_over_cap(vec![cap(ContentKind::Message, 5, false)])),
+            all
+        );
+        let mut room = vec![
+            (Phase::PruneMessages, Some(5)),
+            (Phase::PruneImages, Some(3)),
+        ];
+        room.extend(all.iter().copied());
+        assert_eq!(
+            step_order(&plan_over_cap(vec![
+                cap(ContentKind::Image, 3, true),
+                cap(ContentKind::Message, 5, true),
+            ])),
+            room
+        );
+    }
+
+    #[test]
+    fn an_unsettled_action_says_why_it_was_not_done() {
+        let action = |status, reason| Action {
+            op: Op::PruneMessage { id: "x".into() },
+            status,
+            reason,
+        };
+        assert_eq!(
+            unsettled_outcome(action(Status::Ready, Reason::NotInManifest), false, false),
+            Outcome::NotAttempted {
+                why: NotAttempted::OutsideSavedPlan
+            }
+        );
+        assert_eq!(
+            unsettled_outcome(action(Status::Ready, Reason::NotInManifest), true, true),
+            Outcome::NotAttempted {
+                why: NotAttempted::AppStopped
+            }
+        );
+        assert_eq!(
+            unsettled_outcome(action(Status::Ready, Reason::NotInManifest), true, false),
+            Outcome::NotAttempted {
+                why: NotAttempted::BecameReadyLate
+            }
+        );
+        assert_eq!(
+            unsettled_outcome(action(Status::Waiting, Reason::NotInManifest), true, false),
+            Outcome::Waiting {
+                reason: Reason::NotInManifest
+            }
+        );
+        assert_eq!(
+            unsettled_outcome(action(Status::Blocked, Reason::ImageInUse), true, false),
+            Outcome::Blocked {
+                reason: Reason::ImageInUse
+            }
+        );
+    }
 }

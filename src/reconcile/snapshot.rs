@@ -1,4 +1,6 @@
-//! The realtime snapshot of one app from the state an apply ended in. Pure.
+//! The realtime snapshot's lifecycle, pure: whether one read before a run can be carried
+//! on ([`check`]), what it keeps from `--prune` ([`keep_served`]), and the next one a run
+//! writes ([`next`]), each app's entry made from the state its apply ended in.
 //!
 //! For every message key a rule answers with, in every locale the manifest localizes it:
 //! 1. the manifest's current version, when Apple lists the message AND every image it
@@ -23,8 +25,10 @@ use super::apply::EndState;
 use super::planner::ContentKind;
 use crate::apple::model::ReviewState;
 use crate::desired::DesiredApp;
-use crate::manifest::{Manifest, MessageKind};
-use crate::realtime::{AppRealtime, ApprovedVersion, VersionFacts, rules};
+use crate::manifest::{EnvironmentName, Manifest, MessageKind};
+use crate::realtime::{
+    AppRealtime, ApprovedVersion, Snapshot, SnapshotSource, VersionFacts, rules,
+};
 
 /// One app's snapshot entry and the facts of every version it serves.
 #[derive(Debug, Clone, PartialEq)]
@@ -164,6 +168,139 @@ pub fn app_realtime(
         entry: out,
         versions,
     }
+}
+
+/// Where the approvals of a run against `env` come from.
+pub fn source_of(env: EnvironmentName) -> SnapshotSource {
+    match env {
+        EnvironmentName::Local => SnapshotSource::Simulator,
+        _ => SnapshotSource::Apple,
+    }
+}
+
+/// Why a snapshot read before a run cannot be carried on by it.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error(
+        "{path} is not a realtime snapshot this retainctl can use: {reason}; move it away to start a new one"
+    )]
+    NotASnapshot { path: String, reason: String },
+    #[error(
+        "{path} is the realtime snapshot of {found}, not of {served}: give each environment its own file"
+    )]
+    OtherEnvironment {
+        path: String,
+        found: EnvironmentName,
+        served: EnvironmentName,
+    },
+    #[error(
+        "{path} was written from {} (source `{}`), and this run reads {}: approvals of the simulator never count for Apple, nor the other way round; give each its own file",
+        source_words(*found), found.as_str(), source_words(*reads)
+    )]
+    OtherSource {
+        path: String,
+        found: SnapshotSource,
+        reads: SnapshotSource,
+    },
+    #[error(
+        "{path} does not record where its approvals come from (`source`, written by an earlier retainctl): move it away to start a new one"
+    )]
+    NoSource { path: String },
+}
+
+/// The snapshot read at `path`, refused when it is not one a run serving `served` from
+/// `source` can carry on: not a snapshot, another environment's, or its approvals come
+/// from elsewhere (the simulator's for a real environment, or the other way round).
+pub fn check(
+    text: &str,
+    path: &dyn std::fmt::Display,
+    served: EnvironmentName,
+    source: SnapshotSource,
+) -> Result<Snapshot, Refused> {
+    let path = path.to_string();
+    let snapshot = match Snapshot::from_json(text) {
+        Ok(snapshot) => snapshot,
+        Err(e) => {
+            return Err(Refused::NotASnapshot {
+                path,
+                reason: e.to_string(),
+            });
+        }
+    };
+    if snapshot.environment != served {
+        return Err(Refused::OtherEnvironment {
+            path,
+            found: snapshot.environment,
+            served,
+        });
+    }
+    match snapshot.source {
+        Some(found) if found == source => Ok(snapshot),
+        Some(found) => Err(Refused::OtherSource {
+            path,
+            found,
+            reads: source,
+        }),
+        None => Err(Refused::NoSource { path }),
+    }
+}
+
+fn source_words(source: SnapshotSource) -> &'static str {
+    match source {
+        SnapshotSource::Apple => "Apple",
+        SnapshotSource::Simulator => "the simulator (--env local)",
+    }
+}
+
+/// Marks what the previous snapshot serves for this app as kept (never pruned): the
+/// message versions it answers with and the images they use.
+pub fn keep_served(desired: &mut DesiredApp, previous: Option<&Snapshot>) {
+    if let Some(served) = previous.and_then(|p| p.served_ids(&desired.bundle_id)) {
+        desired.served = served;
+    }
+}
+
+/// The snapshot of this run: every applied app (its manifest and desired state) from the
+/// state it ended in; apps of the previous snapshot that this run did not apply stay as
+/// they were.
+pub fn next(
+    served: EnvironmentName,
+    source: SnapshotSource,
+    apps: &[(&Manifest, &DesiredApp)],
+    ends: &[(&str, Option<&EndState>)],
+    previous: Option<&Snapshot>,
+) -> Snapshot {
+    let mut snapshot = Snapshot::new(served);
+    snapshot.source = Some(source);
+    let no_versions = Default::default();
+    let previous_versions = previous.map_or(&no_versions, |p| &p.versions);
+    for (manifest, desired) in apps {
+        let bundle = &desired.bundle_id;
+        let end = ends
+            .iter()
+            .find(|(b, _)| b == bundle)
+            .and_then(|(_, end)| *end);
+        let before = previous.and_then(|p| p.app(bundle));
+        let made = app_realtime(manifest, desired, end, before, previous_versions);
+        snapshot.apps.push(made.entry);
+        snapshot.versions.extend(made.versions);
+    }
+    if let Some(previous) = previous {
+        for entry in &previous.apps {
+            if snapshot.app(&entry.bundle_id).is_none() {
+                snapshot.apps.push(entry.clone());
+                for by_locale in entry.approved.values() {
+                    for v in by_locale.values() {
+                        if let Some(facts) = previous.versions.get(&v.message_id) {
+                            snapshot.versions.insert(v.message_id, facts.clone());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    snapshot.apps.sort_by(|a, b| a.bundle_id.cmp(&b.bundle_id));
+    snapshot
 }
 
 #[cfg(test)]
@@ -410,5 +547,39 @@ mod tests {
             served(&run(&m, &d, Some(&e), Some(&previous)), "en-US"),
             None
         );
+    }
+
+    #[test]
+    fn a_snapshot_is_carried_on_only_by_a_run_of_its_environment_and_source() {
+        let mut written = Snapshot::new(EnvironmentName::Production);
+        written.source = Some(SnapshotSource::Apple);
+        let text = written.to_json();
+        let check = |text: &str, served, source| check(text, &"snap.json", served, source);
+        assert!(check(&text, EnvironmentName::Production, SnapshotSource::Apple).is_ok());
+        assert!(matches!(
+            check(&text, EnvironmentName::Sandbox, SnapshotSource::Apple),
+            Err(Refused::OtherEnvironment { .. })
+        ));
+        let err = check(
+            &text,
+            EnvironmentName::Production,
+            SnapshotSource::Simulator,
+        )
+        .unwrap_err();
+        assert!(matches!(err, Refused::OtherSource { .. }));
+        assert!(err.to_string().starts_with("snap.json was written from Apple (source `apple`), and this run reads the simulator (--env local)"), "{err}");
+        written.source = None;
+        assert!(matches!(
+            check(
+                &written.to_json(),
+                EnvironmentName::Production,
+                SnapshotSource::Apple
+            ),
+            Err(Refused::NoSource { .. })
+        ));
+        assert!(matches!(
+            check("{}", EnvironmentName::Production, SnapshotSource::Apple),
+            Err(Refused::NotASnapshot { .. })
+        ));
     }
 }
