@@ -253,63 +253,136 @@ fn snapshot_line(path: &SnapshotLocation, snapshot: &Snapshot) -> String {
 }
 
 pub fn run(args: ApplyArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
-    let paths = default_paths(args.paths);
     let env: EnvironmentName = args.env.into();
-    let mut apps = load_apps(&paths)?;
-    let served = served_environment(env, reach);
-    let (previous, target) = match &args.snapshot {
-        Some(path) => {
-            let (snapshot, location, version) =
-                read_snapshot(path, served, crate::reconcile::snapshot::source_of(env))?;
-            (snapshot, Some((location, version)))
-        }
-        None => (None, None),
-    };
-    keep_served(&mut apps, previous.as_ref());
-    let saved = match &args.plan {
-        Some(path) => {
-            let saved = read_saved(path)?;
-            check_saved_scope(&saved, path, &apps, env, args.prune)?;
-            Some(saved)
+    let inputs = Inputs::read(&args, env, reach)?;
+    let progress = LineProgress::new(args.format != ApplyFormat::Text);
+    let reports = apply_all(&args, env, reach, &inputs, &progress)?;
+    let mut problems = vec![];
+    let written_snapshot = match &inputs.target {
+        Some((location, version)) => {
+            match write_snapshot(env, reach, &inputs, &reports, location, version) {
+                Ok(snapshot) => {
+                    progress.println(&snapshot_line(location, &snapshot));
+                    Some(location.to_string())
+                }
+                Err(problem) => {
+                    problems.push(problem);
+                    None
+                }
+            }
         }
         None => None,
     };
-    // A saved plan made with --prune carries its deletions: applying it is the prune.
-    let prune = args.prune || saved.as_ref().is_some_and(|s| s.options.prune);
-    if prune && args.snapshot.is_none() {
-        refuse_prune_without_snapshot(&apps, args.prune)?;
+    progress.println(&render::text::apply_total(&reports));
+    progress.finish();
+    problems.extend(emit(
+        &args,
+        env,
+        &inputs.apps,
+        &reports,
+        written_snapshot.as_deref(),
+    ));
+    for p in &problems {
+        eprintln!("error: {p}");
     }
+    for report in &reports {
+        if let Some(error) = &report.error {
+            eprintln!(
+                "error: {} · {}: {}",
+                report.bundle_id,
+                report.environment,
+                render::error_words(error)
+            );
+        }
+    }
+    Ok(exit_code(
+        &reports,
+        !problems.is_empty(),
+        args.detailed_exitcode,
+    ))
+}
+
+/// What a run works from, read before Apple is: the apps, the previous snapshot (and
+/// where the next goes), the saved plan, and whether it prunes.
+struct Inputs {
+    apps: Vec<LoadedApp>,
+    previous: Option<Snapshot>,
+    target: Option<(SnapshotLocation, Version)>,
+    saved: Option<Plan>,
+    prune: bool,
+}
+
+impl Inputs {
+    fn read(args: &ApplyArgs, env: EnvironmentName, reach: &Reach) -> anyhow::Result<Inputs> {
+        let paths = default_paths(args.paths.clone());
+        let mut apps = load_apps(&paths)?;
+        let served = served_environment(env, reach);
+        let (previous, target) = match &args.snapshot {
+            Some(path) => {
+                let (snapshot, location, version) =
+                    read_snapshot(path, served, crate::reconcile::snapshot::source_of(env))?;
+                (snapshot, Some((location, version)))
+            }
+            None => (None, None),
+        };
+        keep_served(&mut apps, previous.as_ref());
+        let saved = match &args.plan {
+            Some(path) => {
+                let saved = read_saved(path)?;
+                check_saved_scope(&saved, path, &apps, env, args.prune)?;
+                Some(saved)
+            }
+            None => None,
+        };
+        // A saved plan made with --prune carries its deletions: applying it is the prune.
+        let prune = args.prune || saved.as_ref().is_some_and(|s| s.options.prune);
+        if prune && args.snapshot.is_none() {
+            refuse_prune_without_snapshot(&apps, args.prune)?;
+        }
+        Ok(Inputs {
+            apps,
+            previous,
+            target,
+            saved,
+            prune,
+        })
+    }
+}
+
+/// Applies every app concurrently; each app's block is printed whole, in manifest order.
+fn apply_all(
+    args: &ApplyArgs,
+    env: EnvironmentName,
+    reach: &Reach,
+    inputs: &Inputs,
+    progress: &LineProgress,
+) -> anyhow::Result<Vec<AppReport>> {
     let runtime = super::runtime()?;
-    let progress = LineProgress::new(args.format != ApplyFormat::Text);
     let parallelism = usize::from(args.parallelism);
-    let reports: Vec<AppReport> = runtime.block_on(async {
+    runtime.block_on(async {
         let local = local_if_needed(&[env], reach).await?;
         let local = local.as_ref();
-        // Apps run concurrently; each app's block is printed whole, in manifest order.
-        let reports = stream::iter(&apps)
-            .map(|app| {
-                let (saved, progress) = (&saved, &progress);
-                async move {
-                    let bundle = &app.desired.bundle_id;
-                    let file = app.file.display().to_string();
-                    match super::client(app, env, reach, local) {
-                        Ok(client) => {
-                            let options = ApplyOptions {
-                                prune,
-                                wait: args.wait,
-                                saved: saved.as_ref().and_then(|s| {
-                                    s.apps.iter().find(|a| &a.bundle_id == bundle).cloned()
-                                }),
-                                poll_interval: Duration::from_secs(2),
-                                parallelism,
-                            };
-                            apply_app(&client, &app.desired, env, &file, &options, progress).await
-                        }
-                        Err(error) => AppReport {
-                            error: Some(error),
-                            ..AppReport::new(bundle, env, &file)
-                        },
+        let reports = stream::iter(&inputs.apps)
+            .map(|app| async move {
+                let bundle = &app.desired.bundle_id;
+                let file = app.file.display().to_string();
+                match super::client(app, env, reach, local) {
+                    Ok(client) => {
+                        let options = ApplyOptions {
+                            prune: inputs.prune,
+                            wait: args.wait,
+                            saved: inputs.saved.as_ref().and_then(|s| {
+                                s.apps.iter().find(|a| &a.bundle_id == bundle).cloned()
+                            }),
+                            poll_interval: Duration::from_secs(2),
+                            parallelism,
+                        };
+                        apply_app(&client, &app.desired, env, &file, &options, progress).await
                     }
+                    Err(error) => AppReport {
+                        error: Some(error),
+                        ..AppReport::new(bundle, env, &file)
+                    },
                 }
             })
             .buffered(parallelism)
@@ -320,47 +393,63 @@ pub fn run(args: ApplyArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
             progress.println(&format!("local state: {}", local.state_file.display()));
         }
         anyhow::Ok(reports)
-    })?;
+    })
+}
+
+/// Writes the next realtime snapshot from the state each app ended in; an error is a
+/// problem of the run, said at its end.
+fn write_snapshot(
+    env: EnvironmentName,
+    reach: &Reach,
+    inputs: &Inputs,
+    reports: &[AppReport],
+    location: &SnapshotLocation,
+    version: &Version,
+) -> Result<Snapshot, String> {
+    let ends: Vec<_> = reports
+        .iter()
+        .map(|r| (r.bundle_id.as_str(), r.end_state.as_ref()))
+        .collect();
+    let applied: Vec<_> = inputs
+        .apps
+        .iter()
+        .map(|a| (&a.manifest, &a.desired))
+        .collect();
+    let snapshot = crate::reconcile::snapshot::next(
+        served_environment(env, reach),
+        crate::reconcile::snapshot::source_of(env),
+        &applied,
+        &ends,
+        inputs.previous.as_ref(),
+    );
+    crate::realtime::store::write_at(location, snapshot.to_json().as_bytes(), version)
+        .map_err(|e| format!("cannot write the realtime snapshot to {location}: {e}"))?;
+    Ok(snapshot)
+}
+
+/// The report in the format asked for, and `--out`; returns what could not be written.
+fn emit(
+    args: &ApplyArgs,
+    env: EnvironmentName,
+    apps: &[LoadedApp],
+    reports: &[AppReport],
+    written_snapshot: Option<&str>,
+) -> Vec<String> {
     let mut problems = vec![];
-    let mut written_snapshot = None;
-    if let Some((path, version)) = &target {
-        let ends: Vec<_> = reports
-            .iter()
-            .map(|r| (r.bundle_id.as_str(), r.end_state.as_ref()))
-            .collect();
-        let applied: Vec<_> = apps.iter().map(|a| (&a.manifest, &a.desired)).collect();
-        let snapshot = crate::reconcile::snapshot::next(
-            served,
-            crate::reconcile::snapshot::source_of(env),
-            &applied,
-            &ends,
-            previous.as_ref(),
-        );
-        match crate::realtime::store::write_at(path, snapshot.to_json().as_bytes(), version) {
-            Ok(()) => {
-                progress.println(&snapshot_line(path, &snapshot));
-                written_snapshot = Some(path.to_string());
-            }
-            Err(e) => problems.push(format!("cannot write the realtime snapshot to {path}: {e}")),
-        }
-    }
-    progress.println(&render::text::apply_total(&reports));
-    progress.finish();
-    let report_json =
-        || render::json::apply_with_snapshot(env, &reports, written_snapshot.as_deref());
+    let report_json = || render::json::apply_with_snapshot(env, reports, written_snapshot);
     match args.format {
         ApplyFormat::Text => {}
         ApplyFormat::Json => Output::stdout().print(&report_json()),
-        ApplyFormat::Markdown => Output::stdout().print(&render::markdown::apply(env, &reports)),
+        ApplyFormat::Markdown => Output::stdout().print(&render::markdown::apply(env, reports)),
         ApplyFormat::Github => {
-            Output::stdout().print(&github_annotations(&reports, &apps));
+            Output::stdout().print(&github_annotations(reports, apps));
             if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
                 let appended = std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
                     .open(&summary)
                     .and_then(|mut f| {
-                        f.write_all(render::markdown::apply(env, &reports).as_bytes())
+                        f.write_all(render::markdown::apply(env, reports).as_bytes())
                     });
                 if let Err(e) = appended {
                     problems.push(format!("cannot append to GITHUB_STEP_SUMMARY: {e}"));
@@ -380,28 +469,19 @@ pub fn run(args: ApplyArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
             path.display()
         ));
     }
-    for p in &problems {
-        eprintln!("error: {p}");
+    problems
+}
+
+/// 1 when anything failed or was cut short (or the run had a problem of its own); with
+/// `--detailed-exitcode`, 2 when something is left for a later run; else 0.
+fn exit_code(reports: &[AppReport], problems: bool, detailed: bool) -> ExitCode {
+    if problems || reports.iter().any(AppReport::has_failures) {
+        ExitCode::FAILURE
+    } else if detailed && reports.iter().any(AppReport::has_pending) {
+        ExitCode::from(EXIT_PENDING)
+    } else {
+        ExitCode::SUCCESS
     }
-    for report in &reports {
-        if let Some(error) = &report.error {
-            eprintln!(
-                "error: {} · {}: {}",
-                report.bundle_id,
-                report.environment,
-                render::error_words(error)
-            );
-        }
-    }
-    Ok(
-        if reports.iter().any(AppReport::has_failures) || !problems.is_empty() {
-            ExitCode::FAILURE
-        } else if args.detailed_exitcode && reports.iter().any(AppReport::has_pending) {
-            ExitCode::from(EXIT_PENDING)
-        } else {
-            ExitCode::SUCCESS
-        },
-    )
 }
 
 /// `apply --format github`: an error annotation for each app that stopped and each failed
