@@ -1,7 +1,13 @@
 //! retainctl: keeps Apple's retention messages in git and reconciles Apple with it.
 //!
-//! Pure logic (manifest model, validation, identifiers, desired state) lives apart from
-//! I/O (loader, CLI), so it is tested with plain unit tests.
+//! The tree draws the layers (../shared/design/architecture.md), from the bottom up:
+//! `apple` (Apple's numbers and rules, and the wire), `manifest` (the YAML tree, decoder,
+//! model, schema), `validate` (every rule → diagnostics), `desired` (the desired state and
+//! its content-derived ids), `reconcile` (observe, the pure planner, apply, copy diffs,
+//! the snapshot's lifecycle), `render` (one module per format), `realtime`, `serve` and
+//! `sim` beside them, and `commands` on top. The I/O helpers (`loader`, `base`,
+//! `atomic_file`) and `cli` stay at the top level. Pure logic is tested with plain unit
+//! tests.
 
 pub mod apple;
 pub mod atomic_file;
@@ -9,18 +15,11 @@ pub mod base;
 pub mod cli;
 pub mod commands;
 pub mod desired;
-pub mod diagnostics;
-pub mod diff;
-pub mod ids;
-pub mod image_rules;
 pub mod loader;
-pub mod locale;
 pub mod manifest;
 pub mod realtime;
 pub mod reconcile;
 pub mod render;
-pub mod schema;
 pub mod serve;
 pub mod sim;
 pub mod validate;
-pub mod yaml;

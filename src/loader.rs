@@ -12,12 +12,12 @@ use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
+use crate::apple::image_rules::MAX_IMAGE_FILE_BYTES;
 use crate::desired::{self, DesiredApp};
-use crate::diagnostics::{FileDiagnostics, Report};
-use crate::image_rules::MAX_IMAGE_FILE_BYTES;
+use crate::manifest::yaml::{self, Span};
 use crate::manifest::{self, API_VERSION, Locations, Manifest};
+use crate::validate::diagnostics::{FileDiagnostics, Report};
 use crate::validate::{self, ImageFile};
-use crate::yaml::{self, Span};
 
 /// One valid app, ready to plan.
 #[derive(Debug, Clone)]

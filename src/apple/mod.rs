@@ -5,6 +5,7 @@ pub mod client;
 pub mod credentials;
 pub mod endpoints;
 pub mod errors;
+pub mod image_rules;
 pub mod limits;
 pub mod model;
 pub mod pacer;

@@ -12,7 +12,6 @@ use futures_util::{StreamExt, stream};
 
 use super::{EXIT_PENDING, Output, Reach, default_paths, load_apps, local_if_needed};
 use crate::cli::{ApplyArgs, ApplyFormat};
-use crate::diagnostics::{Diagnostic, Severity};
 use crate::loader::LoadedApp;
 use crate::manifest::EnvironmentName;
 use crate::realtime::store::{SnapshotLocation, Version};
@@ -20,6 +19,7 @@ use crate::realtime::{Snapshot, SnapshotSource};
 use crate::reconcile::apply::{AppReport, ApplyOptions, Outcome, Progress, apply_app};
 use crate::reconcile::{FORMAT_VERSION, Op, Plan};
 use crate::render;
+use crate::validate::diagnostics::{Diagnostic, Severity};
 
 /// One line per finished action; on a terminal, a progress bar of the planned actions.
 /// The lines go to stdout for text, to stderr when stdout carries a document.

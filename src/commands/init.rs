@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::cli::InitArgs;
-use crate::schema::SCHEMA_URL;
+use crate::manifest::schema::SCHEMA_URL;
 
 const PLAN_WORKFLOW: &str = include_str!("../../examples/workflows/retention-plan.yml");
 const APPLY_WORKFLOW: &str = include_str!("../../examples/workflows/retention-apply.yml");
@@ -144,7 +144,7 @@ pub fn run(args: &InitArgs) -> anyhow::Result<ExitCode> {
         (dir.join("retention/app.yaml"), manifest),
         (
             dir.join("retention/retainctl.schema.json"),
-            crate::schema::json_schema(),
+            crate::manifest::schema::json_schema(),
         ),
         (
             dir.join(".github/workflows/retention-plan.yml"),

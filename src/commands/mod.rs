@@ -96,7 +96,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate { paths, format } => Ok(validate::run(&default_paths(paths), format)),
         Command::Ids { paths } => ids::run(&default_paths(paths)),
         Command::Schema => {
-            Output::stdout().print(&crate::schema::json_schema());
+            Output::stdout().print(&crate::manifest::schema::json_schema());
             Ok(ExitCode::SUCCESS)
         }
         Command::Plan(args) => {

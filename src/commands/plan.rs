@@ -6,11 +6,11 @@ use std::process::ExitCode;
 
 use super::{EXIT_PENDING, Output, Reach, dedup_envs, default_paths, load_apps, local_if_needed};
 use crate::cli::{PlanArgs, PlanFormat};
-use crate::diagnostics::{Diagnostic, Severity};
 use crate::loader::LoadedApp;
 use crate::reconcile::planner::ContentKind;
 use crate::reconcile::{Plan, PlanOptions};
 use crate::render;
+use crate::validate::diagnostics::{Diagnostic, Severity};
 
 pub fn run(args: PlanArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
     let paths = default_paths(args.paths);
@@ -175,7 +175,7 @@ fn attach_diffs(plan: &mut Plan, apps: &[LoadedApp], base: &crate::base::Base) {
             ..head.manifest.clone()
         };
         let before = base.manifests.get(&app_plan.bundle_id).unwrap_or(&empty);
-        app_plan.diffs = crate::diff::localization_diffs(before, &head.manifest);
+        app_plan.diffs = crate::reconcile::diff::localization_diffs(before, &head.manifest);
     }
 }
 

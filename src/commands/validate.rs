@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use super::Output;
 use crate::cli::DiagnosticFormat;
-use crate::diagnostics::Severity;
 use crate::loader;
 use crate::render::plural;
+use crate::validate::diagnostics::Severity;
 
 pub fn run(paths: &[PathBuf], format: DiagnosticFormat) -> ExitCode {
     let loaded = loader::check(paths);

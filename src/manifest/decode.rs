@@ -13,8 +13,8 @@ use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 
 use super::*;
-use crate::diagnostics::FileDiagnostics;
-use crate::yaml::{Node, NodeKind, Span};
+use crate::manifest::yaml::{Node, NodeKind, Span};
+use crate::validate::diagnostics::FileDiagnostics;
 
 /// `realtime:` and the app fields it needs (a child module, to reuse this decoder).
 #[path = "realtime.rs"]
@@ -464,7 +464,12 @@ impl<'n> Fields<'n> {
 }
 
 impl Cx<'_, '_> {
-    fn broken(&mut self, span: Span, message: String, hint: impl Into<crate::diagnostics::Hint>) {
+    fn broken(
+        &mut self,
+        span: Span,
+        message: String,
+        hint: impl Into<crate::validate::diagnostics::Hint>,
+    ) {
         self.complete = false;
         self.d.error(span, message, hint);
     }
@@ -1163,7 +1168,7 @@ mod tests {
         }
         yaml.push_str("  last:\n    localizations:\n      en-US:\n        bulletPoints:\n          - { text: t }\n          - { text: u }\n");
         let arena = Box::leak(Box::new(bumpalo::Bump::new()));
-        let root = crate::yaml::parse(arena, &yaml).unwrap().unwrap();
+        let root = crate::manifest::yaml::parse(arena, &yaml).unwrap().unwrap();
         let mut d = FileDiagnostics::new(std::path::Path::new("m.yaml"));
         let locs = decode(Some(&root), &mut d).locations;
         let at = |line, col| Span { line, col };

@@ -5,6 +5,8 @@
 //! where each value stood so that validation can point at it.
 
 pub mod decode;
+pub mod schema;
+pub mod yaml;
 
 use std::collections::BTreeMap;
 

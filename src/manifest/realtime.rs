@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Cx, Fields, pointer};
 use crate::manifest::Credentials;
+use crate::manifest::yaml::{Node, NodeKind};
 use crate::realtime::RuleAnswer;
-use crate::yaml::{Node, NodeKind};
 
 /// One realtime rule: which requests it matches, and what it answers with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

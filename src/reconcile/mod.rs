@@ -3,6 +3,7 @@
 //! credentials is decided by the command layer.
 
 pub mod apply;
+pub mod diff;
 pub mod observe;
 pub mod observed;
 pub mod planner;

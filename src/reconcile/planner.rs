@@ -12,8 +12,8 @@ use super::AppError;
 use super::observed::Observed;
 use crate::apple::endpoints::Endpoint;
 use crate::apple::model::ReviewState;
+use crate::desired::ids;
 use crate::desired::{DesiredApp, DesiredImage, DesiredMessage};
-use crate::ids;
 use crate::manifest::{EnvironmentName, ImageSize};
 
 /// What one action does.
@@ -338,7 +338,7 @@ pub struct AppPlan {
     pub realtime_url: RealtimeUrlState,
     /// With `plan --base`: the localizations whose copy changed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub diffs: Vec<crate::diff::LocalizationDiff>,
+    pub diffs: Vec<crate::reconcile::diff::LocalizationDiff>,
     /// With `plan --base` or `--snapshot`: how the realtime rules differ.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rule_changes: Vec<super::rule_diff::RuleChange>,

@@ -509,7 +509,7 @@ fn manifest_digest_is_the_hash_of_the_canonical_json() {
             "realtimeManaged": d.realtime_managed.contains(&env),
             "realtimeUrl": d.realtime_urls.get(&env),
         });
-        crate::ids::sha256_hex(crate::ids::canonical_json(&value).as_bytes())
+        crate::desired::ids::sha256_hex(crate::desired::ids::canonical_json(&value).as_bytes())
     };
     let mut d = desired();
     assert_eq!(

@@ -10,9 +10,9 @@
 use serde::{Deserialize, Serialize};
 use similar::{Algorithm, DiffOp, capture_diff_slices};
 
-use crate::diff::Change;
 use crate::manifest::Credentials;
 use crate::realtime::{AppRealtime, Rule};
+use crate::reconcile::diff::Change;
 
 /// What the rules are compared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

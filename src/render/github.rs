@@ -1,8 +1,8 @@
 //! `--format github`: workflow-command annotations (`::error file=…`) on the pull
 //! request's diff, then the plain text plan for the log.
 
-use crate::diagnostics::Diagnostic;
 use crate::reconcile::Plan;
+use crate::validate::diagnostics::Diagnostic;
 
 pub fn plan(plan: &Plan, annotations: &[Diagnostic]) -> String {
     let mut text: String = annotations

@@ -270,11 +270,11 @@ pub fn describe_snapshot_change(c: &crate::reconcile::rule_diff::SnapshotChange)
     }
 }
 
-pub fn change_word(change: crate::diff::Change) -> &'static str {
+pub fn change_word(change: crate::reconcile::diff::Change) -> &'static str {
     match change {
-        crate::diff::Change::Added => "added",
-        crate::diff::Change::Changed => "changed",
-        crate::diff::Change::Removed => "removed",
+        crate::reconcile::diff::Change::Added => "added",
+        crate::reconcile::diff::Change::Changed => "changed",
+        crate::reconcile::diff::Change::Removed => "removed",
     }
 }
 

@@ -101,7 +101,7 @@ impl Inputs {
         roots: Vec<(PathBuf, Result<Vec<u8>, LoadError>)>,
     ) -> Inputs {
         Inputs {
-            snapshot_digest: crate::ids::sha256_hex(&snapshot),
+            snapshot_digest: crate::desired::ids::sha256_hex(&snapshot),
             snapshot,
             snapshot_written: written,
             roots,
@@ -126,7 +126,7 @@ impl Inputs {
         for (path, read) in &self.roots {
             hash.update(path.as_os_str().as_encoded_bytes());
             match read {
-                Ok(bytes) => hash.update(crate::ids::sha256_hex(bytes)),
+                Ok(bytes) => hash.update(crate::desired::ids::sha256_hex(bytes)),
                 Err(e) => hash.update(format!("unreadable: {e}")),
             }
         }
@@ -136,7 +136,7 @@ impl Inputs {
     /// SHA-256 over everything read: the snapshot and the trust roots.
     pub fn content_digest(&self) -> String {
         let both = format!("{}{}", self.snapshot_digest, self.roots_digest());
-        crate::ids::sha256_hex(both.as_bytes())
+        crate::desired::ids::sha256_hex(both.as_bytes())
     }
 }
 

@@ -586,7 +586,10 @@ mod tests {
         assert_eq!(hashed(id).len(), 16);
         assert_eq!(hashed(id), hashed(id), "stable within a process");
         // not a plain digest, which anyone could reverse by trying every id
-        assert_ne!(hashed(id), crate::ids::sha256_hex(id.as_bytes())[..16]);
+        assert_ne!(
+            hashed(id),
+            crate::desired::ids::sha256_hex(id.as_bytes())[..16]
+        );
         assert_ne!(hashed(id), id[..16]);
     }
 }

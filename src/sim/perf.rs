@@ -320,7 +320,7 @@ pub fn answer_message_id(body: &[u8]) -> Result<Option<String>, SendAttemptResul
 /// A number that stands for the app's Apple id in realtime requests (the simulator does not
 /// know the real one): stable per bundle id.
 pub fn app_apple_id(bundle_id: &str) -> i64 {
-    let digest = crate::ids::sha256_hex(bundle_id.as_bytes());
+    let digest = crate::desired::ids::sha256_hex(bundle_id.as_bytes());
     let n = u64::from_str_radix(&digest[..12], 16).unwrap_or(0);
     1_000_000_000 + (n % 8_999_999_999) as i64
 }

@@ -9,12 +9,12 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::apple::ApiErrorCode;
+use crate::apple::image_rules;
 use crate::apple::limits::{
     MAX_ALT_TEXT, MAX_BODY, MAX_BULLET_POINTS, MAX_BULLET_TEXT, MAX_HEADER, MAX_IMAGES,
     MAX_MESSAGES, is_transaction_id, realtime_url_accepted,
 };
 use crate::apple::model::*;
-use crate::image_rules;
 use crate::manifest::ImageSize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -174,7 +174,7 @@ impl AppState {
                 size,
                 width: facts.width,
                 height: facts.height,
-                sha256: crate::ids::sha256_hex(png),
+                sha256: crate::desired::ids::sha256_hex(png),
                 uploaded_at_ms: now_ms,
             },
         );
@@ -695,7 +695,7 @@ pub fn performance_test_config() -> PerformanceTestConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image_rules::solid_png;
+    use crate::apple::image_rules::solid_png;
 
     fn production() -> Policy {
         Policy {

@@ -285,7 +285,7 @@ fn crc32(bytes: &[u8]) -> u32 {
 
 /// A ~100-byte PNG whose header declares 65535×65535 RGBA at 16 bits (25.8 GB decoded).
 fn png_bomb() -> Vec<u8> {
-    let mut png = retainctl::image_rules::solid_png(1, 1, [0, 0, 0], false);
+    let mut png = retainctl::apple::image_rules::solid_png(1, 1, [0, 0, 0], false);
     png[16..20].copy_from_slice(&65535u32.to_be_bytes());
     png[20..24].copy_from_slice(&65535u32.to_be_bytes());
     png[24] = 16;
@@ -338,7 +338,7 @@ fn a_huge_sparse_image_is_refused_from_its_size_before_reading() {
         "app.yaml",
         &format!(
             "app.yaml:6:17: error: image file `huge.png` is 107374182400 bytes; image files are at most {} bytes",
-            retainctl::image_rules::MAX_IMAGE_FILE_BYTES
+            retainctl::apple::image_rules::MAX_IMAGE_FILE_BYTES
         ),
     );
 }
@@ -390,7 +390,7 @@ fn inside_a_git_work_tree_image_paths_may_use_the_whole_tree_but_not_leave_it() 
     std::fs::create_dir_all(repo.join("shared")).unwrap();
     std::fs::write(
         repo.join("shared/hero.png"),
-        retainctl::image_rules::solid_png(3840, 160, [9, 9, 9], false),
+        retainctl::apple::image_rules::solid_png(3840, 160, [9, 9, 9], false),
     )
     .unwrap();
     std::fs::write(dir.join("outside.png"), b"not read").unwrap();

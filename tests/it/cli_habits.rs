@@ -55,7 +55,7 @@ fn init_scaffolds_a_repository_that_validates() {
     let manifest = std::fs::read_to_string(repo.join("retention/app.yaml")).unwrap();
     assert!(manifest.starts_with(&format!(
         "# yaml-language-server: $schema={}",
-        retainctl::schema::SCHEMA_URL
+        retainctl::manifest::schema::SCHEMA_URL
     )));
     let plan = std::fs::read_to_string(repo.join(".github/workflows/retention-plan.yml")).unwrap();
     assert!(

@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use retainctl::apple::credentials::{Credentials, PrivateKeyPem, generate_key_pair};
+use retainctl::apple::image_rules::solid_png;
 use retainctl::apple::model::ReviewState;
 use retainctl::apple::token::TokenSigner;
 use retainctl::apple::{ApiError, ApiErrorCode, AppleClient, ClientConfig, RetryPolicy};
-use retainctl::image_rules::solid_png;
 use retainctl::manifest::ImageSize;
 use retainctl::sim::faults::FaultConfig;
 use retainctl::sim::{Mode, SimConfig};

@@ -6,9 +6,9 @@ use std::path::Path;
 use std::process::Command;
 
 use proptest::prelude::*;
-use retainctl::diagnostics::FileDiagnostics;
 use retainctl::loader;
 use retainctl::manifest::Manifest;
+use retainctl::validate::diagnostics::FileDiagnostics;
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_retainctl"));
@@ -41,7 +41,7 @@ fn examples_start_with_the_schema_modeline() {
         assert!(
             text.starts_with(&format!(
                 "# yaml-language-server: $schema={}\n",
-                retainctl::schema::SCHEMA_URL
+                retainctl::manifest::schema::SCHEMA_URL
             )),
             "{file}"
         );
@@ -160,7 +160,7 @@ fn schema_and_validate_agree_on_which_files_are_invalid() {
 
 /// Vectors computed independently with Python's uuid.uuid5, hashlib.sha256 and
 /// json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False) over the
-/// example files (see src/ids.rs for the recipe).
+/// example files (see src/desired/ids.rs for the recipe).
 #[test]
 fn ids_of_the_examples_are_pinned() {
     let out = bin().args(["ids", "examples"]).output().unwrap();

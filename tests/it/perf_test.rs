@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::routing::post;
 use base64::Engine;
 use retainctl::apple::credentials::{PrivateKeyPem, generate_key_pair};
-use retainctl::image_rules::solid_png;
+use retainctl::apple::image_rules::solid_png;
 use serde_json::Value;
 
 const BUNDLE: &str = "com.example.app";

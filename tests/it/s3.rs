@@ -300,6 +300,6 @@ fn apply_writes_the_snapshot_to_s3_and_serve_answers_from_it() {
     assert_eq!(health["snapshot"]["path"], url);
     assert_eq!(
         health["snapshot"]["sha256"].as_str().unwrap(),
-        retainctl::ids::sha256_hex(&read.bytes)
+        retainctl::desired::ids::sha256_hex(&read.bytes)
     );
 }

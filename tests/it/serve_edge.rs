@@ -154,8 +154,10 @@ fn a_client_holding_1100_idle_sockets_costs_real_clients_nothing() {
     let s = setup();
     let server = s.serve();
     let flood = IdleFlood::start(&address(&server), 1100);
+    // A real client waits as long as serve's own request deadline: on a loaded machine
+    // (the whole suite on two cores) an answer may take seconds, and it still counts.
     let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(10))
         .pool_max_idle_per_host(0)
         .build()
         .unwrap();
@@ -185,6 +187,7 @@ fn a_client_holding_1100_idle_sockets_costs_real_clients_nothing() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let mut answered = 0;
+    let mut missed = vec![];
     for _ in 0..24 {
         let jws = s.signer.sign(&payload("p.monthly")).unwrap();
         let status = block_on(async {
@@ -195,11 +198,15 @@ fn a_client_holding_1100_idle_sockets_costs_real_clients_nothing() {
                 .await
                 .map(|r| r.status().as_u16())
         });
-        if status.as_ref().is_ok_and(|s| *s == 200) {
-            answered += 1;
+        match status {
+            Ok(200) => answered += 1,
+            other => missed.push(format!("{other:?}")),
         }
     }
-    assert_eq!(answered, 24, "real requests starved by idle sockets");
+    assert_eq!(
+        answered, 24,
+        "real requests starved by idle sockets: {missed:?}"
+    );
     let text = scrape().expect("metrics answered during the flood");
     assert!(
         metric(&text, "retainctl_serve_connections_shed_total").unwrap_or(0.0) >= 1.0,

@@ -512,8 +512,8 @@ async fn identifiers_are_one_case_on_every_route_and_images_list_their_size() {
     let raw = Raw::new(&sim.url, &k.creds);
     let hero = Uuid::new_v4().to_string().to_uppercase();
     let icon = Uuid::new_v4().to_string();
-    let png = retainctl::image_rules::solid_png(3840, 160, [9, 9, 9], false);
-    let icon_png = retainctl::image_rules::solid_png(1024, 1024, [9, 9, 9], false);
+    let png = retainctl::apple::image_rules::solid_png(3840, 160, [9, 9, 9], false);
+    let icon_png = retainctl::apple::image_rules::solid_png(1024, 1024, [9, 9, 9], false);
     for (id, bytes, query) in [
         (&hero, &png, ""),
         (&icon, &icon_png, "?imageSize=BULLET_POINT"),

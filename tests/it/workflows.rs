@@ -159,7 +159,7 @@ fn credential_variables() -> Vec<String> {
 #[test]
 fn example_workflows_use_the_pinned_action_with_every_credential_and_the_fork_rule() {
     let version = env!("CARGO_PKG_VERSION");
-    let pinned = format!("{}@v{version}", retainctl::schema::REPOSITORY);
+    let pinned = format!("{}@v{version}", retainctl::manifest::schema::REPOSITORY);
     let action = yaml("action.yml");
     let inputs = action.get("inputs").and_then(|i| i.as_mapping()).unwrap();
     let variables = credential_variables();
@@ -252,6 +252,6 @@ fn the_release_builds_what_the_action_downloads() {
     assert!(release.contains(".sha256") && install.contains(".sha256"));
     assert!(install.contains(&format!(
         "github.com/{}/releases",
-        retainctl::schema::REPOSITORY
+        retainctl::manifest::schema::REPOSITORY
     )));
 }

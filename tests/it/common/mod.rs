@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use retainctl::image_rules::solid_png;
+use retainctl::apple::image_rules::solid_png;
 
 pub struct Workspace {
     pub dir: tempfile::TempDir,

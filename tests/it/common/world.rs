@@ -5,9 +5,9 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use retainctl::apple::credentials::{Credentials, PrivateKeyPem, generate_key_pair};
+use retainctl::apple::image_rules::solid_png;
 use retainctl::apple::token::TokenSigner;
 use retainctl::apple::{AppleClient, ClientConfig};
-use retainctl::image_rules::solid_png;
 use serde_json::Value;
 
 pub const MANIFEST: &str = "\

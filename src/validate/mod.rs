@@ -7,14 +7,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use crate::diagnostics::FileDiagnostics;
-use crate::image_rules;
-use crate::locale;
+use crate::apple::image_rules;
 use crate::manifest::decode::{closest, pointer};
 use crate::manifest::{DefaultTarget, HeaderPosition, ImageSize, Locations, Manifest, MessageKind};
+use crate::validate::diagnostics::FileDiagnostics;
 
+pub mod diagnostics;
+pub mod locale;
 /// The `realtime:` rules (a child module, to share the locale helpers).
-#[path = "validate_realtime.rs"]
 mod realtime;
 
 pub use crate::apple::limits::{
@@ -40,7 +40,7 @@ pub fn validate(
     realtime::check(m, at, d);
 }
 
-fn check_locale(tag: &str, span: crate::yaml::Span, d: &mut FileDiagnostics) -> bool {
+fn check_locale(tag: &str, span: crate::manifest::yaml::Span, d: &mut FileDiagnostics) -> bool {
     match locale::check(tag) {
         Ok(()) => true,
         Err(unlisted) => {
@@ -294,7 +294,7 @@ fn check_length(
     what: &str,
     text: &str,
     max: usize,
-    span: impl Fn() -> crate::yaml::Span,
+    span: impl Fn() -> crate::manifest::yaml::Span,
     d: &mut FileDiagnostics,
 ) {
     let chars = text.chars().count();
@@ -330,7 +330,7 @@ fn check_image_ref(
     key: &str,
     want: ImageSize,
     role: &str,
-    span: crate::yaml::Span,
+    span: crate::manifest::yaml::Span,
     d: &mut FileDiagnostics,
 ) {
     match m.images.get(key) {
@@ -506,7 +506,7 @@ fn check_defaults(m: &Manifest, at: &Locations, d: &mut FileDiagnostics) {
                 format!("add `{product}` to app.products, or remove this default"),
             );
         }
-        let pairs: Vec<(&str, &str, crate::yaml::Span)> = match target {
+        let pairs: Vec<(&str, &str, crate::manifest::yaml::Span)> = match target {
             DefaultTarget::AllLocales(message) => valid_locales
                 .iter()
                 .map(|l| (*l, message.as_str(), at.value(&["defaults", product])))

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::ids;
+pub mod ids;
 use crate::manifest::{
     EnvironmentName, HeaderPosition, ImageSize, Localization, Manifest, MessageKind,
 };

@@ -15,10 +15,10 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::{check_locale, locales_broken, meant_app_locales, products_broken, valid_app_locales};
-use crate::diagnostics::FileDiagnostics;
 use crate::manifest::decode::closest;
 use crate::manifest::{Locations, Manifest, MessageKind, RealtimeRule};
 use crate::realtime::rules::split_groups;
+use crate::validate::diagnostics::FileDiagnostics;
 
 /// The message kind each answer key takes.
 fn kind_for(answer_key: &str) -> MessageKind {
