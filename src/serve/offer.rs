@@ -12,8 +12,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use p256::pkcs8::DecodePrivateKey;
-use ring::rand::SystemRandom;
-use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use serde::{Deserialize, Serialize};
 
 use crate::apple::credentials::{self, CredentialError};
@@ -54,8 +54,8 @@ struct ClaimsRef<'a> {
 }
 
 /// Signs promotional offers for one app. Everything that does not change per answer is
-/// done once, when a snapshot is loaded: the key decoded into ring's form (whose P-256
-/// signing is the fastest in the dependency tree) and the JWS header encoded.
+/// done once, when a snapshot is loaded: the key decoded into aws-lc-rs's form (the
+/// fastest P-256 signing in the dependency tree) and the JWS header encoded.
 pub struct OfferSigner {
     issuer_id: String,
     bundle_id: String,
@@ -96,7 +96,6 @@ impl OfferSigner {
             &ECDSA_P256_SHA256_FIXED_SIGNING,
             &secret.to_bytes(),
             &public,
-            &random,
         )
         .map_err(|_| bad_key())?;
         let header = serde_json::json!({ "alg": "ES256", "kid": c.key_id, "typ": "JWT" });

@@ -271,8 +271,8 @@ impl RequestVerifier {
         // ring's P-256 is several times faster than a pure-Rust one: this check is most
         // of a request's cost once the chain is cached
         let signing_input = &jws[..h64.len() + 1 + p64.len()];
-        ring::signature::UnparsedPublicKey::new(
-            &ring::signature::ECDSA_P256_SHA256_FIXED,
+        aws_lc_rs::signature::UnparsedPublicKey::new(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED,
             &chain.key,
         )
         .verify(signing_input.as_bytes(), &signature)
@@ -368,8 +368,8 @@ pub fn hashed(transaction_id: &str) -> String {
     use std::sync::OnceLock;
     static LOG_KEY: OnceLock<[u8; 32]> = OnceLock::new();
     let key = LOG_KEY.get_or_init(rand::random);
-    let tag = ring::hmac::sign(
-        &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key),
+    let tag = aws_lc_rs::hmac::sign(
+        &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key),
         transaction_id.as_bytes(),
     );
     tag.as_ref()[..8]
