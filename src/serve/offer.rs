@@ -10,10 +10,10 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use base64::Engine;
-use p256::pkcs8::DecodePrivateKey;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+use base64::Engine;
+use p256::pkcs8::DecodePrivateKey;
 use serde::{Deserialize, Serialize};
 
 use crate::apple::credentials::{self, CredentialError};
