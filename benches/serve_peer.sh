@@ -9,7 +9,7 @@
 # throughput, latency p50/p99/p99.9/max, non-200 answers, the server's CPU time per request
 # and its peak RSS (VmHWM). Prints a markdown table (also in $OUT/results.md).
 #
-#   benches/serve_peer.sh            # about 10 minutes with the defaults
+#   benches/serve_peer.sh            # about 12 minutes with the defaults
 #   SECONDS_PER_RUN=5 RATES="1000" SERVERS="retainctl node" benches/serve_peer.sh   # a quick look
 #
 # Needs: node + npm (benches/peer: `npm ci`, done here when node_modules is missing), oha

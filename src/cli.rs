@@ -189,7 +189,8 @@ pub struct ServeArgs {
     pub tls_key: Option<PathBuf>,
     /// GET /healthz also shows the snapshot's location, digest and age and the last reload
     /// error. Without it /healthz says only {"status":"ok"}: give it only where strangers
-    /// cannot reach the port (/metrics and the log carry the same facts).
+    /// cannot reach the port (/metrics has the digest, age and reload failures, the log
+    /// the error text).
     #[arg(long)]
     pub health_detail: bool,
 }

@@ -1,6 +1,6 @@
 //! retainctl: keeps Apple's retention messages in git and reconciles Apple with it.
 //!
-//! The tree draws the layers (../shared/design/architecture.md), from the bottom up:
+//! The tree draws the layers of the design's architecture picture, from the bottom up:
 //! `apple` (Apple's numbers and rules, and the wire), `manifest` (the YAML tree, decoder,
 //! model, schema), `validate` (every rule → diagnostics), `desired` (the desired state and
 //! its content-derived ids), `reconcile` (observe, the pure planner, apply, copy diffs,

@@ -373,6 +373,17 @@ impl AppleClient {
                     });
                 }
             }
+            // A Retry-After another request of this endpoint got that is longer than this
+            // run waits: the budget is used up for this request too, said at once.
+            let held = self.throttle.held_for(endpoint);
+            if held > self.retry.max_wait {
+                return Err(ApiError::RateBudgetExhausted {
+                    endpoint: name,
+                    resets_at: SystemTime::now() + held,
+                    wait: held,
+                    max_wait: self.retry.max_wait,
+                });
+            }
             let span = tracing::debug_span!("apple_request", method = %method, path = %url.path(), attempt, status = tracing::field::Empty);
             let in_flight = self.throttle.acquire(endpoint).await;
             let outcome = self

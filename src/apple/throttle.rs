@@ -131,6 +131,18 @@ impl Throttle {
     }
 
     /// Apple answered 429: halve the endpoint's concurrency and hold it until `wait` ends.
+    /// How long a request to `endpoint` would wait for a `Retry-After` now (zero: none).
+    pub fn held_for(&self, endpoint: Endpoint) -> Duration {
+        let until = *self
+            .gate(endpoint)
+            .not_before
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        until.map_or(Duration::ZERO, |t| {
+            t.saturating_duration_since(Instant::now())
+        })
+    }
+
     pub fn rate_limited(&self, endpoint: Endpoint, wait: Option<Duration>) {
         self.gate(endpoint).lower(wait.map(|w| Instant::now() + w));
     }
@@ -206,5 +218,18 @@ mod tests {
             t.await.unwrap();
         }
         peak.load(Ordering::SeqCst)
+    }
+
+    #[test]
+    fn a_retry_after_holds_its_endpoint_only_and_says_for_how_long() {
+        let throttle = Throttle::new(None);
+        assert_eq!(throttle.held_for(Endpoint::DeleteMessage), Duration::ZERO);
+        throttle.rate_limited(Endpoint::DeleteMessage, Some(Duration::from_secs(600)));
+        let held = throttle.held_for(Endpoint::DeleteMessage);
+        assert!(
+            held > Duration::from_secs(590) && held <= Duration::from_secs(600),
+            "{held:?}"
+        );
+        assert_eq!(throttle.held_for(Endpoint::DeleteImage), Duration::ZERO);
     }
 }

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::{StreamExt, stream};
 
@@ -133,10 +133,14 @@ pub struct Tally {
     pub written: usize,
     pub already_there: usize,
     pub waiting: usize,
-    /// Of `waiting`: not sent because an endpoint's hourly budget is used up (or a message
-    /// waits for an image that was not sent): the next run continues.
+    /// Of `waiting`: not sent because an endpoint's hourly budget is used up; the next run
+    /// continues.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub waiting_for_budget: usize,
+    /// Of `waiting`: message uploads not sent because Apple does not hold their images
+    /// (their upload waits, was blocked or failed).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub waiting_for_images: usize,
     pub blocked: usize,
     pub failed: usize,
     pub not_attempted: usize,
@@ -152,6 +156,7 @@ impl Tally {
         self.already_there += other.already_there;
         self.waiting += other.waiting;
         self.waiting_for_budget += other.waiting_for_budget;
+        self.waiting_for_images += other.waiting_for_images;
         self.blocked += other.blocked;
         self.failed += other.failed;
         self.not_attempted += other.not_attempted;
@@ -177,10 +182,16 @@ impl AppReport {
                 Outcome::Written => t.written += 1,
                 Outcome::AlreadyThere => t.already_there += 1,
                 Outcome::Waiting {
-                    reason: Reason::AppleBudgetUsedUp { .. } | Reason::ImagesNotOnApple { .. },
+                    reason: Reason::AppleBudgetUsedUp { .. },
                 } => {
                     t.waiting += 1;
                     t.waiting_for_budget += 1;
+                }
+                Outcome::Waiting {
+                    reason: Reason::ImagesNotOnApple { .. },
+                } => {
+                    t.waiting += 1;
+                    t.waiting_for_images += 1;
                 }
                 Outcome::Waiting { .. } => t.waiting += 1,
                 Outcome::Blocked { .. } => t.blocked += 1,
@@ -281,7 +292,14 @@ fn not_in_manifest(what: &str) -> Effect {
     })
 }
 
-async fn execute(client: &AppleClient, content: &Content<'_>, op: &Op) -> Effect {
+/// Sends one action's request. An endpoint found with its hourly budget used up is noted
+/// in `spent`.
+async fn execute(
+    client: &AppleClient,
+    content: &Content<'_>,
+    spent: &SpentBudgets,
+    op: &Op,
+) -> Effect {
     use ApiErrorCode as E;
     let parse = |id: &str| Uuid::parse_str(id).ok();
     let result = match op {
@@ -343,9 +361,11 @@ async fn execute(client: &AppleClient, content: &Content<'_>, op: &Op) -> Effect
             ApiError::Unauthorized { .. } => {
                 return Effect::Stop(AppError::from(&error));
             }
-            ApiError::RateBudgetExhausted { resets_at, .. } => Outcome::Waiting {
-                reason: budget_used_up(op, resets_at),
-            },
+            ApiError::RateBudgetExhausted { resets_at, .. } => {
+                let reason = budget_used_up(op, resets_at);
+                spent.note(op, &reason, resets_at);
+                Outcome::Waiting { reason }
+            }
             _ => Outcome::Failed {
                 error: AppError::from(&error),
             },
@@ -405,34 +425,44 @@ impl Outcomes {
 }
 
 /// `op`'s endpoint has no hourly budget left until `frees_at`.
-fn budget_used_up(op: &Op, frees_at: std::time::SystemTime) -> Reason {
+fn budget_used_up(op: &Op, frees_at: SystemTime) -> Reason {
     Reason::AppleBudgetUsedUp {
         endpoint: op.endpoint().name().to_string(),
-        frees_at: humantime::format_rfc3339_seconds(frees_at).to_string(),
+        frees_at: time_words(frees_at),
     }
 }
 
-/// Endpoints whose hourly budget this run used up, and why their actions wait: the rest
-/// of their actions are not sent (each would get the same answer), other endpoints go on.
+/// RFC 3339 in UTC with whole seconds, or `unix time N` for a time humantime cannot write
+/// (after the year 9999: a `Retry-After` from a server is not to be trusted that far).
+fn time_words(t: SystemTime) -> String {
+    const YEAR_10000: u64 = 253_402_300_800;
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) if d.as_secs() < YEAR_10000 => humantime::format_rfc3339_seconds(t).to_string(),
+        Ok(d) => format!("unix time {}", d.as_secs()),
+        Err(_) => "unix time 0".into(),
+    }
+}
+
+/// Endpoints whose hourly budget this run used up, why their actions wait and until when:
+/// until then the rest of their actions are not sent (each would get the same answer);
+/// other endpoints go on, and after it (a long `--wait`) they are sent again.
 #[derive(Default)]
-struct SpentBudgets(std::sync::Mutex<HashMap<Endpoint, Reason>>);
+struct SpentBudgets(std::sync::Mutex<HashMap<Endpoint, (Reason, SystemTime)>>);
 
 impl SpentBudgets {
-    fn waiting(&self, op: &Op) -> Option<Outcome> {
+    fn waiting(&self, op: &Op, now: SystemTime) -> Option<Outcome> {
         let spent = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        spent.get(&op.endpoint()).map(|reason| Outcome::Waiting {
-            reason: reason.clone(),
-        })
+        spent
+            .get(&op.endpoint())
+            .filter(|(_, frees_at)| now < *frees_at)
+            .map(|(reason, _)| Outcome::Waiting {
+                reason: reason.clone(),
+            })
     }
 
-    fn note(&self, op: &Op, outcome: &Outcome) {
-        if let Outcome::Waiting {
-            reason: reason @ Reason::AppleBudgetUsedUp { .. },
-        } = outcome
-        {
-            let mut spent = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            spent.entry(op.endpoint()).or_insert_with(|| reason.clone());
-        }
+    fn note(&self, op: &Op, reason: &Reason, frees_at: SystemTime) {
+        let mut spent = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        spent.insert(op.endpoint(), (reason.clone(), frees_at));
     }
 }
 
@@ -471,16 +501,13 @@ async fn run_phase(
                     let outcome = cap_reached(&action.op);
                     return (action, Some(Effect::Outcome(outcome)));
                 }
-                if let Some(outcome) = spent.waiting(&action.op) {
+                if let Some(outcome) = spent.waiting(&action.op, SystemTime::now()) {
                     progress.finished(&action.op, &outcome);
                     return (action, Some(Effect::Outcome(outcome)));
                 }
-                let effect = execute(client, content, &action.op).await;
+                let effect = execute(client, content, spent, &action.op).await;
                 match &effect {
-                    Effect::Outcome(outcome) => {
-                        spent.note(&action.op, outcome);
-                        progress.finished(&action.op, outcome)
-                    }
+                    Effect::Outcome(outcome) => progress.finished(&action.op, outcome),
                     Effect::HaltPhase(outcome) => {
                         halted.store(true, Ordering::SeqCst);
                         progress.finished(&action.op, outcome);
@@ -626,19 +653,33 @@ impl AppRun<'_> {
             .filter(|a| self.permitted(&a.op) && !self.outcomes.settled(&a.op))
             .take(at_most.unwrap_or(usize::MAX))
             .collect();
-        ready.retain(
-            |action| match self.content.images_missing(&action.op, &self.observed) {
-                None => true,
-                Some(images) => {
-                    let outcome = Outcome::Waiting {
+        // Not sent: an endpoint whose budget is still used up, a message whose images
+        // Apple does not hold (it would refuse it).
+        let now = SystemTime::now();
+        let mut not_sent = vec![];
+        ready.retain(|action| {
+            let waits = self.spent.waiting(&action.op, now).or_else(|| {
+                self.content
+                    .images_missing(&action.op, &self.observed)
+                    .map(|images| Outcome::Waiting {
                         reason: Reason::ImagesNotOnApple { images },
-                    };
-                    self.progress.finished(&action.op, &outcome);
-                    self.outcomes.record(&action.op, outcome);
+                    })
+            });
+            match waits {
+                Some(outcome) => {
+                    not_sent.push((action.op.clone(), outcome));
                     false
                 }
-            },
-        );
+                None => true,
+            }
+        });
+        for (op, outcome) in not_sent {
+            // told once: a later pass of `--wait` finds it waiting again
+            if !self.outcomes.by_op.contains_key(&(op.phase(), op.clone())) {
+                self.progress.finished(&op, &outcome);
+            }
+            self.outcomes.record(&op, outcome);
+        }
         let mut uploaded = false;
         let mut stop = None;
         for (action, effect) in run_phase(
@@ -867,6 +908,43 @@ mod tests {
             Outcome::Blocked {
                 reason: Reason::ImageInUse
             }
+        );
+    }
+
+    #[test]
+    fn a_spent_budget_holds_its_endpoint_until_it_frees_up_and_no_other() {
+        let spent = SpentBudgets::default();
+        let delete = Op::PruneMessage { id: "x".into() };
+        let upload = Op::PruneImage { id: "y".into() };
+        let now = SystemTime::now();
+        let frees_at = now + Duration::from_secs(600);
+        let reason = budget_used_up(&delete, frees_at);
+        spent.note(&delete, &reason, frees_at);
+        assert_eq!(
+            spent.waiting(&delete, now),
+            Some(Outcome::Waiting {
+                reason: reason.clone()
+            })
+        );
+        assert_eq!(
+            spent.waiting(&upload, now),
+            None,
+            "another endpoint goes on"
+        );
+        assert_eq!(
+            spent.waiting(&delete, frees_at),
+            None,
+            "sent again once it frees up"
+        );
+    }
+
+    #[test]
+    fn a_time_past_the_year_9999_is_written_as_unix_time() {
+        let far = UNIX_EPOCH + Duration::from_secs(300_000_000_000_000 / 1000);
+        assert_eq!(time_words(far), "unix time 300000000000");
+        assert_eq!(
+            time_words(UNIX_EPOCH + Duration::from_secs(1_796_555_112)),
+            "2026-12-06T11:05:12Z"
         );
     }
 }

@@ -253,6 +253,45 @@ fn drift_is_listed_and_pruned_only_with_prune() {
     );
 }
 
+/// With `served` marked as the snapshot's, `id` on Apple is kept (not pruned, drift kept
+/// because the snapshot serves it); once nothing is served, it is pruned like any drift.
+fn kept_while_served(o: &Observed, served: &[&str], id: &str) {
+    let is_prune_of_id = |op: &Op| match op {
+        Op::PruneMessage { id: pruned } | Op::PruneImage { id: pruned } => pruned == id,
+        _ => false,
+    };
+    let mut d = desired();
+    d.served = served.iter().map(|s| s.to_string()).collect();
+    let p = plan(
+        &d,
+        EnvironmentName::Production,
+        "app.yaml",
+        o,
+        PlanOptions { prune: true },
+    );
+    assert!(
+        !p.actions.iter().any(|a| is_prune_of_id(&a.op)),
+        "{:?}",
+        p.actions
+    );
+    let kept = p.drift.iter().find(|d| d.id == id).unwrap();
+    assert_eq!(kept.kept_because, Some(KeptBecause::ServedBySnapshot));
+    // Served no more: pruned like any drift.
+    d.served.clear();
+    let p = plan(
+        &d,
+        EnvironmentName::Production,
+        "app.yaml",
+        o,
+        PlanOptions { prune: true },
+    );
+    assert!(
+        p.actions.iter().any(|a| is_prune_of_id(&a.op)),
+        "{:?}",
+        p.actions
+    );
+}
+
 #[test]
 fn an_image_a_served_version_uses_is_never_pruned() {
     // OLD_IMAGE is on Apple, not in the manifest, and used by a version the snapshot serves
@@ -261,41 +300,7 @@ fn an_image_a_served_version_uses_is_never_pruned() {
         &[(M1, Approved), (M2, Approved), (OLD, Approved)],
         &[("premium", "en-US", M1), ("premium", "de-DE", M2)],
     );
-    let mut d = desired();
-    d.served.insert(OLD.to_string());
-    d.served.insert(OLD_IMAGE.to_string());
-    let p = plan(
-        &d,
-        EnvironmentName::Production,
-        "app.yaml",
-        &o,
-        PlanOptions { prune: true },
-    );
-    assert!(
-        !p.actions
-            .iter()
-            .any(|a| matches!(&a.op, Op::PruneImage { id } if id == OLD_IMAGE)),
-        "{:?}",
-        p.actions
-    );
-    let old = p.drift.iter().find(|d| d.id == OLD_IMAGE).unwrap();
-    assert_eq!(old.kept_because, Some(KeptBecause::ServedBySnapshot));
-    // Served no more: pruned like any drift.
-    d.served.clear();
-    let p = plan(
-        &d,
-        EnvironmentName::Production,
-        "app.yaml",
-        &o,
-        PlanOptions { prune: true },
-    );
-    assert!(
-        p.actions
-            .iter()
-            .any(|a| matches!(&a.op, Op::PruneImage { id } if id == OLD_IMAGE)),
-        "{:?}",
-        p.actions
-    );
+    kept_while_served(&o, &[OLD, OLD_IMAGE], OLD_IMAGE);
 }
 
 #[test]
@@ -305,38 +310,7 @@ fn a_message_the_realtime_snapshot_serves_is_never_pruned() {
         &[(M1, Pending), (M2, Approved), (OLD, Approved)],
         &[("premium", "en-US", M1), ("premium", "de-DE", M2)],
     );
-    let mut d = desired();
-    d.served.insert(OLD.to_string());
-    let p = plan(
-        &d,
-        EnvironmentName::Production,
-        "app.yaml",
-        &o,
-        PlanOptions { prune: true },
-    );
-    assert!(
-        !p.actions
-            .iter()
-            .any(|a| matches!(&a.op, Op::PruneMessage { id } if id == OLD)),
-        "{:?}",
-        p.actions
-    );
-    let old = p.drift.iter().find(|d| d.id == OLD).unwrap();
-    assert_eq!(old.kept_because, Some(KeptBecause::ServedBySnapshot));
-    // Not served any more: pruned like any drift.
-    d.served.clear();
-    let p = plan(
-        &d,
-        EnvironmentName::Production,
-        "app.yaml",
-        &o,
-        PlanOptions { prune: true },
-    );
-    assert!(
-        p.actions
-            .iter()
-            .any(|a| matches!(&a.op, Op::PruneMessage { id } if id == OLD))
-    );
+    kept_while_served(&o, &[OLD], OLD);
 }
 
 #[test]

@@ -361,7 +361,7 @@ pub fn reason_words(reason: &Reason) -> String {
         ),
         Reason::NeedsPerformanceTest => "Apple needs a passing performance test first (ForbiddenNoPassingTest): run `retainctl perf-test` (sandbox) first".into(),
         Reason::ImagesNotOnApple { images } => format!(
-            "waits for {} {} to be on Apple (not uploaded in this run): not sent; the next run continues",
+            "waits for {} {} to be on Apple (not uploaded in this run): not sent",
             if images.len() == 1 { "image" } else { "images" },
             images.join(", ")
         ),
@@ -516,18 +516,20 @@ pub fn outcome_detail(outcome: &Outcome) -> Option<String> {
 
 /// `2 done, 1 waiting on review, …`
 pub fn tally_words(t: &Tally) -> String {
-    let budget = if t.waiting_for_budget > 0 {
-        format!(
+    let mut not_sent = String::new();
+    if t.waiting_for_budget > 0 {
+        not_sent += &format!(
             ", {} waiting for Apple's hourly budget",
             t.waiting_for_budget
-        )
-    } else {
-        String::new()
-    };
+        );
+    }
+    if t.waiting_for_images > 0 {
+        not_sent += &format!(", {} waiting for their images", t.waiting_for_images);
+    }
     format!(
-        "{} done, {} waiting on review{budget}, {} blocked, {} failed, {} not attempted",
+        "{} done, {} waiting on review{not_sent}, {} blocked, {} failed, {} not attempted",
         t.written + t.already_there,
-        t.waiting - t.waiting_for_budget,
+        t.waiting - t.waiting_for_budget - t.waiting_for_images,
         t.blocked,
         t.failed,
         t.not_attempted

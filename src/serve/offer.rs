@@ -87,7 +87,7 @@ impl OfferSigner {
                 var: "the offer key".into(),
             },
         };
-        // p256 reads a PKCS#8 key with or without its public half; ring needs both.
+        // p256 reads a PKCS#8 key with or without its public half; aws-lc-rs takes both.
         let secret =
             p256::SecretKey::from_pkcs8_pem(c.private_key.pem_text()).map_err(|_| bad_key())?;
         let public = secret.public_key().to_sec1_bytes();

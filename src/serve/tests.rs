@@ -205,6 +205,14 @@ fn a_switch_plan_rule_names_the_product_and_plan() {
         crate::sim::perf::answer_message_id(&answer.body),
         Ok(Some(id(3).to_string()))
     );
+    // the bytes, as a serde_json::Value (keys in sorted order) wrote them before
+    assert_eq!(
+        String::from_utf8(answer.body).unwrap(),
+        format!(
+            r#"{{"alternateProduct":{{"billingPlanType":"MONTHLY","messageIdentifier":"{}","productId":"com.example.yearly"}}}}"#,
+            id(3)
+        )
+    );
 }
 
 #[test]

@@ -268,7 +268,7 @@ impl RequestVerifier {
         if signed_s < chain.not_before || signed_s > chain.not_after {
             return Err(Refusal::CertificateNotValid);
         }
-        // ring's P-256 is several times faster than a pure-Rust one: this check is most
+        // aws-lc-rs's P-256 is several times faster than a pure-Rust one: this check is most
         // of a request's cost once the chain is cached
         let signing_input = &jws[..h64.len() + 1 + p64.len()];
         aws_lc_rs::signature::UnparsedPublicKey::new(

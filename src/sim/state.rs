@@ -653,8 +653,7 @@ fn success_rate(successes: i64, total: i64) -> i64 {
     }
 }
 
-/// Average and nearest-rank percentiles of response times; `None` before any.
-/// Apple's models read `responseTimes` as always present (Apple's Node library throws on a
+/// Average and nearest-rank percentiles of response times. Apple's models read `responseTimes` as always present (Apple's Node library throws on a
 /// result without it): before any answer is measured, every figure is 0.
 fn percentiles(times: &[u64]) -> Option<PerformanceTestResponseTimes> {
     if times.is_empty() {

@@ -72,19 +72,19 @@ pub(crate) fn python_or_skip(test: &str) -> Option<String> {
     }
 }
 
-fn run_compat(mode: &str) {
-    let Some(python) = python_or_skip(&format!("Apple's library against the {mode} simulator"))
-    else {
-        return;
-    };
+/// A simulator in `mode` for com.example.app (product `premium`, performance tests of
+/// `perf_requests` requests) that trusts a key made for the test, and the key's file: the
+/// private key goes only into the returned temporary folder.
+fn simulator_for_apples_client(
+    mode: &str,
+    perf_requests: &str,
+) -> (tempfile::TempDir, std::path::PathBuf, SimProcess) {
     let dir = tempfile::tempdir().unwrap();
     let (private, public) = generate_key_pair();
     let key_file = dir.path().join("AuthKey_TEST.p8");
     let public_file = dir.path().join("public.pem");
-    // The private key goes only into this test's temporary folder.
     std::fs::write(&key_file, private.pem_text()).unwrap();
     std::fs::write(&public_file, &public).unwrap();
-
     let sim = SimProcess::spawn(
         &public_file,
         &[
@@ -95,11 +95,20 @@ fn run_compat(mode: &str) {
             "--products",
             "premium",
             "--perf-requests",
-            "12",
+            perf_requests,
             "--perf-concurrency",
             "4",
         ],
     );
+    (dir, key_file, sim)
+}
+
+fn run_compat(mode: &str) {
+    let Some(python) = python_or_skip(&format!("Apple's library against the {mode} simulator"))
+    else {
+        return;
+    };
+    let (_dir, key_file, sim) = simulator_for_apples_client(mode, "12");
     let url = sim.url.clone();
 
     // production refuses this URL (no passing sandbox test); in sandbox the script runs
@@ -159,27 +168,7 @@ fn apples_node_library_reads_every_answer_of_the_sandbox_simulator() {
         );
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let (private, public) = generate_key_pair();
-    let key_file = dir.path().join("AuthKey_TEST.p8");
-    let public_file = dir.path().join("public.pem");
-    std::fs::write(&key_file, private.pem_text()).unwrap();
-    std::fs::write(&public_file, &public).unwrap();
-    let sim = SimProcess::spawn(
-        &public_file,
-        &[
-            "--mode",
-            "sandbox",
-            "--bundle-id",
-            "com.example.app",
-            "--products",
-            "premium",
-            "--perf-requests",
-            "4",
-            "--perf-concurrency",
-            "4",
-        ],
-    );
+    let (_dir, key_file, sim) = simulator_for_apples_client("sandbox", "4");
     let out = Command::new("node")
         .arg("apple_library_compat.js")
         .current_dir(folder)

@@ -346,6 +346,51 @@ async fn a_retry_after_beyond_the_maximum_fails_saying_when() {
     );
 }
 
+/// After a Retry-After longer than the run waits, the next request to that endpoint is not
+/// sent to wait behind it: it fails at once saying when the budget frees up.
+#[tokio::test]
+async fn a_request_behind_a_long_retry_after_is_not_sent() {
+    let keys = keys();
+    let mut config = sim_config(Mode::Sandbox, &keys);
+    config.faults = FaultConfig {
+        rate_limit_every: 1,
+        retry_after_ms: 3_600_000,
+        ..Default::default()
+    };
+    let addr = start(config).await;
+    let client = client(addr, &keys, BUNDLE);
+    let first = client.list_images().await.unwrap_err();
+    assert!(
+        matches!(first, ApiError::RateBudgetExhausted { .. }),
+        "{first}"
+    );
+    let second = tokio::time::timeout(std::time::Duration::from_secs(5), client.list_images())
+        .await
+        .expect("answered at once, not held for the hour")
+        .unwrap_err();
+    assert!(
+        matches!(second, ApiError::RateBudgetExhausted { .. }),
+        "{second}"
+    );
+    let counts: serde_json::Value = reqwest::get(format!("http://{addr}/_sim/requests"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sent = counts["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("/image/list"))
+        })
+        .count();
+    assert_eq!(sent, 1, "{counts}");
+}
+
 /// A server that records every request and answers from a script.
 #[derive(Clone, Default)]
 struct Capture {
