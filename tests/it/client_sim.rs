@@ -327,16 +327,21 @@ async fn retries_through_500s_429s_and_dropped_connections() {
     }
 }
 
-#[tokio::test]
-async fn a_retry_after_beyond_the_maximum_fails_saying_when() {
-    let keys = keys();
-    let mut config = sim_config(Mode::Sandbox, &keys);
+/// A sandbox simulator that answers every request 429 with a Retry-After an hour ahead.
+async fn start_answering_every_request_429_for_an_hour(keys: &Keys) -> SocketAddr {
+    let mut config = sim_config(Mode::Sandbox, keys);
     config.faults = FaultConfig {
         rate_limit_every: 1,
         retry_after_ms: 3_600_000,
         ..Default::default()
     };
-    let addr = start(config).await;
+    start(config).await
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_the_maximum_fails_saying_when() {
+    let keys = keys();
+    let addr = start_answering_every_request_429_for_an_hour(&keys).await;
     let err = client(addr, &keys, BUNDLE).list_images().await.unwrap_err();
     assert!(matches!(err, ApiError::RateBudgetExhausted { .. }), "{err}");
     assert!(
@@ -351,13 +356,7 @@ async fn a_retry_after_beyond_the_maximum_fails_saying_when() {
 #[tokio::test]
 async fn a_request_behind_a_long_retry_after_is_not_sent() {
     let keys = keys();
-    let mut config = sim_config(Mode::Sandbox, &keys);
-    config.faults = FaultConfig {
-        rate_limit_every: 1,
-        retry_after_ms: 3_600_000,
-        ..Default::default()
-    };
-    let addr = start(config).await;
+    let addr = start_answering_every_request_429_for_an_hour(&keys).await;
     let client = client(addr, &keys, BUNDLE);
     let first = client.list_images().await.unwrap_err();
     assert!(

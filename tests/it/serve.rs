@@ -192,15 +192,19 @@ pub(crate) fn setup() -> Setup {
 
 impl Setup {
     pub(crate) fn serve(&self) -> ServeProcess {
-        ServeProcess::spawn(
-            self.dir.path(),
-            &[
-                "--snapshot",
-                self.snapshot.to_str().unwrap(),
-                "--trust-root",
-                self.root.to_str().unwrap(),
-            ],
-        )
+        self.serve_with(&[])
+    }
+
+    /// `serve` of this snapshot and root, with `extra` flags.
+    pub(crate) fn serve_with(&self, extra: &[&str]) -> ServeProcess {
+        let mut args = vec![
+            "--snapshot",
+            self.snapshot.to_str().unwrap(),
+            "--trust-root",
+            self.root.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        ServeProcess::spawn(self.dir.path(), &args)
     }
 }
 
@@ -296,16 +300,7 @@ fn a_changed_snapshot_is_served_a_broken_one_is_not_and_healthz_says_which_only_
     drop(public);
     write_snapshot(&s.snapshot, 0x600d);
 
-    let server = ServeProcess::spawn(
-        s.dir.path(),
-        &[
-            "--snapshot",
-            s.snapshot.to_str().unwrap(),
-            "--trust-root",
-            s.root.to_str().unwrap(),
-            "--health-detail",
-        ],
-    );
+    let server = s.serve_with(&["--health-detail"]);
     let (status, health) = get(&format!("{}/healthz", server.url));
     assert_eq!(status, 200);
     assert_eq!(health["status"], "ok");

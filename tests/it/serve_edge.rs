@@ -419,17 +419,7 @@ fn metrics_count_requests_by_outcome_and_readyz_says_ready() {
 #[test]
 fn json_logs_are_one_object_a_line_and_hash_the_transaction() {
     let s = setup();
-    let server = ServeProcess::spawn(
-        s.dir.path(),
-        &[
-            "--snapshot",
-            s.snapshot.to_str().unwrap(),
-            "--trust-root",
-            s.root.to_str().unwrap(),
-            "--log-format",
-            "json",
-        ],
-    );
+    let server = s.serve_with(&["--log-format", "json"]);
     assert_eq!(
         post(&server.url, &s.signer.sign(&payload("p.x")).unwrap()).0,
         200
