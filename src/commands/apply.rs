@@ -260,7 +260,7 @@ pub fn run(args: ApplyArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
     let mut problems = vec![];
     let written_snapshot = match &inputs.target {
         Some((location, version)) => {
-            match write_snapshot(env, reach, &inputs, &reports, location, version) {
+            match write_snapshot(env, &inputs, &reports, location, version) {
                 Ok(snapshot) => {
                     progress.println(&snapshot_line(location, &snapshot));
                     Some(location.to_string())
@@ -306,6 +306,8 @@ pub fn run(args: ApplyArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
 /// where the next goes), the saved plan, and whether it prunes.
 struct Inputs {
     apps: Vec<LoadedApp>,
+    /// The environment the snapshot is for (`local` serves the simulator's mode).
+    served: EnvironmentName,
     previous: Option<Snapshot>,
     target: Option<(SnapshotLocation, Version)>,
     saved: Option<Plan>,
@@ -341,6 +343,7 @@ impl Inputs {
         }
         Ok(Inputs {
             apps,
+            served,
             previous,
             target,
             saved,
@@ -400,7 +403,6 @@ fn apply_all(
 /// problem of the run, said at its end.
 fn write_snapshot(
     env: EnvironmentName,
-    reach: &Reach,
     inputs: &Inputs,
     reports: &[AppReport],
     location: &SnapshotLocation,
@@ -416,7 +418,7 @@ fn write_snapshot(
         .map(|a| (&a.manifest, &a.desired))
         .collect();
     let snapshot = crate::reconcile::snapshot::next(
-        served_environment(env, reach),
+        inputs.served,
         crate::reconcile::snapshot::source_of(env),
         &applied,
         &ends,

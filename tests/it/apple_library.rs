@@ -127,13 +127,18 @@ fn run_compat(mode: &str) {
         .env("REALTIME_URL", &realtime)
         .output()
         .unwrap();
+    assert_all_checks_passed(
+        &out,
+        &format!("Apple's library against the {mode} simulator"),
+    );
+}
+
+/// A compatibility script's run: it exited 0 and its closing line counts no failure.
+fn assert_all_checks_passed(out: &std::process::Output, what: &str) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "Apple's library failed against the simulator ({mode}):\n{stdout}\n{stderr}"
-    );
+    assert!(out.status.success(), "{what} failed:\n{stdout}\n{stderr}");
     assert!(
         stdout.lines().any(|l| l.ends_with(" passed, 0 failed")),
         "{stdout}"
@@ -177,15 +182,5 @@ fn apples_node_library_reads_every_answer_of_the_sandbox_simulator() {
         .env("BUNDLE_ID", "com.example.app")
         .output()
         .expect("node runs (it is needed for this test)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "Apple's Node library failed against the simulator:\n{stdout}\n{stderr}"
-    );
-    assert!(
-        stdout.lines().any(|l| l.ends_with(" passed, 0 failed")),
-        "{stdout}"
-    );
+    assert_all_checks_passed(&out, "Apple's Node library against the simulator");
 }
