@@ -282,24 +282,19 @@ server_pids() {
     ps -o pid= --ppid "$pid" 2>/dev/null | tr -d ' ' || true
   done
 }
-# Sum of VmHWM (KiB) over the server's processes.
-peak_rss_kib() {
+# sum_over_server FILE AWK: the sum over the server's processes of what AWK prints from
+# /proc/PID/FILE (0 for a process gone).
+sum_over_server() {
   local total=0 pid v
   for pid in $(server_pids); do
-    v=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+    v=$(awk "$2" "/proc/$pid/$1" 2>/dev/null || echo 0)
     total=$((total + ${v:-0}))
   done
   echo "$total"
 }
-# Sum of utime+stime (clock ticks) over the server's processes.
-cpu_ticks() {
-  local total=0 pid v
-  for pid in $(server_pids); do
-    v=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)
-    total=$((total + ${v:-0}))
-  done
-  echo "$total"
-}
+# Peak RSS (VmHWM, KiB) and CPU time (utime+stime, clock ticks) of the server's processes.
+peak_rss_kib() { sum_over_server status '/^VmHWM:/ {print $2}'; }
+cpu_ticks() { sum_over_server stat '{print $14 + $15}'; }
 
 stop_server() {
   local pid i
