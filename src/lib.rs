@@ -5,7 +5,8 @@
 //! model, schema), `validate` (every rule → diagnostics), `desired` (the desired state and
 //! its content-derived ids), `reconcile` (observe, the pure planner, apply, copy diffs,
 //! the snapshot's lifecycle), `render` (one module per format), `realtime`, `serve` and
-//! `sim` beside them, and `commands` on top. The I/O helpers (`loader`, `base`,
+//! `sim` beside them, `preview` (message → picture of Apple's page),
+//! and `commands` on top. The I/O helpers (`loader`, `base`,
 //! `atomic_file`) and `cli` stay at the top level. Pure logic is tested with plain unit
 //! tests.
 
@@ -17,6 +18,7 @@ pub mod commands;
 pub mod desired;
 pub mod loader;
 pub mod manifest;
+pub mod preview;
 pub mod realtime;
 pub mod reconcile;
 pub mod render;

@@ -1,0 +1,93 @@
+//! The fonts a preview is drawn with: Noto Sans (Regular and Bold, OFL, embedded in the
+//! binary, so Latin, Greek and Cyrillic look the same on every machine), then the
+//! machine's own fonts (fontconfig's folders on Linux, the system's on macOS and Windows)
+//! and any `--fonts DIR`, which cosmic-text falls back to per script (CJK, Thai, Arabic,
+//! Hebrew, Devanagari, emoji…).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use cosmic_text::{FontSystem, SwashCache, fontdb};
+
+static NOTO_SANS_REGULAR: &[u8] = include_bytes!("../../assets/fonts/NotoSans-Regular.ttf");
+static NOTO_SANS_BOLD: &[u8] = include_bytes!("../../assets/fonts/NotoSans-Bold.ttf");
+
+/// The family every text of the sheet asks for first.
+pub const FAMILY: &str = "Noto Sans";
+
+/// Where fonts come from, beyond the two embedded ones.
+#[derive(Debug, Clone, Default)]
+pub struct FontSources {
+    /// Folders of `.ttf`/`.otf`/`.ttc` files (searched recursively).
+    pub dirs: Vec<PathBuf>,
+    /// Whether the machine's own fonts are used too.
+    pub system: bool,
+}
+
+/// A font folder that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum FontError {
+    #[error("font folder {0} does not exist or is not a folder")]
+    NotAFolder(PathBuf),
+    #[error("font folder {0} holds no font that can be read (.ttf, .otf, .ttc)")]
+    NoFonts(PathBuf),
+}
+
+/// The font database, read once; each thread makes its own [`Fonts`] from it.
+#[derive(Clone)]
+pub struct FontBook {
+    db: Arc<fontdb::Database>,
+}
+
+impl FontBook {
+    pub fn load(sources: &FontSources) -> Result<FontBook, FontError> {
+        let mut db = fontdb::Database::new();
+        db.load_font_source(fontdb::Source::Binary(Arc::new(NOTO_SANS_REGULAR)));
+        db.load_font_source(fontdb::Source::Binary(Arc::new(NOTO_SANS_BOLD)));
+        if sources.system {
+            db.load_system_fonts();
+        }
+        for dir in &sources.dirs {
+            load_dir(&mut db, dir)?;
+        }
+        db.set_sans_serif_family(FAMILY);
+        Ok(FontBook { db: Arc::new(db) })
+    }
+
+    /// Only the embedded fonts: what golden images are drawn with, the same everywhere.
+    pub fn embedded() -> FontBook {
+        FontBook::load(&FontSources::default()).expect("no folder to read")
+    }
+
+    pub fn fonts(&self) -> Fonts {
+        // The locale steers which CJK face wins a fallback; the sheet's own locale is
+        // not known here, and "en" keeps the choice the same on every machine.
+        Fonts {
+            system: FontSystem::new_with_locale_and_db("en".into(), (*self.db).clone()),
+            glyphs: SwashCache::new(),
+        }
+    }
+
+    /// How many faces are known (for `preview`'s summary).
+    pub fn faces(&self) -> usize {
+        self.db.len()
+    }
+}
+
+fn load_dir(db: &mut fontdb::Database, dir: &Path) -> Result<(), FontError> {
+    if !dir.is_dir() {
+        return Err(FontError::NotAFolder(dir.to_path_buf()));
+    }
+    let before = db.len();
+    db.load_fonts_dir(dir);
+    if db.len() == before {
+        return Err(FontError::NoFonts(dir.to_path_buf()));
+    }
+    Ok(())
+}
+
+/// One thread's shaping state and glyph cache.
+pub struct Fonts {
+    pub(super) system: FontSystem,
+    pub(super) glyphs: SwashCache,
+}
