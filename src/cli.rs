@@ -110,7 +110,12 @@ pub enum Command {
         /// How problems are printed.
         #[arg(long, value_enum, default_value_t = DiagnosticFormat::Text)]
         format: DiagnosticFormat,
+        #[command(flatten)]
+        fonts: FontArgs,
     },
+    /// Draw every message × locale as the page Apple shows a customer who cancels, and
+    /// write a gallery (index.html) of the pictures.
+    Preview(PreviewArgs),
     /// Read Apple's state and print what apply would do.
     Plan(PlanArgs),
     /// Make Apple match the manifests.
@@ -264,6 +269,57 @@ pub struct InitArgs {
     /// Overwrite files that already exist.
     #[arg(long)]
     pub force: bool,
+}
+
+/// The fonts previews (and `validate`'s checks of how text fits) are drawn with.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "Fonts")]
+pub struct FontArgs {
+    /// A folder of fonts (.ttf, .otf, .ttc) to draw with, besides the embedded Noto Sans
+    /// and the machine's own fonts; repeatable.
+    #[arg(long = "fonts", value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Leave the machine's fonts out (only Noto Sans and --fonts): the same pictures and
+    /// warnings on every machine.
+    #[arg(long)]
+    pub no_system_fonts: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AppearanceArg {
+    Light,
+    Dark,
+    /// Light and dark, side by side in the gallery.
+    Both,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PreviewArgs {
+    /// Manifest files or folders, searched recursively for `apiVersion: retainctl/v1`
+    /// YAML files. Default: the current folder.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The folder to write the gallery to: index.html and one PNG per message, locale and
+    /// appearance. A folder holding an earlier gallery is replaced whole; any other folder
+    /// must be empty or absent.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Only this app (bundle id); repeatable.
+    #[arg(long = "app", value_name = "BUNDLE_ID")]
+    pub apps: Vec<String>,
+    /// Only this message (its key under `messages`); repeatable.
+    #[arg(long = "message", value_name = "KEY")]
+    pub messages: Vec<String>,
+    /// Only this locale; repeatable.
+    #[arg(long = "locale", value_name = "LOCALE")]
+    pub locales: Vec<String>,
+    #[arg(long, value_enum, default_value_t = AppearanceArg::Both)]
+    pub appearance: AppearanceArg,
+    /// Pixels per point, as iPhones have them.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(2..=3))]
+    pub scale: u8,
+    #[command(flatten)]
+    pub fonts: FontArgs,
 }
 
 #[derive(Debug, clap::Args)]

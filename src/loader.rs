@@ -415,14 +415,23 @@ fn utf16_text(bytes: &[u8]) -> Option<String> {
 
 /// Loads, validates and expands every manifest under `paths`.
 pub fn load(paths: &[PathBuf]) -> Loaded {
-    load_with(paths, None, Keep::Apps)
+    load_with(paths, None, Keep::Apps, None)
 }
 
 /// Like [`load`], for `validate`: each app is dropped once checked (memory stays that of
 /// one file per core) and not expanded into ids; `apps` stays empty and `valid` counts
 /// them.
 pub fn check(paths: &[PathBuf]) -> Loaded {
-    load_with(paths, None, Keep::Count)
+    load_with(paths, None, Keep::Count, None)
+}
+
+/// A check beyond the manifest's own rules, run on every file without errors (`validate`
+/// adds what the text does on the page, which needs fonts the loader knows nothing of).
+pub type ExtraCheck<'a> = &'a (dyn Fn(&Manifest, &Locations, &mut FileDiagnostics) + Sync);
+
+/// [`check`] with one more check of each valid file.
+pub fn check_with(paths: &[PathBuf], extra: ExtraCheck) -> Loaded {
+    load_with(paths, None, Keep::Count, Some(extra))
 }
 
 /// What [`load_with`] keeps of a valid app.
@@ -436,10 +445,15 @@ enum Keep {
 /// image paths must stay inside `tree`.
 pub fn load_in_tree(paths: &[PathBuf], tree: &Path) -> Loaded {
     let root = TreeRoot::GitWorkTree(tree.canonicalize().unwrap_or_else(|_| tree.into()));
-    load_with(paths, Some(root), Keep::Apps)
+    load_with(paths, Some(root), Keep::Apps, None)
 }
 
-fn load_with(paths: &[PathBuf], tree: Option<TreeRoot>, keep: Keep) -> Loaded {
+fn load_with(
+    paths: &[PathBuf],
+    tree: Option<TreeRoot>,
+    keep: Keep,
+    extra: Option<ExtraCheck>,
+) -> Loaded {
     use rayon::prelude::*;
     let mut loaded = Loaded::default();
     let found = discover(paths, &mut loaded.report);
@@ -451,6 +465,9 @@ fn load_with(paths: &[PathBuf], tree: Option<TreeRoot>, keep: Keep) -> Loaded {
             let mut d = FileDiagnostics::new(file);
             let root = tree.clone().unwrap_or_else(|| TreeRoot::of(file, arg));
             let valid = check_file_in(file, &root, &mut d).and_then(|checked| {
+                if let Some(extra) = extra {
+                    extra(&checked.manifest, &checked.locations, &mut d);
+                }
                 let bundle_id = checked.manifest.app.bundle_id.clone();
                 let at = checked.locations.value(&["app", "bundleId"]);
                 let app = match keep {

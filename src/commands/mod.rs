@@ -9,6 +9,7 @@ pub mod ids;
 pub mod init;
 pub mod perf_test;
 pub mod plan;
+pub mod preview;
 pub mod reach;
 pub mod serve;
 pub mod sim;
@@ -93,7 +94,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         no_color: cli.no_color,
     });
     match cli.command {
-        Command::Validate { paths, format } => Ok(validate::run(&default_paths(paths), format)),
+        Command::Validate {
+            paths,
+            format,
+            fonts,
+        } => validate::run(&default_paths(paths), format, &fonts),
+        Command::Preview(args) => preview::run(args),
         Command::Ids { paths } => ids::run(&default_paths(paths)),
         Command::Schema => {
             Output::stdout().print(&crate::manifest::schema::json_schema());

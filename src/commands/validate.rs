@@ -1,16 +1,29 @@
-//! `retainctl validate`: every problem of the manifests as file:line:col, offline.
+//! `retainctl validate`: every problem of the manifests as file:line:col, offline, and
+//! warnings about how their text fits Apple's page (lines, glyphs no font has).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::Output;
-use crate::cli::DiagnosticFormat;
+use crate::cli::{DiagnosticFormat, FontArgs};
 use crate::loader;
+use crate::manifest::{Locations, Manifest};
+use crate::preview::FontPool;
+use crate::preview::check::check_text;
 use crate::render::plural;
+use crate::validate::diagnostics::FileDiagnostics;
 use crate::validate::diagnostics::Severity;
 
-pub fn run(paths: &[PathBuf], format: DiagnosticFormat) -> ExitCode {
-    let loaded = loader::check(paths);
+pub fn run(
+    paths: &[PathBuf],
+    format: DiagnosticFormat,
+    fonts: &FontArgs,
+) -> anyhow::Result<ExitCode> {
+    let pool = FontPool::new(super::preview::font_book(fonts)?);
+    let text_on_page = |m: &Manifest, at: &Locations, d: &mut FileDiagnostics| {
+        pool.with(|fonts| check_text(m, at, fonts, d))
+    };
+    let loaded = loader::check_with(paths, &text_on_page);
     let mut out = Output::stdout();
     for d in &loaded.report.diagnostics {
         out.line(&match format {
@@ -31,11 +44,11 @@ pub fn run(paths: &[PathBuf], format: DiagnosticFormat) -> ExitCode {
         out.line(
             "no manifest found: files need `apiVersion: retainctl/v1` and a .yaml or .yml name",
         );
-        return ExitCode::FAILURE;
+        return Ok(ExitCode::FAILURE);
     }
-    if errors > 0 {
+    Ok(if errors > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
-    }
+    })
 }

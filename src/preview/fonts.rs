@@ -91,3 +91,33 @@ pub struct Fonts {
     pub(super) system: FontSystem,
     pub(super) glyphs: SwashCache,
 }
+
+/// [`Fonts`] for work spread over threads: each task borrows one, made on first need.
+pub struct FontPool {
+    book: FontBook,
+    free: std::sync::Mutex<Vec<Fonts>>,
+}
+
+impl FontPool {
+    pub fn new(book: FontBook) -> FontPool {
+        FontPool {
+            book,
+            free: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn with<R>(&self, work: impl FnOnce(&mut Fonts) -> R) -> R {
+        let taken = self.free.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut fonts = taken.unwrap_or_else(|| self.book.fonts());
+        let out = work(&mut fonts);
+        self.free
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(fonts);
+        out
+    }
+
+    pub fn book(&self) -> &FontBook {
+        &self.book
+    }
+}

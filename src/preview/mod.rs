@@ -8,11 +8,12 @@
 //! Apple documents the order of the parts, the buttons' words and the image sizes, not
 //! the type sizes or spacing: those follow iOS's grouped-list defaults (see the README).
 
+pub mod check;
 pub mod fonts;
 mod picture;
 mod sheet;
 
-pub use fonts::{FontBook, FontError, FontSources, Fonts};
+pub use fonts::{FontBook, FontError, FontPool, FontSources, Fonts};
 pub use picture::{Picture, PictureError};
 pub use sheet::{measure, render};
 

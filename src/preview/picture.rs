@@ -10,7 +10,12 @@ pub struct Picture {
 
 impl std::fmt::Debug for Picture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Picture({}×{})", self.pixels.width(), self.pixels.height())
+        write!(
+            f,
+            "Picture({}×{})",
+            self.pixels.width(),
+            self.pixels.height()
+        )
     }
 }
 
@@ -27,6 +32,19 @@ impl Picture {
         Ok(Picture {
             pixels: fit_width(pixels, max_width.max(1)),
         })
+    }
+
+    /// A message's FULL_SIZE image, for a page drawn at `scale`.
+    pub fn for_image(png: &[u8], scale: u8) -> Result<Picture, PictureError> {
+        Picture::decode(
+            png,
+            (super::sheet::CONTENT * f32::from(scale)).ceil() as u32,
+        )
+    }
+
+    /// A bullet point's icon, for a page drawn at `scale`.
+    pub fn for_icon(png: &[u8], scale: u8) -> Result<Picture, PictureError> {
+        Picture::decode(png, (super::sheet::ICON * f32::from(scale)).ceil() as u32)
     }
 
     pub fn width(&self) -> u32 {

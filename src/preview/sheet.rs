@@ -9,17 +9,15 @@ use tiny_skia::{
 };
 
 use super::fonts::{FAMILY, Fonts};
-use super::{
-    Appearance, Field, Picture, Rendered, Sheet, Style, TextReport, right_to_left,
-};
+use super::{Appearance, Field, Picture, Rendered, Sheet, Style, TextReport, right_to_left};
 use crate::manifest::{HeaderPosition, MessageKind};
 
 const WIDTH: f32 = 393.0;
 const MARGIN: f32 = 16.0;
 const PADDING: f32 = 16.0;
 /// The width of what the card holds: text, image, bullet rows.
-const CONTENT: f32 = WIDTH - 2.0 * MARGIN - 2.0 * PADDING;
-const ICON: f32 = 28.0;
+pub(super) const CONTENT: f32 = WIDTH - 2.0 * MARGIN - 2.0 * PADDING;
+pub(super) const ICON: f32 = 28.0;
 const ICON_GAP: f32 = 12.0;
 /// The scale line counts are taken at when nothing is drawn (`validate`).
 const MEASURE_SCALE: u8 = 3;
@@ -81,11 +79,31 @@ struct Type {
     bold: bool,
 }
 
-const TITLE_TYPE: Type = Type { size: 22.0, line: 28.0, bold: true };
-const HEADER_TYPE: Type = Type { size: 17.0, line: 22.0, bold: true };
-const BODY_TYPE: Type = Type { size: 15.0, line: 20.0, bold: false };
-const FOOTNOTE_TYPE: Type = Type { size: 13.0, line: 18.0, bold: false };
-const BUTTON_TYPE: Type = Type { size: 17.0, line: 22.0, bold: true };
+const TITLE_TYPE: Type = Type {
+    size: 22.0,
+    line: 28.0,
+    bold: true,
+};
+const HEADER_TYPE: Type = Type {
+    size: 17.0,
+    line: 22.0,
+    bold: true,
+};
+const BODY_TYPE: Type = Type {
+    size: 15.0,
+    line: 20.0,
+    bold: false,
+};
+const FOOTNOTE_TYPE: Type = Type {
+    size: 13.0,
+    line: 18.0,
+    bold: false,
+};
+const BUTTON_TYPE: Type = Type {
+    size: 17.0,
+    line: 22.0,
+    bold: true,
+};
 
 /// Shaped, wrapped text, in pixels.
 struct Text {
@@ -108,7 +126,11 @@ fn shape(
     let mut buffer = Buffer::new(&mut fonts.system, metrics);
     buffer.set_wrap(Wrap::WordOrGlyph);
     buffer.set_size(Some(width * scale), None);
-    let weight = if style.bold { Weight::BOLD } else { Weight::NORMAL };
+    let weight = if style.bold {
+        Weight::BOLD
+    } else {
+        Weight::NORMAL
+    };
     let attrs = Attrs::new().family(Family::Name(FAMILY)).weight(weight);
     buffer.set_text(text, &attrs, Shaping::Advanced, align);
     buffer.shape_until_scroll(&mut fonts.system, false);
@@ -157,10 +179,17 @@ impl MessageText {
         let mut report = TextReport::default();
         let fields = [(Field::Header, &self.header), (Field::Body, &self.body)]
             .into_iter()
-            .chain(self.bullets.iter().enumerate().map(|(i, t)| (Field::Bullet(i), t)));
+            .chain(
+                self.bullets
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| (Field::Bullet(i), t)),
+            );
         for (field, text) in fields {
             report.lines.push((field, text.lines));
-            report.missing.extend(text.missing.iter().map(|&c| (field, c)));
+            report
+                .missing
+                .extend(text.missing.iter().map(|&c| (field, c)));
         }
         report
     }
@@ -173,10 +202,25 @@ pub fn measure(fonts: &mut Fonts, sheet: &Sheet) -> TextReport {
 
 /// One thing on the page, in points.
 enum Item {
-    Fill { rect: Rect, radius: f32, color: [u8; 3] },
-    AppIcon { rect: Rect },
-    Picture { rect: Rect, radius: f32, picture: Picture },
-    Text { text: Text, x: f32, y: f32, color: [u8; 3] },
+    Fill {
+        rect: Rect,
+        radius: f32,
+        color: [u8; 3],
+    },
+    AppIcon {
+        rect: Rect,
+    },
+    Picture {
+        rect: Rect,
+        radius: f32,
+        picture: Picture,
+    },
+    Text {
+        text: Text,
+        x: f32,
+        y: f32,
+        color: [u8; 3],
+    },
 }
 
 #[derive(Clone, Copy)]
@@ -195,18 +239,42 @@ pub fn render(fonts: &mut Fonts, sheet: &Sheet, style: Style) -> Rendered {
     let leading = if rtl { Align::Right } else { Align::Left };
     let message = MessageText::shape(fonts, sheet, scale);
     let report = message.report();
-    let MessageText { header, body, bullets } = message;
+    let MessageText {
+        header,
+        body,
+        bullets,
+    } = message;
 
     let mut items = Vec::new();
     let mut y = 28.0;
     let icon = 64.0;
-    items.push(Item::AppIcon { rect: Rect { x: (WIDTH - icon) / 2.0, y, w: icon, h: icon } });
+    items.push(Item::AppIcon {
+        rect: Rect {
+            x: (WIDTH - icon) / 2.0,
+            y,
+            w: icon,
+            h: icon,
+        },
+    });
     y += icon + 16.0;
     let page_text = WIDTH - 2.0 * MARGIN;
-    let title = shape(fonts, TITLE, TITLE_TYPE, page_text, scale, Some(Align::Center));
+    let title = shape(
+        fonts,
+        TITLE,
+        TITLE_TYPE,
+        page_text,
+        scale,
+        Some(Align::Center),
+    );
     y = push_text(&mut items, title, MARGIN, y, colors.primary) + 8.0;
-    let explanation =
-        shape(fonts, EXPLANATION, BODY_TYPE, page_text, scale, Some(Align::Center));
+    let explanation = shape(
+        fonts,
+        EXPLANATION,
+        BODY_TYPE,
+        page_text,
+        scale,
+        Some(Align::Center),
+    );
     y = push_text(&mut items, explanation, MARGIN, y, colors.secondary) + 28.0;
     let section = shape(fonts, SECTION, FOOTNOTE_TYPE, CONTENT, scale, Some(leading));
     y = push_text(&mut items, section, MARGIN + PADDING, y, colors.secondary) + 7.0;
@@ -218,8 +286,20 @@ pub fn render(fonts: &mut Fonts, sheet: &Sheet, style: Style) -> Rendered {
     let picture = |y: f32, picture: Option<&Picture>| -> (Item, f32) {
         let picture = picture.expect("called only with an image");
         let h = CONTENT * picture.height() as f32 / picture.width().max(1) as f32;
-        let rect = Rect { x, y, w: CONTENT, h };
-        (Item::Picture { rect, radius: 8.0, picture: picture.clone() }, h)
+        let rect = Rect {
+            x,
+            y,
+            w: CONTENT,
+            h,
+        };
+        (
+            Item::Picture {
+                rect,
+                radius: 8.0,
+                picture: picture.clone(),
+            },
+            h,
+        )
     };
     let image_first = sheet.image.is_some() && sheet.header_position == HeaderPosition::AboveBody;
     if image_first {
@@ -240,10 +320,23 @@ pub fn render(fonts: &mut Fonts, sheet: &Sheet, style: Style) -> Rendered {
         y += 12.0;
         let icon_x = if rtl { x + CONTENT - ICON } else { x };
         let text_x = if rtl { x } else { x + ICON + ICON_GAP };
-        let rect = Rect { x: icon_x, y, w: ICON, h: ICON };
+        let rect = Rect {
+            x: icon_x,
+            y,
+            w: ICON,
+            h: ICON,
+        };
         items.push(match bullet.icon {
-            Some(p) => Item::Picture { rect, radius: 6.0, picture: p.clone() },
-            None => Item::Fill { rect, radius: 6.0, color: colors.placeholder },
+            Some(p) => Item::Picture {
+                rect,
+                radius: 6.0,
+                picture: p.clone(),
+            },
+            None => Item::Fill {
+                rect,
+                radius: 6.0,
+                color: colors.placeholder,
+            },
         });
         let text_top = y + (ICON - BODY_TYPE.line) / 2.0;
         let bottom = push_text(&mut items, text, text_x, text_top, colors.primary);
@@ -257,16 +350,62 @@ pub fn render(fonts: &mut Fonts, sheet: &Sheet, style: Style) -> Rendered {
     if let Some((line, button)) = extra {
         let line = shape(fonts, line, FOOTNOTE_TYPE, CONTENT, scale, Some(leading));
         y = push_text(&mut items, line, x, y + 14.0, colors.secondary) + 10.0;
-        y = push_button(fonts, &mut items, button, Rect { x, y, w: CONTENT, h: 44.0 }, colors.tint, colors.on_tint, scale);
+        y = push_button(
+            fonts,
+            &mut items,
+            button,
+            Rect {
+                x,
+                y,
+                w: CONTENT,
+                h: 44.0,
+            },
+            colors.tint,
+            colors.on_tint,
+            scale,
+        );
     }
     y += PADDING;
-    let card = Rect { x: MARGIN, y: card_top, w: WIDTH - 2.0 * MARGIN, h: y - card_top };
-    items.insert(card_at, Item::Fill { rect: card, radius: 12.0, color: colors.card });
+    let card = Rect {
+        x: MARGIN,
+        y: card_top,
+        w: WIDTH - 2.0 * MARGIN,
+        h: y - card_top,
+    };
+    items.insert(
+        card_at,
+        Item::Fill {
+            rect: card,
+            radius: 12.0,
+            color: colors.card,
+        },
+    );
 
     y += 28.0;
-    let button = |y| Rect { x: MARGIN, y, w: WIDTH - 2.0 * MARGIN, h: 50.0 };
-    y = push_button(fonts, &mut items, CANCEL, button(y), colors.card, colors.destructive, scale) + 12.0;
-    y = push_button(fonts, &mut items, KEEP, button(y), colors.tint, colors.on_tint, scale) + 34.0;
+    let button = |y| Rect {
+        x: MARGIN,
+        y,
+        w: WIDTH - 2.0 * MARGIN,
+        h: 50.0,
+    };
+    y = push_button(
+        fonts,
+        &mut items,
+        CANCEL,
+        button(y),
+        colors.card,
+        colors.destructive,
+        scale,
+    ) + 12.0;
+    y = push_button(
+        fonts,
+        &mut items,
+        KEEP,
+        button(y),
+        colors.tint,
+        colors.on_tint,
+        scale,
+    ) + 34.0;
 
     let width = (WIDTH * scale).round() as u32;
     let height = (y * scale).ceil() as u32;
@@ -300,8 +439,19 @@ fn push_button(
     ink: [u8; 3],
     scale: f32,
 ) -> f32 {
-    items.push(Item::Fill { rect, radius: 12.0, color: fill });
-    let text = shape(fonts, label, BUTTON_TYPE, rect.w, scale, Some(Align::Center));
+    items.push(Item::Fill {
+        rect,
+        radius: 12.0,
+        color: fill,
+    });
+    let text = shape(
+        fonts,
+        label,
+        BUTTON_TYPE,
+        rect.w,
+        scale,
+        Some(Align::Center),
+    );
     let y = rect.y + (rect.h - text.height) / 2.0;
     push_text(items, text, rect.x, y, ink);
     rect.y + rect.h
@@ -310,7 +460,11 @@ fn push_button(
 fn paint(fonts: &mut Fonts, pixmap: &mut Pixmap, item: Item, scale: f32, colors: Palette) {
     let to_px = Transform::from_scale(scale, scale);
     match item {
-        Item::Fill { rect, radius, color } => {
+        Item::Fill {
+            rect,
+            radius,
+            color,
+        } => {
             let mut paint = Paint::default();
             paint.set_color_rgba8(color[0], color[1], color[2], 255);
             paint.anti_alias = true;
@@ -325,8 +479,14 @@ fn paint(fonts: &mut Fonts, pixmap: &mut Pixmap, item: Item, scale: f32, colors:
                 Point::from_xy(rect.x, rect.y),
                 Point::from_xy(rect.x, rect.y + rect.h),
                 vec![
-                    tiny_skia::GradientStop::new(0.0, tiny_skia::Color::from_rgba8(142, 142, 147, 255)),
-                    tiny_skia::GradientStop::new(1.0, tiny_skia::Color::from_rgba8(99, 99, 102, 255)),
+                    tiny_skia::GradientStop::new(
+                        0.0,
+                        tiny_skia::Color::from_rgba8(142, 142, 147, 255),
+                    ),
+                    tiny_skia::GradientStop::new(
+                        1.0,
+                        tiny_skia::Color::from_rgba8(99, 99, 102, 255),
+                    ),
                 ],
                 SpreadMode::Pad,
                 Transform::identity(),
@@ -341,7 +501,11 @@ fn paint(fonts: &mut Fonts, pixmap: &mut Pixmap, item: Item, scale: f32, colors:
                 pixmap.fill_path(&path, &paint, FillRule::Winding, to_px, None);
             }
         }
-        Item::Picture { rect, radius, picture } => {
+        Item::Picture {
+            rect,
+            radius,
+            picture,
+        } => {
             let pixels = &picture.pixels;
             let sx = rect.w * scale / pixels.width() as f32;
             let sy = rect.h * scale / pixels.height() as f32;
@@ -354,17 +518,36 @@ fn paint(fonts: &mut Fonts, pixmap: &mut Pixmap, item: Item, scale: f32, colors:
                 1.0,
                 Transform::from_row(sx, 0.0, 0.0, sy, rect.x * scale, rect.y * scale),
             );
-            let px = Rect { x: rect.x * scale, y: rect.y * scale, w: rect.w * scale, h: rect.h * scale };
+            let px = Rect {
+                x: rect.x * scale,
+                y: rect.y * scale,
+                w: rect.w * scale,
+                h: rect.h * scale,
+            };
             if let Some(path) = rounded(px, radius * scale) {
-                pixmap.fill_path(&path, &paint, FillRule::Winding, Transform::identity(), None);
+                pixmap.fill_path(
+                    &path,
+                    &paint,
+                    FillRule::Winding,
+                    Transform::identity(),
+                    None,
+                );
             }
         }
-        Item::Text { mut text, x, y, color } => {
+        Item::Text {
+            mut text,
+            x,
+            y,
+            color,
+        } => {
             let (ox, oy) = ((x * scale).round() as i32, (y * scale).round() as i32);
             let ink = Color::rgb(color[0], color[1], color[2]);
-            text.buffer.draw(&mut fonts.system, &mut fonts.glyphs, ink, |gx, gy, w, h, c| {
-                blend(pixmap, ox + gx, oy + gy, w, h, c)
-            });
+            text.buffer.draw(
+                &mut fonts.system,
+                &mut fonts.glyphs,
+                ink,
+                |gx, gy, w, h, c| blend(pixmap, ox + gx, oy + gy, w, h, c),
+            );
         }
     }
 }
@@ -410,7 +593,11 @@ fn rounded(r: Rect, radius: f32) -> Option<Path> {
 /// PNG of an opaque page (RGB, fast compression: a gallery of thousands is written in
 /// seconds).
 fn encode(pixmap: &Pixmap) -> Vec<u8> {
-    let rgb: Vec<u8> = pixmap.data().chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+    let rgb: Vec<u8> = pixmap
+        .data()
+        .chunks_exact(4)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect();
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, pixmap.width(), pixmap.height());
     encoder.set_color(png::ColorType::Rgb);

@@ -1,0 +1,529 @@
+//! `retainctl preview`: every message × locale drawn as Apple's page ([`crate::preview`])
+//! and written as a gallery, `index.html` by app → message → locale, into a folder that
+//! is replaced whole and never left half-written. `plan --previews` draws its before and
+//! after pictures with the same parts ([`Page`], [`draw`], [`Gallery`]).
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use rayon::prelude::*;
+
+use super::{Output, default_paths, load_apps};
+use crate::cli::{AppearanceArg, FontArgs, PreviewArgs};
+use crate::loader::LoadedApp;
+use crate::manifest::decode::pointer;
+use crate::manifest::yaml::Span;
+use crate::manifest::{HeaderPosition, ImageSize, Manifest, MessageKind};
+use crate::preview::{
+    Appearance, Bullet, Field, FontBook, FontPool, FontSources, Picture, Sheet, Style, TextReport,
+    check, render,
+};
+use crate::render::plural;
+use crate::validate::diagnostics::FileDiagnostics;
+
+/// The file that marks a folder as a gallery retainctl wrote (and may replace).
+const MARKER: &str = ".retainctl-gallery";
+
+pub fn font_book(args: &FontArgs) -> anyhow::Result<FontBook> {
+    FontBook::load(&FontSources {
+        dirs: args.dirs.clone(),
+        system: !args.no_system_fonts,
+    })
+    .context("--fonts")
+}
+
+pub fn appearances(arg: AppearanceArg) -> Vec<Appearance> {
+    match arg {
+        AppearanceArg::Light => vec![Appearance::Light],
+        AppearanceArg::Dark => vec![Appearance::Dark],
+        AppearanceArg::Both => Appearance::ALL.to_vec(),
+    }
+}
+
+pub fn run(args: PreviewArgs) -> anyhow::Result<ExitCode> {
+    let paths = default_paths(args.paths);
+    let book = font_book(&args.fonts)?;
+    let apps = load_apps(&paths)?;
+    let known = |wanted: &[String], have: &dyn Fn(&str) -> bool, what: &str| match wanted
+        .iter()
+        .find(|w| !have(w))
+    {
+        Some(w) => Err(anyhow::anyhow!(
+            "--{what} {w} matches nothing in the manifests"
+        )),
+        None => Ok(()),
+    };
+    known(
+        &args.apps,
+        &|w| apps.iter().any(|a| a.desired.bundle_id == w),
+        "app",
+    )?;
+    known(
+        &args.messages,
+        &|w| apps.iter().any(|a| a.manifest.messages.contains_key(w)),
+        "message",
+    )?;
+    known(
+        &args.locales,
+        &|w| {
+            apps.iter()
+                .flat_map(|a| a.manifest.messages.values())
+                .any(|m| m.localizations.contains_key(w))
+        },
+        "locale",
+    )?;
+    let wanted = |list: &[String], value: &str| list.is_empty() || list.iter().any(|v| v == value);
+    let mut pages = Vec::new();
+    let mut diags = Vec::new();
+    for app in apps
+        .iter()
+        .filter(|a| wanted(&args.apps, &a.desired.bundle_id))
+    {
+        let mut d = FileDiagnostics::new(&app.file);
+        pages.extend(pages_of(
+            app,
+            |key, locale| wanted(&args.messages, key) && wanted(&args.locales, locale),
+            args.scale,
+            &mut d,
+        ));
+        diags.push(d);
+    }
+    if pages.is_empty() {
+        anyhow::bail!("no message × locale matches the filters: nothing to draw");
+    }
+    let appearances = appearances(args.appearance);
+    let gallery = Gallery::begin(&args.out)?;
+    let pool = FontPool::new(book);
+    let drawn = draw(&pool, &pages, &appearances, args.scale, &gallery)?;
+    for (page, report) in pages.iter().zip(&drawn) {
+        let d = diags
+            .iter_mut()
+            .find(|d| d.file == page.file)
+            .expect("a page's file has its diagnostics");
+        page.warn(report, d);
+    }
+    let html = index_html(&pages, &drawn, &appearances);
+    gallery.finish(&html)?;
+    let mut warnings = 0;
+    for d in diags {
+        for diagnostic in &d.report.diagnostics {
+            eprintln!("{}", diagnostic.render());
+            warnings += 1;
+        }
+    }
+    Output::stdout().line(&format!(
+        "Drew {} of {} into {} ({})",
+        plural(pages.len() * appearances.len(), "picture", "pictures"),
+        plural(pages.len(), "localization", "localizations"),
+        args.out.join("index.html").display(),
+        plural(warnings, "warning", "warnings"),
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One localization to draw, with what it needs (pictures decoded once per app).
+pub struct Page {
+    pub bundle_id: String,
+    pub file: PathBuf,
+    /// Where the localization is written (warnings point here, or at its fields).
+    pub locations: crate::manifest::Locations<'static>,
+    pub key: String,
+    pub locale: String,
+    pub kind: MessageKind,
+    pub header_position: HeaderPosition,
+    pub header: String,
+    pub body: String,
+    pub image: Option<Arc<Picture>>,
+    pub bullets: Vec<(String, Option<Arc<Picture>>)>,
+}
+
+impl Page {
+    /// The pictures' file name stem inside the gallery: app/message/locale, each made
+    /// safe for a file system.
+    pub fn stem(&self) -> String {
+        format!(
+            "{}/{}/{}",
+            file_part(&self.bundle_id),
+            file_part(&self.key),
+            file_part(&self.locale)
+        )
+    }
+
+    fn span(&self, field: Field) -> Span {
+        let mut segments = vec!["messages", &self.key, "localizations", &self.locale];
+        let index;
+        match field {
+            Field::Header => segments.push("header"),
+            Field::Body => segments.push("body"),
+            Field::Bullet(i) => {
+                index = i.to_string();
+                segments.extend(["bulletPoints", &index, "text"]);
+            }
+        }
+        self.locations.get(&pointer(&segments)).value
+    }
+
+    pub fn warn(&self, report: &TextReport, d: &mut FileDiagnostics) {
+        check::warn(report, &self.key, &self.locale, |f| self.span(f), d);
+    }
+
+    fn draw(&self, fonts: &mut crate::preview::Fonts, style: Style) -> crate::preview::Rendered {
+        let bullets: Vec<Bullet> = self
+            .bullets
+            .iter()
+            .map(|(text, icon)| Bullet {
+                text,
+                icon: icon.as_deref(),
+            })
+            .collect();
+        let sheet = Sheet {
+            kind: self.kind,
+            header_position: self.header_position,
+            locale: &self.locale,
+            header: &self.header,
+            body: &self.body,
+            image: self.image.as_deref(),
+            bullets: &bullets,
+        };
+        render(fonts, &sheet, style)
+    }
+}
+
+/// The pages of one app's messages that `keep` (message key, locale) selects. An image
+/// that does not decode is drawn as an empty frame, with a warning in `d`.
+pub fn pages_of(
+    app: &LoadedApp,
+    keep: impl Fn(&str, &str) -> bool,
+    scale: u8,
+    d: &mut FileDiagnostics,
+) -> Vec<Page> {
+    pages_of_manifest(
+        &app.file,
+        &app.manifest,
+        &app.locations,
+        &pngs(app),
+        keep,
+        scale,
+        d,
+    )
+}
+
+/// The PNG bytes of an app's images, by key.
+pub fn pngs(app: &LoadedApp) -> BTreeMap<String, Arc<Vec<u8>>> {
+    app.desired
+        .images
+        .iter()
+        .map(|i| (i.key.clone(), i.png.clone()))
+        .collect()
+}
+
+pub fn pages_of_manifest(
+    file: &Path,
+    manifest: &Manifest,
+    locations: &crate::manifest::Locations<'static>,
+    pngs: &BTreeMap<String, Arc<Vec<u8>>>,
+    keep: impl Fn(&str, &str) -> bool,
+    scale: u8,
+    d: &mut FileDiagnostics,
+) -> Vec<Page> {
+    let mut pictures: BTreeMap<&str, Option<Arc<Picture>>> = BTreeMap::new();
+    let mut picture = |key: &str| -> Option<Arc<Picture>> {
+        if let Some(p) = pictures.get(key) {
+            return p.clone();
+        }
+        let size = manifest.images.get(key).map(|i| i.size)?;
+        let png = pngs.get(key)?;
+        let decoded = match size {
+            ImageSize::FullSize => Picture::for_image(png, scale),
+            ImageSize::BulletPoint => Picture::for_icon(png, scale),
+        };
+        let decoded = match decoded {
+            Ok(p) => Some(Arc::new(p)),
+            Err(e) => {
+                d.warning(
+                    locations.value(&["images", key, "file"]),
+                    format!("image `{key}` cannot be drawn: {e}"),
+                    "the preview shows an empty frame in its place",
+                );
+                None
+            }
+        };
+        let key = manifest
+            .images
+            .get_key_value(key)
+            .map(|(k, _)| k.as_str())?;
+        pictures.insert(key, decoded.clone());
+        decoded
+    };
+    let mut pages = Vec::new();
+    for (key, message) in &manifest.messages {
+        for (locale, l) in &message.localizations {
+            if !keep(key, locale) {
+                continue;
+            }
+            pages.push(Page {
+                bundle_id: manifest.app.bundle_id.clone(),
+                file: file.to_path_buf(),
+                locations: locations.clone(),
+                key: key.clone(),
+                locale: locale.clone(),
+                kind: message.kind,
+                header_position: message.header_position.unwrap_or(HeaderPosition::AboveBody),
+                header: l.header.clone(),
+                body: l.body.clone(),
+                image: l.image.as_ref().and_then(|i| picture(&i.image_ref)),
+                bullets: l
+                    .bullet_points
+                    .iter()
+                    .flatten()
+                    .map(|b| (b.text.clone(), picture(&b.image)))
+                    .collect(),
+            });
+        }
+    }
+    pages
+}
+
+/// Draws every page in every appearance, on every core, writing each PNG as it is
+/// drawn (`{stem}.{appearance}.png`); returns each page's text report.
+pub fn draw(
+    pool: &FontPool,
+    pages: &[Page],
+    appearances: &[Appearance],
+    scale: u8,
+    gallery: &Gallery,
+) -> anyhow::Result<Vec<TextReport>> {
+    let bar = (std::io::stderr().is_terminal() && !super::ui().quiet).then(|| {
+        let bar = indicatif::ProgressBar::new((pages.len() * appearances.len()) as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} pictures {elapsed}")
+                .expect("a valid template"),
+        );
+        bar
+    });
+    let first_error = Mutex::new(None);
+    let reports: Vec<TextReport> = pages
+        .par_iter()
+        .map(|page| {
+            let mut report = TextReport::default();
+            for &appearance in appearances {
+                let drawn = pool.with(|fonts| page.draw(fonts, Style { appearance, scale }));
+                let name = format!("{}.{}.png", page.stem(), appearance.as_str());
+                if let Err(e) = gallery.write(&name, &drawn.png) {
+                    first_error.lock().expect("lock").get_or_insert(e);
+                }
+                report = drawn.text;
+                if let Some(bar) = &bar {
+                    bar.inc(1);
+                }
+            }
+            report
+        })
+        .collect();
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    match first_error.into_inner().expect("lock") {
+        Some(e) => Err(e),
+        None => Ok(reports),
+    }
+}
+
+/// A gallery being written: files go to a hidden folder beside `out`, which replaces
+/// `out` only when everything is written (a failure leaves `out` as it was).
+pub struct Gallery {
+    out: PathBuf,
+    work: tempfile::TempDir,
+}
+
+impl Gallery {
+    pub fn begin(out: &Path) -> anyhow::Result<Gallery> {
+        if out.exists() {
+            let ours = out.join(MARKER).is_file();
+            let empty = out
+                .read_dir()
+                .map(|mut entries| entries.next().is_none())
+                .unwrap_or(false);
+            if !out.is_dir() || !(ours || empty) {
+                anyhow::bail!(
+                    "{} exists and is not a gallery retainctl wrote: give a new or empty folder to --out (an earlier gallery is replaced whole)",
+                    out.display()
+                );
+            }
+        }
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent)
+            .with_context(|| format!("cannot make the folder {}", parent.display()))?;
+        let name = out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "gallery".into());
+        let work = tempfile::Builder::new()
+            .prefix(&format!(".{name}.tmp-"))
+            .tempdir_in(&parent)
+            .with_context(|| {
+                format!(
+                    "cannot write the gallery beside {}: the folder {} is not writable",
+                    out.display(),
+                    parent.display()
+                )
+            })?;
+        Ok(Gallery {
+            out: out.to_path_buf(),
+            work,
+        })
+    }
+
+    /// Writes one file at `name` (a relative path with `/`).
+    pub fn write(&self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        let path = self.work.path().join(name);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot write the gallery for {}", self.out.display()))?;
+        }
+        std::fs::write(&path, bytes)
+            .with_context(|| format!("cannot write the gallery for {}", self.out.display()))
+    }
+
+    /// Writes `index.html` and puts the gallery in place of `out`.
+    pub fn finish(self, index_html: &str) -> anyhow::Result<()> {
+        self.write("index.html", index_html.as_bytes())?;
+        self.write(
+            MARKER,
+            b"written by retainctl; replaced whole by the next run\n",
+        )?;
+        let work = self.work.keep();
+        let placed = (|| {
+            if self.out.exists() {
+                std::fs::remove_dir_all(&self.out)?;
+            }
+            std::fs::rename(&work, &self.out)
+        })();
+        placed.map_err(|e| {
+            let _ = std::fs::remove_dir_all(&work);
+            anyhow::anyhow!("cannot put the gallery at {}: {e}", self.out.display())
+        })
+    }
+}
+
+/// A name made safe as one path segment: letters, digits, `-`, `_` and `.` stay, anything
+/// else becomes `%XX`, and so does a leading `.` (two keys never share a file, `..`
+/// never climbs, nothing is hidden).
+pub fn file_part(name: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.');
+    let safe = percent_encoding::utf8_percent_encode(name, KEEP).to_string();
+    match safe.strip_prefix('.') {
+        Some(rest) => format!("%2E{rest}"),
+        None if safe.is_empty() => "%00".into(),
+        None => safe,
+    }
+}
+
+/// A gallery file's path as a URL path (its `%` escaped again).
+pub fn href(name: &str) -> String {
+    name.replace('%', "%25")
+}
+
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;background:#fafafa;color:#111}\
+h2{margin-top:2.5rem;border-bottom:1px solid #ccc}h3{margin:1.5rem 0 .5rem}\
+.row{display:flex;flex-wrap:wrap;gap:1.5rem}figure{margin:0}figcaption{font-size:.9rem;margin:.3rem 0}\
+img{width:300px;height:auto;border:1px solid #ccc;border-radius:8px;display:block}\
+.pair{display:flex;gap:.5rem}.warn{color:#a35200;font-size:.85rem;max-width:610px}\
+.kind{font-weight:normal;color:#666;font-size:.9rem}";
+
+fn index_html(pages: &[Page], reports: &[TextReport], appearances: &[Appearance]) -> String {
+    let mut html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>retainctl previews</title>\n<style>{STYLE}</style></head><body>\n<h1>Retention messages as Apple shows them</h1>\n<p>An approximation of the Confirm Cancellation page (see retainctl's README): {}.</p>\n",
+        plural(pages.len(), "localization", "localizations")
+    );
+    let mut app = None;
+    let mut message = None;
+    for (page, report) in pages.iter().zip(reports) {
+        if app != Some(&page.bundle_id) {
+            if app.is_some() {
+                html.push_str("</div>\n");
+            }
+            html.push_str(&format!("<h2>{}</h2>\n", escape(&page.bundle_id)));
+            app = Some(&page.bundle_id);
+            message = None;
+        }
+        if message != Some(&page.key) {
+            if message.is_some() {
+                html.push_str("</div>\n");
+            }
+            html.push_str(&format!(
+                "<h3 id=\"{}\">{} <span class=\"kind\">{}</span></h3>\n<div class=\"row\">\n",
+                escape(&page.stem()),
+                escape(&page.key),
+                page.kind.as_str()
+            ));
+            message = Some(&page.key);
+        }
+        html.push_str(&format!(
+            "<figure><figcaption>{}</figcaption><div class=\"pair\">",
+            escape(&page.locale)
+        ));
+        for appearance in appearances {
+            let name = format!("{}.{}.png", page.stem(), appearance.as_str());
+            html.push_str(&format!(
+                "<img src=\"{}\" alt=\"{} {} ({})\">",
+                escape(&href(&name)),
+                escape(&page.key),
+                escape(&page.locale),
+                appearance.as_str()
+            ));
+        }
+        html.push_str("</div>");
+        for line in warnings_of(report) {
+            html.push_str(&format!("<div class=\"warn\">{}</div>", escape(&line)));
+        }
+        html.push_str("</figure>\n");
+    }
+    if message.is_some() {
+        html.push_str("</div>\n");
+    }
+    html.push_str("</body></html>\n");
+    html
+}
+
+/// A localization's text warnings, worded for the gallery.
+pub fn warnings_of(report: &TextReport) -> Vec<String> {
+    let mut out: Vec<String> = report
+        .overflows()
+        .map(|(field, lines, most)| {
+            format!("the {field} takes {lines} lines (the page shows {most})")
+        })
+        .collect();
+    out.extend(
+        report
+            .missing
+            .iter()
+            .map(|(field, c)| format!("no font has U+{:04X} ({c}) in the {field}", *c as u32)),
+    );
+    out
+}
