@@ -37,6 +37,7 @@ pub enum FontError {
 #[derive(Clone)]
 pub struct FontBook {
     db: Arc<fontdb::Database>,
+    advances: Arc<Advances>,
 }
 
 impl FontBook {
@@ -51,7 +52,10 @@ impl FontBook {
             load_dir(&mut db, dir)?;
         }
         db.set_sans_serif_family(FAMILY);
-        Ok(FontBook { db: Arc::new(db) })
+        Ok(FontBook {
+            db: Arc::new(db),
+            advances: Arc::new(Advances::of_embedded()),
+        })
     }
 
     /// Only the embedded fonts: what golden images are drawn with, the same everywhere.
@@ -65,6 +69,7 @@ impl FontBook {
         Fonts {
             system: FontSystem::new_with_locale_and_db("en".into(), (*self.db).clone()),
             glyphs: SwashCache::new(),
+            advances: self.advances.clone(),
         }
     }
 
@@ -90,6 +95,71 @@ fn load_dir(db: &mut fontdb::Database, dir: &Path) -> Result<(), FontError> {
 pub struct Fonts {
     pub(super) system: FontSystem,
     pub(super) glyphs: SwashCache,
+    pub(super) advances: Arc<Advances>,
+}
+
+/// The advance widths (in em) of the embedded Noto Sans for the letters of the Latin,
+/// Greek and Cyrillic blocks and common punctuation: enough to prove, without shaping,
+/// that most text fits its lines (see `sheet::fits_without_shaping`).
+pub struct Advances {
+    regular: Vec<f32>,
+    bold: Vec<f32>,
+}
+
+/// The characters [`Advances`] covers: U+0000 to U+052F, and U+2000 to U+20CF.
+const LOW_END: u32 = 0x0530;
+const PUNCTUATION: std::ops::Range<u32> = 0x2000..0x20D0;
+
+impl Advances {
+    fn of_embedded() -> Advances {
+        Advances {
+            regular: advances_of(NOTO_SANS_REGULAR),
+            bold: advances_of(NOTO_SANS_BOLD),
+        }
+    }
+
+    /// The advance of `c` in em, when the embedded face has it and it is covered.
+    pub fn em(&self, c: char, bold: bool) -> Option<f32> {
+        let table = if bold { &self.bold } else { &self.regular };
+        let index = index_of(c)?;
+        table.get(index).copied().filter(|w| !w.is_nan())
+    }
+}
+
+fn index_of(c: char) -> Option<usize> {
+    let c = c as u32;
+    if c < LOW_END {
+        Some(c as usize)
+    } else if PUNCTUATION.contains(&c) {
+        Some((LOW_END + c - PUNCTUATION.start) as usize)
+    } else {
+        None
+    }
+}
+
+/// NaN marks a character the face has no glyph for (or a control character).
+fn advances_of(font: &[u8]) -> Vec<f32> {
+    use cosmic_text::skrifa::{FontRef, MetadataProvider, instance::LocationRef, instance::Size};
+    let size = (LOW_END + PUNCTUATION.end - PUNCTUATION.start) as usize;
+    let Ok(face) = FontRef::new(font) else {
+        return vec![f32::NAN; size];
+    };
+    let units = f32::from(
+        face.metrics(Size::unscaled(), LocationRef::default())
+            .units_per_em,
+    );
+    let charmap = face.charmap();
+    let metrics = face.glyph_metrics(Size::unscaled(), LocationRef::default());
+    (0..LOW_END)
+        .chain(PUNCTUATION)
+        .map(|c| {
+            char::from_u32(c)
+                .filter(|c| !c.is_control())
+                .and_then(|c| charmap.map(c))
+                .and_then(|glyph| metrics.advance_width(glyph))
+                .map_or(f32::NAN, |w| w / units)
+        })
+        .collect()
 }
 
 /// [`Fonts`] for work spread over threads: each task borrows one, made on first need.

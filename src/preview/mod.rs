@@ -75,8 +75,8 @@ impl Field {
     /// message (our rule, not Apple's: Apple limits characters only).
     pub fn max_lines(self) -> usize {
         match self {
-            Self::Header => 3,
-            Self::Body => 6,
+            Self::Header => 2,
+            Self::Body => 4,
             Self::Bullet(_) => 2,
         }
     }

@@ -73,23 +73,23 @@ fn palette(appearance: Appearance) -> Palette {
 
 /// A type style: size and line height in points, weight.
 #[derive(Clone, Copy)]
-struct Type {
+pub(super) struct Type {
     size: f32,
     line: f32,
     bold: bool,
 }
 
-const TITLE_TYPE: Type = Type {
+pub(super) const TITLE_TYPE: Type = Type {
     size: 22.0,
     line: 28.0,
     bold: true,
 };
-const HEADER_TYPE: Type = Type {
+pub(super) const HEADER_TYPE: Type = Type {
     size: 17.0,
     line: 22.0,
     bold: true,
 };
-const BODY_TYPE: Type = Type {
+pub(super) const BODY_TYPE: Type = Type {
     size: 15.0,
     line: 20.0,
     bold: false,
@@ -106,15 +106,15 @@ const BUTTON_TYPE: Type = Type {
 };
 
 /// Shaped, wrapped text, in pixels.
-struct Text {
+pub(super) struct Text {
     buffer: Buffer,
-    lines: usize,
+    pub(super) lines: usize,
     /// Height in points.
     height: f32,
     missing: Vec<char>,
 }
 
-fn shape(
+pub(super) fn shape(
     fonts: &mut Fonts,
     text: &str,
     style: Type,
@@ -195,9 +195,77 @@ impl MessageText {
     }
 }
 
-/// Lines per field and missing characters, without drawing (what `validate` checks).
+/// Lines per field and missing characters, without drawing (what `validate` checks). A
+/// field that [`fits_without_shaping`] is left out of `lines`: it neither overflows nor
+/// lacks a glyph.
 pub fn measure(fonts: &mut Fonts, sheet: &Sheet) -> TextReport {
-    MessageText::shape(fonts, sheet, f32::from(MEASURE_SCALE)).report()
+    let scale = f32::from(MEASURE_SCALE);
+    let bullets_width = CONTENT - ICON - ICON_GAP;
+    let fields = [
+        (Field::Header, sheet.header, HEADER_TYPE, CONTENT),
+        (Field::Body, sheet.body, BODY_TYPE, CONTENT),
+    ]
+    .into_iter()
+    .chain(
+        sheet
+            .bullets
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (Field::Bullet(i), b.text, BODY_TYPE, bullets_width)),
+    );
+    let mut report = TextReport::default();
+    for (field, text, style, width) in fields {
+        if fits_without_shaping(&fonts.advances, text, style, width, field.max_lines()) {
+            continue;
+        }
+        let shaped = shape(fonts, text, style, width, scale, None);
+        report.lines.push((field, shaped.lines));
+        report
+            .missing
+            .extend(shaped.missing.iter().map(|&c| (field, c)));
+    }
+    report
+}
+
+/// Whether `text` surely takes at most `max_lines` lines of `width` points, from the
+/// embedded face's advances alone (most copy: Latin, Greek, Cyrillic). Wrapping puts a
+/// line break only where the next word does not fit, so every line but the last is
+/// wider than `width` minus the longest word: with n lines, (n − 1)(width − longest) <
+/// total. Widths get 5 % on top for kerning. Anything else (another script, a line
+/// break, a word as wide as the line) is shaped.
+pub(super) fn fits_without_shaping(
+    advances: &super::fonts::Advances,
+    text: &str,
+    style: Type,
+    width: f32,
+    max_lines: usize,
+) -> bool {
+    let (mut total, mut word, mut longest) = (0.0f32, 0.0f32, 0.0f32);
+    for c in text.chars() {
+        if matches!(c, '\u{2028}' | '\u{2029}') {
+            return false;
+        }
+        let Some(em) = advances.em(c, style.bold) else {
+            return false;
+        };
+        let w = em * style.size;
+        total += w;
+        if c == ' ' {
+            longest = longest.max(word + w);
+            word = 0.0;
+        } else {
+            word += w;
+        }
+    }
+    let space = advances.em(' ', style.bold).unwrap_or(0.3) * style.size;
+    let longest = (longest.max(word) + space) * 1.05;
+    let total = total * 1.05;
+    if longest >= width {
+        return false;
+    }
+    // n − 1 < total / (width − longest)
+    let most = (total / (width - longest)).floor() as usize + 1;
+    most <= max_lines
 }
 
 /// One thing on the page, in points.
@@ -473,9 +541,7 @@ fn paint(fonts: &mut Fonts, pixmap: &mut Pixmap, item: Item, scale: f32, colors:
             }
         }
         Item::AppIcon { rect } => {
-            let mut paint = Paint::default();
-            paint.anti_alias = true;
-            paint.shader = LinearGradient::new(
+            let shader = LinearGradient::new(
                 Point::from_xy(rect.x, rect.y),
                 Point::from_xy(rect.x, rect.y + rect.h),
                 vec![
@@ -497,6 +563,11 @@ fn paint(fonts: &mut Fonts, pixmap: &mut Pixmap, item: Item, scale: f32, colors:
                 colors.placeholder[2],
                 255,
             )));
+            let paint = Paint {
+                shader,
+                anti_alias: true,
+                ..Paint::default()
+            };
             if let Some(path) = rounded(rect, 14.0) {
                 pixmap.fill_path(&path, &paint, FillRule::Winding, to_px, None);
             }
@@ -509,15 +580,17 @@ fn paint(fonts: &mut Fonts, pixmap: &mut Pixmap, item: Item, scale: f32, colors:
             let pixels = &picture.pixels;
             let sx = rect.w * scale / pixels.width() as f32;
             let sy = rect.h * scale / pixels.height() as f32;
-            let mut paint = Paint::default();
-            paint.anti_alias = true;
-            paint.shader = Pattern::new(
-                pixels.as_ref(),
-                SpreadMode::Pad,
-                FilterQuality::Bicubic,
-                1.0,
-                Transform::from_row(sx, 0.0, 0.0, sy, rect.x * scale, rect.y * scale),
-            );
+            let paint = Paint {
+                shader: Pattern::new(
+                    pixels.as_ref(),
+                    SpreadMode::Pad,
+                    FilterQuality::Bicubic,
+                    1.0,
+                    Transform::from_row(sx, 0.0, 0.0, sy, rect.x * scale, rect.y * scale),
+                ),
+                anti_alias: true,
+                ..Paint::default()
+            };
             let px = Rect {
                 x: rect.x * scale,
                 y: rect.y * scale,
