@@ -12,6 +12,9 @@ use crate::manifest::Manifest;
 /// no diffs); the notes say which.
 pub struct Base {
     pub manifests: BTreeMap<String, Manifest>,
+    /// The PNG bytes of each base app's images, by bundle id and image key (for the
+    /// *before* pictures of `plan --previews`).
+    pub images: BTreeMap<String, BTreeMap<String, std::sync::Arc<Vec<u8>>>>,
     pub notes: Vec<String>,
 }
 
@@ -90,6 +93,7 @@ pub fn load_base(spec: &str, paths: &[PathBuf]) -> Result<Base, String> {
     if base_paths.is_empty() {
         return Ok(Base {
             manifests: BTreeMap::new(),
+            images: BTreeMap::new(),
             notes: vec![format!(
                 "no manifests at revision {spec}: every localization is new"
             )],
@@ -113,6 +117,15 @@ fn collect(loaded: loader::Loaded) -> Base {
         })
         .collect();
     Base {
+        images: loaded
+            .apps
+            .iter()
+            .map(|a| {
+                let pngs = a.desired.images.iter();
+                let pngs = pngs.map(|i| (i.key.clone(), i.png.clone())).collect();
+                (a.manifest.app.bundle_id.clone(), pngs)
+            })
+            .collect(),
         manifests: loaded
             .apps
             .into_iter()

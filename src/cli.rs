@@ -348,6 +348,17 @@ pub struct PlanArgs {
     /// Exit 2 when the plan has changes.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Draw every localization the plan uploads, before (from --base) and after, light
+    /// and dark, into this folder, with a gallery (index.html) of just those; the
+    /// markdown and JSON plans name the pictures.
+    #[arg(long, value_name = "DIR")]
+    pub previews: Option<PathBuf>,
+    /// Where the --previews folder will be published (e.g. a branch's raw URL): the
+    /// markdown plan embeds the pictures from there.
+    #[arg(long, value_name = "URL", requires = "previews")]
+    pub previews_url: Option<String>,
+    #[command(flatten)]
+    pub fonts: FontArgs,
     /// The realtime snapshot `apply --snapshot` writes (a file or `s3://BUCKET/KEY`): what
     /// it serves is never pruned, and the plan shows how the realtime rules differ from it.
     #[arg(long, value_name = "FILE")]

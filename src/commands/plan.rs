@@ -40,6 +40,14 @@ pub fn run(args: PlanArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
         Some(spec) => Some(crate::base::load_base(spec, &paths).map_err(anyhow::Error::msg)?),
         None => None,
     };
+    // So are the previews' fonts and folder.
+    let previews = match &args.previews {
+        Some(dir) => Some((
+            super::preview::Gallery::begin(dir)?,
+            super::preview::font_book(&args.fonts)?,
+        )),
+        None => None,
+    };
     let options = PlanOptions { prune: args.prune };
     let runtime = super::runtime()?;
     let mut plan = runtime.block_on(async {
@@ -53,6 +61,22 @@ pub fn run(args: PlanArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
         attach_diffs(&mut plan, &apps, base);
     }
     attach_rule_changes(&mut plan, &apps, base.as_ref(), snapshot.as_ref());
+    if let Some((gallery, book)) = previews {
+        let (previews, diags) = super::preview::plan_previews(
+            &plan,
+            &apps,
+            base.as_ref(),
+            gallery,
+            args.previews_url.as_deref(),
+            book,
+        )?;
+        if !super::ui().quiet {
+            for d in diags.iter().flat_map(|d| &d.report.diagnostics) {
+                eprintln!("{}", d.render());
+            }
+        }
+        plan.previews = Some(previews);
+    }
 
     let mut out = Output::stdout();
     let color = super::use_color();

@@ -22,6 +22,7 @@ use crate::preview::{
     Appearance, Bullet, Field, FontBook, FontPool, FontSources, Picture, Sheet, Style, TextReport,
     check, render,
 };
+use crate::reconcile::previews::{PreviewChange, PreviewSet, PreviewedLocalization};
 use crate::render::plural;
 use crate::validate::diagnostics::FileDiagnostics;
 
@@ -129,8 +130,8 @@ pub fn run(args: PreviewArgs) -> anyhow::Result<ExitCode> {
 pub struct Page {
     pub bundle_id: String,
     pub file: PathBuf,
-    /// Where the localization is written (warnings point here, or at its fields).
-    pub locations: crate::manifest::Locations<'static>,
+    /// Where the header, the body and each bullet point's text are written.
+    pub spans: Vec<(Field, Span)>,
     pub key: String,
     pub locale: String,
     pub kind: MessageKind,
@@ -154,17 +155,10 @@ impl Page {
     }
 
     fn span(&self, field: Field) -> Span {
-        let mut segments = vec!["messages", &self.key, "localizations", &self.locale];
-        let index;
-        match field {
-            Field::Header => segments.push("header"),
-            Field::Body => segments.push("body"),
-            Field::Bullet(i) => {
-                index = i.to_string();
-                segments.extend(["bulletPoints", &index, "text"]);
-            }
-        }
-        self.locations.get(&pointer(&segments)).value
+        self.spans
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map_or(Span { line: 1, col: 1 }, |(_, span)| *span)
     }
 
     pub fn warn(&self, report: &TextReport, d: &mut FileDiagnostics) {
@@ -204,7 +198,7 @@ pub fn pages_of(
     pages_of_manifest(
         &app.file,
         &app.manifest,
-        &app.locations,
+        Some(&app.locations),
         &pngs(app),
         keep,
         scale,
@@ -224,7 +218,7 @@ pub fn pngs(app: &LoadedApp) -> BTreeMap<String, Arc<Vec<u8>>> {
 pub fn pages_of_manifest(
     file: &Path,
     manifest: &Manifest,
-    locations: &crate::manifest::Locations<'static>,
+    locations: Option<&crate::manifest::Locations<'static>>,
     pngs: &BTreeMap<String, Arc<Vec<u8>>>,
     keep: impl Fn(&str, &str) -> bool,
     scale: u8,
@@ -244,8 +238,11 @@ pub fn pages_of_manifest(
         let decoded = match decoded {
             Ok(p) => Some(Arc::new(p)),
             Err(e) => {
+                let at = locations.map_or(Span { line: 1, col: 1 }, |l| {
+                    l.value(&["images", key, "file"])
+                });
                 d.warning(
-                    locations.value(&["images", key, "file"]),
+                    at,
                     format!("image `{key}` cannot be drawn: {e}"),
                     "the preview shows an empty frame in its place",
                 );
@@ -265,10 +262,32 @@ pub fn pages_of_manifest(
             if !keep(key, locale) {
                 continue;
             }
+            let field_span = |field: Field| {
+                let mut segments = vec!["messages", key, "localizations", locale];
+                let index;
+                match field {
+                    Field::Header => segments.push("header"),
+                    Field::Body => segments.push("body"),
+                    Field::Bullet(i) => {
+                        index = i.to_string();
+                        segments.extend(["bulletPoints", &index, "text"]);
+                    }
+                }
+                let span = locations.map_or(Span { line: 1, col: 1 }, |l| {
+                    l.get(&pointer(&segments)).value
+                });
+                (field, span)
+            };
+            let bullet_count = l.bullet_points.as_ref().map_or(0, Vec::len);
+            let spans = [Field::Header, Field::Body]
+                .into_iter()
+                .chain((0..bullet_count).map(Field::Bullet))
+                .map(field_span)
+                .collect();
             pages.push(Page {
                 bundle_id: manifest.app.bundle_id.clone(),
                 file: file.to_path_buf(),
-                locations: locations.clone(),
+                spans,
                 key: key.clone(),
                 locale: locale.clone(),
                 kind: message.kind,
@@ -526,4 +545,189 @@ pub fn warnings_of(report: &TextReport) -> Vec<String> {
             .map(|(field, c)| format!("no font has U+{:04X} ({c}) in the {field}", *c as u32)),
     );
     out
+}
+
+/// The scale of `plan --previews` pictures: enough to read, small enough for a pull
+/// request.
+const PLAN_SCALE: u8 = 2;
+
+/// `plan --previews DIR`: the before (from `--base`) and after pictures of every
+/// localization the plan uploads, in any environment, and a gallery of just those.
+pub fn plan_previews(
+    plan: &crate::reconcile::Plan,
+    apps: &[LoadedApp],
+    base: Option<&crate::base::Base>,
+    gallery: Gallery,
+    url: Option<&str>,
+    book: FontBook,
+) -> anyhow::Result<(PreviewSet, Vec<FileDiagnostics>)> {
+    use crate::reconcile::Op;
+    use std::collections::BTreeSet;
+    let changed: BTreeSet<(&str, &str, &str)> = plan
+        .apps
+        .iter()
+        .flat_map(|a| {
+            a.actions.iter().filter_map(move |action| match &action.op {
+                Op::UploadMessage { key, locale, .. } => {
+                    Some((a.bundle_id.as_str(), &**key, &**locale))
+                }
+                _ => None,
+            })
+        })
+        .collect();
+    let pool = FontPool::new(book);
+    let dir = gallery.out.clone();
+    let mut pairs: Vec<(Page, Option<Page>)> = Vec::new();
+    let mut diags = Vec::new();
+    for app in apps {
+        let bundle = app.desired.bundle_id.as_str();
+        let keep = |key: &str, locale: &str| changed.contains(&(bundle, key, locale));
+        let mut d = FileDiagnostics::new(&app.file);
+        let after = pages_of(app, keep, PLAN_SCALE, &mut d);
+        diags.push(d);
+        if after.is_empty() {
+            continue;
+        }
+        let mut before = match (base, base.and_then(|b| b.manifests.get(bundle))) {
+            (Some(base), Some(manifest)) => {
+                let none = BTreeMap::new();
+                let pngs = base.images.get(bundle).unwrap_or(&none);
+                let mut ignored = FileDiagnostics::new(&app.file);
+                pages_of_manifest(
+                    &app.file,
+                    manifest,
+                    None,
+                    pngs,
+                    keep,
+                    PLAN_SCALE,
+                    &mut ignored,
+                )
+            }
+            _ => Vec::new(),
+        };
+        for page in after {
+            let at = before
+                .iter()
+                .position(|b| b.key == page.key && b.locale == page.locale);
+            pairs.push((page, at.map(|i| before.swap_remove(i))));
+        }
+    }
+    let first_error = Mutex::new(None);
+    let drawn: Vec<(PreviewedLocalization, TextReport)> = pairs
+        .par_iter()
+        .map(|(after, before)| {
+            let stem = after.stem();
+            let write = |name: String, png: &[u8]| {
+                if let Err(e) = gallery.write(&name, png) {
+                    first_error.lock().expect("lock").get_or_insert(e);
+                }
+                name
+            };
+            let mut light = (None, Vec::new());
+            let mut entry = PreviewedLocalization {
+                bundle_id: after.bundle_id.clone(),
+                message_key: after.key.clone(),
+                locale: after.locale.clone(),
+                change: if before.is_some() {
+                    PreviewChange::Changed
+                } else {
+                    PreviewChange::New
+                },
+                side_by_side: format!("{stem}.compare.png"),
+                before: vec![],
+                after: vec![],
+                warnings: vec![],
+            };
+            let mut report = TextReport::default();
+            for appearance in Appearance::ALL {
+                let style = Style {
+                    appearance,
+                    scale: PLAN_SCALE,
+                };
+                if let Some(before) = before {
+                    let drawn = pool.with(|fonts| before.draw(fonts, style));
+                    let name = format!("{stem}.before.{}.png", appearance.as_str());
+                    entry.before.push(write(name, &drawn.png));
+                    if appearance == Appearance::Light {
+                        light.0 = Some(drawn.png);
+                    }
+                }
+                let drawn = pool.with(|fonts| after.draw(fonts, style));
+                let name = format!("{stem}.after.{}.png", appearance.as_str());
+                entry.after.push(write(name, &drawn.png));
+                if appearance == Appearance::Light {
+                    light.1 = drawn.png;
+                    report = drawn.text;
+                }
+            }
+            let compare = pool.with(|fonts| {
+                crate::preview::side_by_side(fonts, light.0.as_deref(), &light.1, PLAN_SCALE)
+            });
+            write(entry.side_by_side.clone(), &compare);
+            entry.warnings = warnings_of(&report);
+            (entry, report)
+        })
+        .collect();
+    if let Some(e) = first_error.into_inner().expect("lock") {
+        return Err(e);
+    }
+    for ((after, _), (_, report)) in pairs.iter().zip(&drawn) {
+        if let Some(d) = diags.iter_mut().find(|d| d.file == after.file) {
+            after.warn(report, d);
+        }
+    }
+    let localizations: Vec<PreviewedLocalization> = drawn.into_iter().map(|(e, _)| e).collect();
+    gallery.finish(&changes_html(&localizations))?;
+    Ok((
+        PreviewSet {
+            folder: dir.display().to_string(),
+            url: url.map(|u| u.trim_end_matches('/').to_string()),
+            gallery: "index.html".into(),
+            localizations,
+        },
+        diags,
+    ))
+}
+
+fn changes_html(changes: &[PreviewedLocalization]) -> String {
+    let mut html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>retainctl plan previews</title>\n<style>{STYLE}</style></head><body>\n<h1>What the plan changes, as Apple shows it</h1>\n<p>{}: before (the base) and after (these manifests), light and dark. An approximation of the Confirm Cancellation page (see retainctl's README).</p>\n",
+        plural(
+            changes.len(),
+            "changed localization",
+            "changed localizations"
+        )
+    );
+    for c in changes {
+        let change = match c.change {
+            PreviewChange::New => "new",
+            PreviewChange::Changed => "changed",
+        };
+        html.push_str(&format!(
+            "<h3>{} · {} · {} <span class=\"kind\">{change}</span></h3>\n<div class=\"row\">",
+            escape(&c.bundle_id),
+            escape(&c.message_key),
+            escape(&c.locale)
+        ));
+        for (i, appearance) in Appearance::ALL.iter().enumerate() {
+            for (word, list) in [("before", &c.before), ("after", &c.after)] {
+                if let Some(name) = list.get(i) {
+                    html.push_str(&format!(
+                        "<figure><figcaption>{word} · {}</figcaption><img src=\"{}\" alt=\"{} {} {word} ({})\"></figure>",
+                        appearance.as_str(),
+                        escape(&href(name)),
+                        escape(&c.message_key),
+                        escape(&c.locale),
+                        appearance.as_str()
+                    ));
+                }
+            }
+        }
+        html.push_str("</div>\n");
+        for w in &c.warnings {
+            html.push_str(&format!("<div class=\"warn\">{}</div>\n", escape(w)));
+        }
+    }
+    html.push_str("</body></html>\n");
+    html
 }

@@ -15,7 +15,7 @@ mod sheet;
 
 pub use fonts::{FontBook, FontError, FontPool, FontSources, Fonts};
 pub use picture::{Picture, PictureError};
-pub use sheet::{measure, render};
+pub use sheet::{measure, render, side_by_side};
 
 use crate::manifest::{HeaderPosition, MessageKind};
 

@@ -682,3 +682,59 @@ fn encode(pixmap: &Pixmap) -> Vec<u8> {
         .expect("writing into memory does not fail");
     out
 }
+
+/// Two pages side by side under the words BEFORE and AFTER (or the new page alone under
+/// NEW), on a neutral ground: the picture a pull request shows for a changed message.
+pub fn side_by_side(fonts: &mut Fonts, before: Option<&[u8]>, after: &[u8], scale: u8) -> Vec<u8> {
+    let scale = f32::from(scale.max(1));
+    let decode = |png: &[u8]| Pixmap::decode_png(png).ok();
+    let pages: Vec<(&str, Pixmap)> = match before.and_then(decode) {
+        Some(b) => vec![("BEFORE", b)],
+        None => vec![],
+    }
+    .into_iter()
+    .chain(decode(after).map(|a| (if before.is_some() { "AFTER" } else { "NEW" }, a)))
+    .collect();
+    let gap = (24.0 * scale) as u32;
+    let label = (32.0 * scale) as u32;
+    let width = pages.iter().map(|(_, p)| p.width()).sum::<u32>() + gap * (pages.len() as u32 + 1);
+    let height = pages.iter().map(|(_, p)| p.height()).max().unwrap_or(1) + label + gap;
+    let Some(mut canvas) = Pixmap::new(width.max(1), height.max(1)) else {
+        return Vec::new();
+    };
+    canvas.fill(tiny_skia::Color::from_rgba8(209, 209, 214, 255));
+    let mut x = gap;
+    for (word, page) in &pages {
+        let words = shape(
+            fonts,
+            word,
+            HEADER_TYPE,
+            page.width() as f32 / scale,
+            scale,
+            Some(Align::Center),
+        );
+        let y = (label as f32 - words.height * scale) / 2.0;
+        paint(
+            fonts,
+            &mut canvas,
+            Item::Text {
+                text: words,
+                x: x as f32 / scale,
+                y: y / scale,
+                color: [60, 60, 67],
+            },
+            scale,
+            palette(Appearance::Light),
+        );
+        canvas.draw_pixmap(
+            x as i32,
+            label as i32,
+            page.as_ref(),
+            &tiny_skia::PixmapPaint::default(),
+            Transform::identity(),
+            None,
+        );
+        x += page.width() + gap;
+    }
+    encode(&canvas)
+}

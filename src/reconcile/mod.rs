@@ -7,6 +7,7 @@ pub mod diff;
 pub mod observe;
 pub mod observed;
 pub mod planner;
+pub mod previews;
 pub mod rule_diff;
 pub mod snapshot;
 
@@ -27,6 +28,9 @@ pub struct Plan {
     #[serde(default)]
     pub options: PlanOptions,
     pub apps: Vec<AppPlan>,
+    /// With `plan --previews`: the pictures of every changed or new localization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previews: Option<previews::PreviewSet>,
 }
 
 impl Plan {
@@ -35,6 +39,7 @@ impl Plan {
             format_version: FORMAT_VERSION,
             options,
             apps,
+            previews: None,
         }
     }
 

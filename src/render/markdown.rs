@@ -10,6 +10,7 @@ use super::{
 use crate::manifest::EnvironmentName;
 use crate::reconcile::apply::AppReport;
 use crate::reconcile::planner::Status;
+use crate::reconcile::previews::{PreviewChange, PreviewSet};
 use crate::reconcile::{AppPlan, Plan};
 
 /// The first line of every markdown plan, so CI can find and update its comment.
@@ -149,6 +150,9 @@ pub fn plan(plan: &Plan) -> String {
         detail: 0,
         text: head,
     }];
+    if let Some(previews) = &plan.previews {
+        parts.push(part(1, |out| previews_part(out, previews)));
+    }
     for app in &plan.apps {
         parts.extend(app_parts(app));
     }
@@ -387,6 +391,70 @@ fn fit(mut parts: Vec<Part>, limit: usize) -> String {
         left_out.join(", ")
     );
     text
+}
+
+/// Where the action puts the link to the gallery it uploads (`action/comment.js`).
+pub const GALLERY_MARKER: &str = "<!-- retainctl:previews-gallery -->";
+
+/// How many changed localizations the comment shows pictures of; the gallery has all.
+pub const PREVIEWS_SHOWN: usize = 12;
+
+/// The previews of a plan: the first [`PREVIEWS_SHOWN`] changes as pictures (from
+/// `--previews-url`) or file names, then how many more the gallery holds.
+fn previews_part(out: &mut String, previews: &PreviewSet) {
+    let n = previews.localizations.len();
+    let _ = writeln!(out, "### Previews\n");
+    if n == 0 {
+        let _ = writeln!(out, "No message changes: nothing to preview.\n");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "{}, before and after, as Apple's Confirm Cancellation page shows them (an approximation). Gallery of all: `{}`. {GALLERY_MARKER}\n",
+        plural(n, "changed localization", "changed localizations"),
+        cell(&format!("{}/{}", previews.folder, previews.gallery))
+    );
+    for l in previews.localizations.iter().take(PREVIEWS_SHOWN) {
+        let change = match l.change {
+            PreviewChange::New => "new",
+            PreviewChange::Changed => "changed",
+        };
+        let _ = writeln!(
+            out,
+            "**{} · {} · {}** ({change})\n",
+            code(&l.bundle_id),
+            code(&l.message_key),
+            cell(&l.locale)
+        );
+        match &previews.url {
+            Some(url) => {
+                let _ = writeln!(
+                    out,
+                    "<img src=\"{url}/{}\" width=\"480\" alt=\"{} {} before and after\">\n",
+                    super::url_path(&l.side_by_side),
+                    cell(&l.message_key).replace('"', "'"),
+                    cell(&l.locale)
+                );
+            }
+            None => {
+                let _ = writeln!(out, "{}\n", code(&l.side_by_side));
+            }
+        }
+        for w in &l.warnings {
+            let _ = writeln!(out, "> ⚠️ {}\n", cell(w));
+        }
+    }
+    if n > PREVIEWS_SHOWN {
+        let _ = writeln!(
+            out,
+            "…and {} more in the gallery.\n",
+            plural(
+                n - PREVIEWS_SHOWN,
+                "changed localization",
+                "changed localizations"
+            )
+        );
+    }
 }
 
 fn content_table(out: &mut String, app: &AppPlan) {

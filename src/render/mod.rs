@@ -567,3 +567,22 @@ pub fn cap_words(cap: &crate::reconcile::planner::CapState) -> String {
         cap.on_apple, cap.uploads, cap.limit, cap.must_go
     )
 }
+
+/// One line on a plan's previews: how many were drawn, and where the gallery is.
+pub fn previews_line(previews: &crate::reconcile::previews::PreviewSet) -> String {
+    format!(
+        "Previews: {} drawn in {}/{}",
+        plural(
+            previews.localizations.len(),
+            "changed localization",
+            "changed localizations"
+        ),
+        previews.folder,
+        previews.gallery
+    )
+}
+
+/// A gallery file name in a URL: `%` (of names made safe) escaped again.
+pub fn url_path(name: &str) -> String {
+    name.replace('%', "%25").replace(' ', "%20")
+}

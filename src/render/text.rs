@@ -236,6 +236,9 @@ pub fn plan(plan: &Plan, color: bool) -> String {
         }
         out.push('\n');
     }
+    if let Some(previews) = &plan.previews {
+        let _ = writeln!(out, "{}\n", super::previews_line(previews));
+    }
     let _ = writeln!(out, "{}", headline(plan));
     out
 }
