@@ -639,9 +639,36 @@ fn a_large_plan_keeps_every_section_and_default_change() {
             )
         })
         .collect();
-    let text =
-        crate::render::markdown::plan(&crate::reconcile::Plan::new(PlanOptions::default(), apps));
+    let mut whole = crate::reconcile::Plan::new(PlanOptions::default(), apps);
+    // `plan --previews`: a picture of every one of the 2,000 changed localizations.
+    use crate::reconcile::previews::{PreviewChange, PreviewSet, PreviewedLocalization};
+    whole.previews = Some(PreviewSet {
+        folder: "previews".into(),
+        url: Some("https://github.com/o/r/raw/retainctl-previews/pr-1/abc".into()),
+        gallery: "index.html".into(),
+        localizations: d
+            .messages
+            .iter()
+            .map(|m| PreviewedLocalization {
+                bundle_id: "com.example.app".into(),
+                message_key: m.key.to_string(),
+                locale: m.locale.to_string(),
+                change: PreviewChange::Changed,
+                side_by_side: format!("com.example.app/{}/{}.compare.png", m.key, m.locale),
+                before: vec!["b.light.png".into(), "b.dark.png".into()],
+                after: vec!["a.light.png".into(), "a.dark.png".into()],
+                warnings: vec!["the body takes 5 lines (the page shows 4)".into()],
+            })
+            .collect(),
+    });
+    let text = crate::render::markdown::plan(&whole);
     assert!(text.chars().count() <= crate::render::MARKDOWN_LIMIT);
+    assert_eq!(
+        text.matches("<img src=\"https://github.com/o/r/raw/retainctl-previews/pr-1/abc/com.example.app/").count(),
+        crate::render::markdown::PREVIEWS_SHOWN
+    );
+    assert!(text.contains("2000 changed localizations, before and after"), "{text}");
+    assert!(text.contains("…and 1988 more changed localizations in the gallery."));
     assert!(text.contains("### com.example.app · sandbox"));
     assert!(text.contains("### com.example.app · production"));
     assert_eq!(text.matches("| set default |").count(), 8, "{text}");

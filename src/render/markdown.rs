@@ -445,15 +445,9 @@ fn previews_part(out: &mut String, previews: &PreviewSet) {
         }
     }
     if n > PREVIEWS_SHOWN {
-        let _ = writeln!(
-            out,
-            "…and {} more in the gallery.\n",
-            plural(
-                n - PREVIEWS_SHOWN,
-                "changed localization",
-                "changed localizations"
-            )
-        );
+        let more = n - PREVIEWS_SHOWN;
+        let noun = if more == 1 { "localization" } else { "localizations" };
+        let _ = writeln!(out, "…and {more} more changed {noun} in the gallery.\n");
     }
 }
 
