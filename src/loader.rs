@@ -464,10 +464,7 @@ fn load_with(
         .map(|Found { path: file, arg }| {
             let mut d = FileDiagnostics::new(file);
             let root = tree.clone().unwrap_or_else(|| TreeRoot::of(file, arg));
-            let valid = check_file_in(file, &root, &mut d).and_then(|checked| {
-                if let Some(extra) = extra {
-                    extra(&checked.manifest, &checked.locations, &mut d);
-                }
+            let valid = check_file_in(file, &root, extra, &mut d).and_then(|checked| {
                 let bundle_id = checked.manifest.app.bundle_id.clone();
                 let at = checked.locations.value(&["app", "bundleId"]);
                 let app = match keep {
@@ -518,7 +515,7 @@ fn load_with(
 /// Reads one file; returns the app when it has no errors. Image paths stay inside the
 /// git work tree holding the file, else the file's folder.
 pub fn load_file(file: &Path, d: &mut FileDiagnostics) -> Option<LoadedApp> {
-    let checked = check_file_in(file, &TreeRoot::of(file, file), d)?;
+    let checked = check_file_in(file, &TreeRoot::of(file, file), None, d)?;
     expand_checked(file, checked, d)
 }
 
@@ -538,7 +535,12 @@ struct Checked {
 }
 
 /// Reads and checks one file.
-fn check_file_in(file: &Path, root: &TreeRoot, d: &mut FileDiagnostics) -> Option<Checked> {
+fn check_file_in(
+    file: &Path,
+    root: &TreeRoot,
+    extra: Option<ExtraCheck>,
+    d: &mut FileDiagnostics,
+) -> Option<Checked> {
     let at_start = Span { line: 1, col: 1 };
     let bytes = match read_capped(file, MAX_MANIFEST_BYTES) {
         Ok(bytes) => bytes,
@@ -567,7 +569,7 @@ fn check_file_in(file: &Path, root: &TreeRoot, d: &mut FileDiagnostics) -> Optio
         }
     };
     let base = file.parent().unwrap_or(Path::new("."));
-    let (manifest, locations, images) = check_source_in(&source, base, root, d)?;
+    let (manifest, locations, images) = check_source_in(&source, base, root, extra, d)?;
     let pngs: BTreeMap<String, Arc<Vec<u8>>> = images
         .into_iter()
         .filter_map(|(k, v)| v.ok().map(|b| (k, b)))
@@ -631,13 +633,14 @@ pub fn check_source(
 ) -> Option<(Manifest, Locations<'static>, BTreeMap<String, ImageFile>)> {
     let folder = folder_of_path(base);
     let root = TreeRoot::Folder(folder.canonicalize().unwrap_or_else(|_| folder.into()));
-    check_source_in(source, base, &root, d)
+    check_source_in(source, base, &root, None, d)
 }
 
 fn check_source_in(
     source: &str,
     base: &Path,
     root: &TreeRoot,
+    extra: Option<ExtraCheck>,
     d: &mut FileDiagnostics,
 ) -> Option<(Manifest, Locations<'static>, BTreeMap<String, ImageFile>)> {
     // Every problem in one run: YAML problems that leave a tree (duplicate keys), then
@@ -690,6 +693,10 @@ fn check_source_in(
     validate::validate(&manifest, &decoded.locations, &images, d);
     if d.report.has_errors() {
         return None;
+    }
+    // While the document is still here to find every field's position in.
+    if let Some(extra) = extra {
+        extra(&manifest, &decoded.locations, d);
     }
     debug_assert_eq!(manifest.api_version, API_VERSION);
     Some((manifest, decoded.locations.without_tree(), images))

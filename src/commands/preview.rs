@@ -538,12 +538,20 @@ pub fn warnings_of(report: &TextReport) -> Vec<String> {
             format!("the {field} takes {lines} lines (the page shows {most})")
         })
         .collect();
-    out.extend(
-        report
+    let mut fields: Vec<Field> = report.missing.iter().map(|(f, _)| *f).collect();
+    fields.dedup();
+    for field in fields {
+        let chars: Vec<char> = report
             .missing
             .iter()
-            .map(|(field, c)| format!("no font has U+{:04X} ({c}) in the {field}", *c as u32)),
-    );
+            .filter(|(f, _)| *f == field)
+            .map(|(_, c)| *c)
+            .collect();
+        out.push(format!(
+            "no font has {} in the {field}",
+            check::missing_words(&chars)
+        ));
+    }
     out
 }
 

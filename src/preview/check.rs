@@ -63,16 +63,44 @@ pub fn warn(
             "shorten it, or look at it with `retainctl preview` (Apple's limits are characters; this is only advice)",
         );
     }
-    for &(field, c) in &report.missing {
+    let mut fields: Vec<Field> = report.missing.iter().map(|(f, _)| *f).collect();
+    fields.dedup();
+    for field in fields {
+        let chars: Vec<char> = report
+            .missing
+            .iter()
+            .filter(|(f, _)| *f == field)
+            .map(|(_, c)| *c)
+            .collect();
         d.warning(
             span(field),
             format!(
-                "message `{key}` ({locale}): no font has {} (U+{:04X}) in the {field}; the preview draws a box",
-                printable(c),
-                c as u32
+                "message `{key}` ({locale}): no font has {} in the {field}; the preview draws a box",
+                missing_words(&chars)
             ),
             "install a font that covers it (e.g. Debian's fonts-noto-core, fonts-noto-cjk, fonts-noto-color-emoji) or give --fonts DIR",
         );
+    }
+}
+
+/// `お` (U+304A), `待` (U+5F85) and 5 more characters.
+pub fn missing_words(chars: &[char]) -> String {
+    const SHOWN: usize = 3;
+    let mut words: Vec<String> = chars
+        .iter()
+        .take(SHOWN)
+        .map(|&c| format!("{} (U+{:04X})", printable(c), c as u32))
+        .collect();
+    if chars.len() > SHOWN {
+        let more = chars.len() - SHOWN;
+        words.push(format!(
+            "{more} more {}",
+            if more == 1 { "character" } else { "characters" }
+        ));
+    }
+    match words.len() {
+        1 => words.remove(0),
+        n => format!("{} and {}", words[..n - 1].join(", "), words[n - 1]),
     }
 }
 

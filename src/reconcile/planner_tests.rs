@@ -664,10 +664,16 @@ fn a_large_plan_keeps_every_section_and_default_change() {
     let text = crate::render::markdown::plan(&whole);
     assert!(text.chars().count() <= crate::render::MARKDOWN_LIMIT);
     assert_eq!(
-        text.matches("<img src=\"https://github.com/o/r/raw/retainctl-previews/pr-1/abc/com.example.app/").count(),
+        text.matches(
+            "<img src=\"https://github.com/o/r/raw/retainctl-previews/pr-1/abc/com.example.app/"
+        )
+        .count(),
         crate::render::markdown::PREVIEWS_SHOWN
     );
-    assert!(text.contains("2000 changed localizations, before and after"), "{text}");
+    assert!(
+        text.contains("2000 changed localizations, before and after"),
+        "{text}"
+    );
     assert!(text.contains("…and 1988 more changed localizations in the gallery."));
     assert!(text.contains("### com.example.app · sandbox"));
     assert!(text.contains("### com.example.app · production"));

@@ -446,7 +446,11 @@ fn previews_part(out: &mut String, previews: &PreviewSet) {
     }
     if n > PREVIEWS_SHOWN {
         let more = n - PREVIEWS_SHOWN;
-        let noun = if more == 1 { "localization" } else { "localizations" };
+        let noun = if more == 1 {
+            "localization"
+        } else {
+            "localizations"
+        };
         let _ = writeln!(out, "…and {more} more changed {noun} in the gallery.\n");
     }
 }

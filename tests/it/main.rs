@@ -11,6 +11,7 @@ mod deploy;
 mod faults;
 mod foundation;
 mod perf_test;
+mod preview;
 mod readme;
 mod realtime_rules;
 mod reconcile_e2e;
