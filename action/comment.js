@@ -5,7 +5,10 @@
 // No npm dependencies (node >= 18: global fetch). The token is never printed.
 //
 // Environment: GITHUB_TOKEN, GITHUB_REPOSITORY (owner/name), PR_NUMBER, PLAN_FILE,
-// and optionally GITHUB_API_URL, GITHUB_SERVER_URL, GITHUB_RUN_ID, COMMIT_SHA.
+// and optionally GITHUB_API_URL, GITHUB_SERVER_URL, GITHUB_RUN_ID, COMMIT_SHA; for the
+// previews: PREVIEWS_ARTIFACT_URL (the gallery artifact, linked at the marker
+// <!-- retainctl:previews-gallery -->), PREVIEWS_URL and PREVIEWS_PUBLISHED (when the
+// pictures could not be pushed, their <img> tags become a line saying so).
 'use strict';
 
 const fs = require('fs');
@@ -99,6 +102,28 @@ function withFooter(plan) {
   return body;
 }
 
+const GALLERY_MARKER = '<!-- retainctl:previews-gallery -->';
+
+function withPreviews(plan) {
+  let body = plan;
+  const artifact = process.env.PREVIEWS_ARTIFACT_URL;
+  if (artifact) {
+    body = body.split(GALLERY_MARKER).join(
+      `[Download the gallery](${artifact}) (the \`retainctl-previews\` artifact of this run: open index.html).`);
+  }
+  const url = process.env.PREVIEWS_URL;
+  if (url && process.env.PREVIEWS_PUBLISHED === 'false') {
+    const prefix = url.split('{path}')[0];
+    body = body
+      .split('\n')
+      .map((line) => (line.startsWith(`<img src="${prefix}`)
+        ? '_Picture not published: this job cannot push the `retainctl-previews` branch. See the gallery artifact._'
+        : line))
+      .join('\n');
+  }
+  return body;
+}
+
 async function main() {
   const token = need('GITHUB_TOKEN');
   const repo = need('GITHUB_REPOSITORY');
@@ -111,7 +136,7 @@ async function main() {
   } catch (e) {
     fail(`cannot read the plan ${planFile}: ${e.message}`);
   }
-  const body = withFooter(plan);
+  const body = withFooter(withPreviews(plan));
 
   let page = `/repos/${repo}/issues/${number}/comments?per_page=100`;
   let mine = null;

@@ -353,8 +353,8 @@ pub struct PlanArgs {
     /// markdown and JSON plans name the pictures.
     #[arg(long, value_name = "DIR")]
     pub previews: Option<PathBuf>,
-    /// Where the --previews folder will be published (e.g. a branch's raw URL): the
-    /// markdown plan embeds the pictures from there.
+    /// Where the --previews folder will be published: the markdown plan embeds the
+    /// pictures from there, at URL/PATH, or where `{path}` stands in the URL.
     #[arg(long, value_name = "URL", requires = "previews")]
     pub previews_url: Option<String>,
     #[command(flatten)]

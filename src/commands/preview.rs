@@ -448,11 +448,6 @@ pub fn file_part(name: &str) -> String {
     }
 }
 
-/// A gallery file's path as a URL path (its `%` escaped again).
-pub fn href(name: &str) -> String {
-    name.replace('%', "%25")
-}
-
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -511,7 +506,7 @@ fn index_html(pages: &[Page], reports: &[TextReport], appearances: &[Appearance]
             let name = format!("{}.{}.png", page.stem(), appearance.as_str());
             html.push_str(&format!(
                 "<img src=\"{}\" alt=\"{} {} ({})\">",
-                escape(&href(&name)),
+                escape(&crate::render::url_path(&name)),
                 escape(&page.key),
                 escape(&page.locale),
                 appearance.as_str()
@@ -689,7 +684,7 @@ pub fn plan_previews(
     Ok((
         PreviewSet {
             folder: dir.display().to_string(),
-            url: url.map(|u| u.trim_end_matches('/').to_string()),
+            url: url.map(str::to_string),
             gallery: "index.html".into(),
             localizations,
         },
@@ -723,7 +718,7 @@ fn changes_html(changes: &[PreviewedLocalization]) -> String {
                     html.push_str(&format!(
                         "<figure><figcaption>{word} · {}</figcaption><img src=\"{}\" alt=\"{} {} {word} ({})\"></figure>",
                         appearance.as_str(),
-                        escape(&href(name)),
+                        escape(&crate::render::url_path(name)),
                         escape(&c.message_key),
                         escape(&c.locale),
                         appearance.as_str()

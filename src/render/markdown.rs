@@ -430,8 +430,8 @@ fn previews_part(out: &mut String, previews: &PreviewSet) {
             Some(url) => {
                 let _ = writeln!(
                     out,
-                    "<img src=\"{url}/{}\" width=\"480\" alt=\"{} {} before and after\">\n",
-                    super::url_path(&l.side_by_side),
+                    "<img src=\"{}\" width=\"480\" alt=\"{} {} before and after\">\n",
+                    super::picture_url(url, &l.side_by_side),
                     cell(&l.message_key).replace('"', "'"),
                     cell(&l.locale)
                 );

@@ -586,3 +586,14 @@ pub fn previews_line(previews: &crate::reconcile::previews::PreviewSet) -> Strin
 pub fn url_path(name: &str) -> String {
     name.replace('%', "%25").replace(' ', "%20")
 }
+
+/// Where a picture of `--previews-url URL` is: `{path}` in the URL replaced by the
+/// picture's path (`https://github.com/o/r/blob/BRANCH/pr-7/{path}?raw=true`), else the
+/// path appended after a `/`.
+pub fn picture_url(url: &str, name: &str) -> String {
+    let path = url_path(name);
+    match url.contains("{path}") {
+        true => url.replace("{path}", &path),
+        false => format!("{}/{path}", url.trim_end_matches('/')),
+    }
+}

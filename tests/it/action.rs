@@ -538,3 +538,236 @@ fn install_verifies_the_checksum_and_uses_the_tool_cache() {
     let out = install("http://127.0.0.1:9", &cache, &github_path);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+fn comment_with(api: &str, plan: &Path, env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new("node");
+    command
+        .arg(script("comment.js"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("GITHUB_TOKEN", GOOD)
+        .env("GITHUB_API_URL", api)
+        .env("GITHUB_REPOSITORY", "acme/retention")
+        .env("PR_NUMBER", "7")
+        .env("PLAN_FILE", plan);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().unwrap()
+}
+
+/// The plan comment links the gallery artifact at the marker retainctl writes, and when
+/// the pictures could not be pushed, says so instead of showing broken images.
+#[test]
+fn plan_comment_links_the_gallery_and_never_shows_unpublished_pictures() {
+    if node().is_none() {
+        return;
+    }
+    let (fake, api) = start();
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.md");
+    let url = "https://github.example/acme/retention/blob/retainctl-previews/pr-7/0123456789ab/{path}?raw=true";
+    std::fs::write(
+        &plan,
+        "<!-- retainctl:plan -->\n### Previews\n\n1 changed localization, before and after. Gallery of all: `prev/index.html`. <!-- retainctl:previews-gallery -->\n\n\
+         <img src=\"https://github.example/acme/retention/blob/retainctl-previews/pr-7/0123456789ab/app/stay/en-US.compare.png?raw=true\" width=\"480\" alt=\"stay\">\n\nrest of the plan\n",
+    )
+    .unwrap();
+    let artifact = "https://github.example/acme/retention/actions/runs/4242/artifacts/99";
+    let out = comment_with(
+        &api,
+        &plan,
+        &[
+            ("PREVIEWS_ARTIFACT_URL", artifact),
+            ("PREVIEWS_URL", url),
+            ("PREVIEWS_PUBLISHED", "true"),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let body = marked(&fake)[0].1.clone();
+    assert!(
+        body.contains(&format!("[Download the gallery]({artifact})")),
+        "{body}"
+    );
+    assert!(
+        !body.contains("<!-- retainctl:previews-gallery -->"),
+        "{body}"
+    );
+    assert!(
+        body.contains(
+            "<img src=\"https://github.example/acme/retention/blob/retainctl-previews/pr-7/"
+        ),
+        "{body}"
+    );
+
+    let out = comment_with(
+        &api,
+        &plan,
+        &[("PREVIEWS_URL", url), ("PREVIEWS_PUBLISHED", "false")],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let body = marked(&fake)[0].1.clone();
+    assert!(!body.contains("<img"), "{body}");
+    assert!(
+        body.contains(
+            "_Picture not published: this job cannot push the `retainctl-previews` branch."
+        ),
+        "{body}"
+    );
+    assert!(body.contains("rest of the plan"), "{body}");
+}
+
+fn git_in(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "user.name=t",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn publish(workspace: &Path, previews: &Path, pr: &str, sha: &str, output: &Path) -> Output {
+    Command::new("bash")
+        .arg(script("previews.sh"))
+        .env("GITHUB_WORKSPACE", workspace)
+        .env("PREVIEWS_DIR", previews)
+        .env("PR_NUMBER", pr)
+        .env("COMMIT_SHA", sha)
+        .env("GITHUB_OUTPUT", output)
+        .output()
+        .unwrap()
+}
+
+/// action/previews.sh against a local bare remote: the pictures land on the
+/// retainctl-previews branch under pr-N/COMMIT/, a newer commit replaces that pull
+/// request's older pictures (others' stay), the checkout is left as it was, and a push
+/// that is refused is a warning with published=false.
+#[test]
+fn previews_are_pushed_to_their_branch_of_a_bare_remote() {
+    let root = tempfile::tempdir().unwrap();
+    let remote = root.path().join("remote.git");
+    std::fs::create_dir(&remote).unwrap();
+    git_in(&remote, &["init", "-q", "--bare"]);
+    let work = root.path().join("work");
+    git_in(
+        root.path(),
+        &["clone", "-q", remote.to_str().unwrap(), "work"],
+    );
+    std::fs::write(work.join("app.yaml"), "apiVersion: retainctl/v1\n").unwrap();
+    git_in(&work, &["add", "-A"]);
+    git_in(&work, &["commit", "-qm", "manifests"]);
+    git_in(&work, &["push", "-q", "origin", "HEAD:main"]);
+    let head = git_in(&work, &["rev-parse", "HEAD"]);
+
+    let previews = root.path().join("previews");
+    std::fs::create_dir_all(previews.join("app/stay")).unwrap();
+    std::fs::write(previews.join("index.html"), "<html>gallery</html>").unwrap();
+    std::fs::write(
+        previews.join("app/stay/en-US.compare.png"),
+        b"\x89PNG first",
+    )
+    .unwrap();
+    let output = root.path().join("output");
+
+    let first = publish(
+        &work,
+        &previews,
+        "7",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        &output,
+    );
+    assert!(first.status.success(), "{}", text(&first));
+    assert!(
+        std::fs::read_to_string(&output)
+            .unwrap()
+            .contains("published=true")
+    );
+    let files = |rev: &str| git_in(&remote, &["ls-tree", "-r", "--name-only", rev]);
+    let listed = files("retainctl-previews");
+    assert!(
+        listed.contains("pr-7/aaaaaaaaaaaa/app/stay/en-US.compare.png"),
+        "{listed}"
+    );
+    assert!(listed.contains("pr-7/aaaaaaaaaaaa/index.html"), "{listed}");
+    assert!(
+        !listed.contains("app.yaml"),
+        "only pictures on the branch: {listed}"
+    );
+
+    std::fs::write(
+        previews.join("app/stay/en-US.compare.png"),
+        b"\x89PNG second",
+    )
+    .unwrap();
+    let other = publish(
+        &work,
+        &previews,
+        "8",
+        "cccccccccccccccccccccccccccccccccccccccc",
+        &output,
+    );
+    assert!(other.status.success(), "{}", text(&other));
+    let second = publish(
+        &work,
+        &previews,
+        "7",
+        "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+        &output,
+    );
+    assert!(second.status.success(), "{}", text(&second));
+    let listed = files("retainctl-previews");
+    assert!(!listed.contains("pr-7/aaaaaaaaaaaa"), "{listed}");
+    assert!(
+        listed.contains("pr-7/bbbbbbbbbbbb/app/stay/en-US.compare.png"),
+        "{listed}"
+    );
+    assert!(listed.contains("pr-8/cccccccccccc/index.html"), "{listed}");
+    let picture = git_in(
+        &remote,
+        &[
+            "show",
+            "retainctl-previews:pr-7/bbbbbbbbbbbb/app/stay/en-US.compare.png",
+        ],
+    );
+    assert!(picture.ends_with("second"), "{picture}");
+    // The checkout the action runs in is untouched.
+    assert_eq!(git_in(&work, &["rev-parse", "HEAD"]), head);
+    assert_eq!(git_in(&work, &["status", "--porcelain"]), "");
+    assert_eq!(files("main").trim(), "app.yaml");
+
+    // A remote that refuses the push: a warning, and the comment is told.
+    git_in(
+        &work,
+        &["remote", "set-url", "origin", "/nonexistent/remote.git"],
+    );
+    std::fs::write(&output, "").unwrap();
+    let refused = publish(
+        &work,
+        &previews,
+        "7",
+        "dddddddddddddddddddddddddddddddddddddddd",
+        &output,
+    );
+    assert!(refused.status.success(), "{}", text(&refused));
+    assert!(
+        text(&refused).contains(
+            "::warning title=retainctl previews::cannot push the retainctl-previews branch"
+        ),
+        "{}",
+        text(&refused)
+    );
+    assert!(
+        std::fs::read_to_string(&output)
+            .unwrap()
+            .contains("published=false")
+    );
+}
