@@ -6,7 +6,9 @@
 #                         Apple's production rate limits, beside the naive script on Apple's
 #                         Python library;
 #  3. benches/serve_peer.sh  serve against a Node server on Apple's own library, offers,
-#                         two S3 replicas behind nginx (SERVE=0 leaves it out: 12 minutes).
+#                         two S3 replicas behind nginx (SERVE=0 leaves it out: 12 minutes);
+#  4. benches/preview.sh  drawing 1,000 messages × 2 locales, and plan --previews of one
+#                         change (this build only: the previous one has no previews).
 # Usage: bash benches/report.sh NEW_BIN [OLD_BIN]   (OLD_BIN: the previous main's or
 #        release's retainctl; PY: a python with app-store-server-library 3.1.2, default
 #        .venv/bin/python as .ci/run makes it; OUT: where the logs go)
@@ -27,4 +29,6 @@ if [ "${SERVE:-1}" = 1 ]; then
   echo "== 3. serve against its peers"
   OUT="$OUT/serve" RETAINCTL="$NEW" RETAINCTL_BASE="${OLD:-}" bash benches/serve_peer.sh 2>&1 | tee "$OUT/serve.txt"
 fi
+echo "== 4. preview: drawing pages"
+bash benches/preview.sh "$NEW" 2>&1 | tee "$OUT/preview.txt"
 echo "== logs in $OUT"
