@@ -533,15 +533,7 @@ pub fn warnings_of(report: &TextReport) -> Vec<String> {
             format!("the {field} takes {lines} lines (the page shows {most})")
         })
         .collect();
-    let mut fields: Vec<Field> = report.missing.iter().map(|(f, _)| *f).collect();
-    fields.dedup();
-    for field in fields {
-        let chars: Vec<char> = report
-            .missing
-            .iter()
-            .filter(|(f, _)| *f == field)
-            .map(|(_, c)| *c)
-            .collect();
+    for (field, chars) in report.missing_by_field() {
         out.push(format!(
             "no font has {} in the {field}",
             check::missing_words(&chars)

@@ -63,15 +63,7 @@ pub fn warn(
             "shorten it, or look at it with `retainctl preview` (Apple's limits are characters; this is only advice)",
         );
     }
-    let mut fields: Vec<Field> = report.missing.iter().map(|(f, _)| *f).collect();
-    fields.dedup();
-    for field in fields {
-        let chars: Vec<char> = report
-            .missing
-            .iter()
-            .filter(|(f, _)| *f == field)
-            .map(|(_, c)| *c)
-            .collect();
+    for (field, chars) in report.missing_by_field() {
         d.warning(
             span(field),
             format!(

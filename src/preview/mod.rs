@@ -102,6 +102,18 @@ pub struct TextReport {
 }
 
 impl TextReport {
+    /// The characters no font has, per field, in field order.
+    pub fn missing_by_field(&self) -> Vec<(Field, Vec<char>)> {
+        let mut out: Vec<(Field, Vec<char>)> = Vec::new();
+        for &(field, c) in &self.missing {
+            match out.last_mut() {
+                Some((f, chars)) if *f == field => chars.push(c),
+                _ => out.push((field, vec![c])),
+            }
+        }
+        out
+    }
+
     /// The fields that take more lines than the sheet shows: (field, lines, most shown).
     pub fn overflows(&self) -> impl Iterator<Item = (Field, usize, usize)> + '_ {
         self.lines
