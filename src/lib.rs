@@ -18,6 +18,7 @@ pub mod commands;
 pub mod desired;
 pub mod loader;
 pub mod manifest;
+pub mod outcomes;
 pub mod preview;
 pub mod realtime;
 pub mod reconcile;
