@@ -215,10 +215,13 @@ pub fn report(
     }
 }
 
+/// An arm's answer, how many of its customers turned auto-renew off, and how many it had.
+type Arm = (AnswerKind, u64, u64);
+
 /// Each split's arms over all its products and locales, tested against the baseline.
 fn verdicts(rows: &[Row]) -> Vec<SplitVerdict> {
-    // (app, split) → rule → (answer, turned off, shown)
-    let mut arms: BTreeMap<(&str, u32), BTreeMap<u32, (AnswerKind, u64, u64)>> = BTreeMap::new();
+    // (app, split) → rule → its arm
+    let mut arms: BTreeMap<(&str, u32), BTreeMap<u32, Arm>> = BTreeMap::new();
     for row in rows {
         let (Some(split), Some(rule)) = (row.key.split, row.key.rule) else {
             continue;
@@ -236,7 +239,7 @@ fn verdicts(rows: &[Row]) -> Vec<SplitVerdict> {
         if by_rule.len() < 2 {
             continue;
         }
-        let comparison = |rule: u32, &(answer, k, n): &(AnswerKind, u64, u64)| ArmComparison {
+        let comparison = |rule: u32, &(answer, k, n): &Arm| ArmComparison {
             rule,
             answer,
             auto_renew_off: wilson(k, n),
