@@ -189,14 +189,17 @@ pub fn dedup_envs(envs: &[crate::cli::EnvArg]) -> Vec<EnvironmentName> {
 
 /// Loads the manifests for a command that talks to Apple: any error stops it.
 fn load_apps(paths: &[PathBuf]) -> anyhow::Result<Vec<LoadedApp>> {
+    load_apps_before(paths, "before talking to Apple")
+}
+
+/// [`load_apps`], saying what the errors stop (`before drawing them`).
+fn load_apps_before(paths: &[PathBuf], before: &str) -> anyhow::Result<Vec<LoadedApp>> {
     let loaded = loader::load(paths);
     if loaded.report.has_errors() {
         for d in &loaded.report.diagnostics {
             eprintln!("{}", d.render());
         }
-        anyhow::bail!(
-            "the manifests have errors: fix them (see `retainctl validate`) before talking to Apple"
-        );
+        anyhow::bail!("the manifests have errors: fix them (see `retainctl validate`) {before}");
     }
     if !ui().quiet {
         for d in &loaded.report.diagnostics {

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use rayon::prelude::*;
 
-use super::{Output, default_paths, load_apps};
+use super::{Output, default_paths, load_apps_before};
 use crate::cli::{AppearanceArg, FontArgs, PreviewArgs};
 use crate::loader::LoadedApp;
 use crate::manifest::decode::pointer;
@@ -48,7 +48,7 @@ pub fn appearances(arg: AppearanceArg) -> Vec<Appearance> {
 pub fn run(args: PreviewArgs) -> anyhow::Result<ExitCode> {
     let paths = default_paths(args.paths);
     let book = font_book(&args.fonts)?;
-    let apps = load_apps(&paths)?;
+    let apps = load_apps_before(&paths, "before drawing them")?;
     let known = |wanted: &[String], have: &dyn Fn(&str) -> bool, what: &str| match wanted
         .iter()
         .find(|w| !have(w))
@@ -146,11 +146,12 @@ impl Page {
     /// The pictures' file name stem inside the gallery: app/message/locale, each made
     /// safe for a file system.
     pub fn stem(&self) -> String {
+        // Apple's locale codes differ by more than case: they keep their capitals.
         format!(
             "{}/{}/{}",
-            file_part(&self.bundle_id),
-            file_part(&self.key),
-            file_part(&self.locale)
+            file_part(&self.bundle_id, true),
+            file_part(&self.key, true),
+            file_part(&self.locale, false)
         )
     }
 
@@ -352,63 +353,110 @@ pub fn draw(
     }
 }
 
-/// A gallery being written: files go to a hidden folder beside `out`, which replaces
-/// `out` only when everything is written (a failure leaves `out` as it was).
+/// A gallery being written: files go to a hidden folder beside `out`, which takes the
+/// place of `out` only when everything is written. An earlier gallery is moved aside
+/// first and removed only once the new one is in place (put back if that fails), so a
+/// failure leaves `out` as it was.
 pub struct Gallery {
+    /// The folder as given (for messages).
     out: PathBuf,
+    /// Where it is: its parent resolved, and its own name.
+    parent: PathBuf,
+    name: std::ffi::OsString,
     work: tempfile::TempDir,
 }
 
 impl Gallery {
     pub fn begin(out: &Path) -> anyhow::Result<Gallery> {
-        if out.exists() {
-            let ours = out.join(MARKER).is_file();
-            let empty = out
-                .read_dir()
-                .map(|mut entries| entries.next().is_none())
-                .unwrap_or(false);
-            if !out.is_dir() || !(ours || empty) {
-                anyhow::bail!(
-                    "{} exists and is not a gallery retainctl wrote: give a new or empty folder to --out (an earlier gallery is replaced whole)",
-                    out.display()
-                );
-            }
-        }
-        let parent = match out.parent() {
+        use std::path::Component;
+        let last = out.components().next_back();
+        let Some(name) = last
+            .filter(|c| matches!(c, Component::Normal(_)))
+            .map(|c| c.as_os_str().to_os_string())
+        else {
+            anyhow::bail!(
+                "--out {}: give the gallery folder a name of its own, without `.` or `..` (e.g. `previews`)",
+                out.display()
+            );
+        };
+        let given_parent = match out.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        std::fs::create_dir_all(&parent)
-            .with_context(|| format!("cannot make the folder {}", parent.display()))?;
-        let name = out
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "gallery".into());
-        let work = tempfile::Builder::new()
-            .prefix(&format!(".{name}.tmp-"))
-            .tempdir_in(&parent)
-            .with_context(|| {
-                format!(
-                    "cannot write the gallery beside {}: the folder {} is not writable",
-                    out.display(),
-                    parent.display()
-                )
-            })?;
-        Ok(Gallery {
+        // Folders on the way are made, unless the way climbs (`a/../b` would leave `a`).
+        if !given_parent.components().any(|c| c == Component::ParentDir) {
+            std::fs::create_dir_all(&given_parent)
+                .with_context(|| format!("cannot make the folder {}", given_parent.display()))?;
+        }
+        let parent = given_parent
+            .canonicalize()
+            .with_context(|| format!("cannot find the folder {}", given_parent.display()))?;
+        let gallery = Gallery {
             out: out.to_path_buf(),
-            work,
-        })
+            work: tempfile::Builder::new()
+                .prefix(&format!(".{}.tmp-", name.to_string_lossy()))
+                .tempdir_in(&parent)
+                .with_context(|| {
+                    format!(
+                        "cannot write the gallery beside {}: the folder {} is not writable",
+                        out.display(),
+                        parent.display()
+                    )
+                })?,
+            parent,
+            name,
+        };
+        gallery.check_replaceable()?;
+        Ok(gallery)
+    }
+
+    fn target(&self) -> PathBuf {
+        self.parent.join(&self.name)
+    }
+
+    /// `out` may be written: absent, an empty folder, or a gallery retainctl wrote; never
+    /// a link, nor the current folder or one that holds it.
+    fn check_replaceable(&self) -> anyhow::Result<()> {
+        let target = self.target();
+        let Ok(meta) = std::fs::symlink_metadata(&target) else {
+            return Ok(());
+        };
+        let refuse = |why: &str| {
+            anyhow::anyhow!(
+                "{} {why}: give a new or empty folder to --out (an earlier gallery is replaced whole)",
+                self.out.display()
+            )
+        };
+        if meta.file_type().is_symlink() {
+            return Err(refuse("is a symbolic link"));
+        }
+        if !meta.is_dir() {
+            return Err(refuse("exists and is not a folder"));
+        }
+        if let Ok(cwd) = std::env::current_dir().and_then(|c| c.canonicalize())
+            && cwd.starts_with(&target)
+        {
+            return Err(refuse("holds the current folder"));
+        }
+        let ours = target.join(MARKER).is_file();
+        let empty = target
+            .read_dir()
+            .map(|mut entries| entries.next().is_none())
+            .unwrap_or(false);
+        if !(ours || empty) {
+            return Err(refuse("exists and is not a gallery retainctl wrote"));
+        }
+        Ok(())
     }
 
     /// Writes one file at `name` (a relative path with `/`).
     pub fn write(&self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
         let path = self.work.path().join(name);
+        let shown = || format!("cannot write {name} of the gallery {}", self.out.display());
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot write the gallery for {}", self.out.display()))?;
+            std::fs::create_dir_all(dir).with_context(shown)?;
         }
-        std::fs::write(&path, bytes)
-            .with_context(|| format!("cannot write the gallery for {}", self.out.display()))
+        std::fs::write(&path, bytes).with_context(shown)
     }
 
     /// Writes `index.html` and puts the gallery in place of `out`.
@@ -418,34 +466,63 @@ impl Gallery {
             MARKER,
             b"written by retainctl; replaced whole by the next run\n",
         )?;
-        let work = self.work.keep();
-        let placed = (|| {
-            if self.out.exists() {
-                std::fs::remove_dir_all(&self.out)?;
-            }
-            std::fs::rename(&work, &self.out)
-        })();
-        placed.map_err(|e| {
-            let _ = std::fs::remove_dir_all(&work);
+        // Checked again: the folder may have changed while the pages were drawn.
+        self.check_replaceable()?;
+        let target = self.target();
+        let failed = |e: std::io::Error| {
             anyhow::anyhow!("cannot put the gallery at {}: {e}", self.out.display())
-        })
+        };
+        let aside = if target.exists() {
+            let aside = self.parent.join(format!(
+                ".{}.old-{}",
+                self.name.to_string_lossy(),
+                std::process::id()
+            ));
+            std::fs::rename(&target, &aside).map_err(failed)?;
+            Some(aside)
+        } else {
+            None
+        };
+        if let Err(e) = std::fs::rename(self.work.path(), &target) {
+            if let Some(aside) = &aside {
+                let _ = std::fs::rename(aside, &target);
+            }
+            return Err(failed(e));
+        }
+        // The new gallery is in place: the temporary folder is gone, the old one goes.
+        let _ = self.work.keep();
+        if let Some(aside) = aside {
+            let _ = std::fs::remove_dir_all(aside);
+        }
+        Ok(())
     }
 }
 
 /// A name made safe as one path segment: letters, digits, `-`, `_` and `.` stay, anything
 /// else becomes `%XX`, and so does a leading `.` (two keys never share a file, `..`
-/// never climbs, nothing is hidden).
-pub fn file_part(name: &str) -> String {
+/// never climbs, nothing is hidden). A name longer than 100 bytes once encoded, or with
+/// capitals where `case_matters` (message keys and bundle ids that a case-insensitive
+/// file system would take for another), is cut to 80 bytes and gets the first 8 hex
+/// digits of its SHA-256 after a `~`.
+pub fn file_part(name: &str, case_matters: bool) -> String {
+    use sha2::Digest;
     const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
         .remove(b'-')
         .remove(b'_')
         .remove(b'.');
     let safe = percent_encoding::utf8_percent_encode(name, KEEP).to_string();
-    match safe.strip_prefix('.') {
+    let mut safe = match safe.strip_prefix('.') {
         Some(rest) => format!("%2E{rest}"),
         None if safe.is_empty() => "%00".into(),
         None => safe,
+    };
+    if safe.len() > 100 || case_matters && name.chars().any(char::is_uppercase) {
+        safe.truncate(80);
+        let digest = sha2::Sha256::digest(name.as_bytes());
+        let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+        safe = format!("{safe}~{hex}");
     }
+    safe
 }
 
 pub fn escape(text: &str) -> String {

@@ -41,6 +41,12 @@ pub struct RealtimeRule {
     /// Answer with this switch-plan message proposing another product.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alternate_product: Option<AlternateProductAnswer>,
+    /// The control arm of a split (`control: true`, with `percent`): answer nothing
+    /// (204), so Apple shows the default message; `retainctl report` compares the other
+    /// arms with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("const" = true))]
+    pub control: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -85,12 +91,15 @@ impl BillingPlanType {
 }
 
 /// The keys that say what a rule answers with; a rule has exactly one.
-pub const ANSWER_KEYS: [&str; 3] = ["message", "promotionalOffer", "alternateProduct"];
+pub const ANSWER_KEYS: [&str; 4] = ["message", "promotionalOffer", "alternateProduct", "control"];
 
 impl RealtimeRule {
     /// What the rule answers with (`None` only for a rule built without one, which the
     /// decoder never yields).
     pub fn answer(&self) -> Option<RuleAnswer> {
+        if self.control == Some(true) {
+            return Some(RuleAnswer::Control);
+        }
         if let Some(key) = &self.message {
             return Some(RuleAnswer::Message(key.clone()));
         }
@@ -315,6 +324,7 @@ impl Cx<'_, '_> {
             "message",
             "promotionalOffer",
             "alternateProduct",
+            "control",
         ];
         let f = self.fields(node, ptr, &what, &known, &["product"])?;
         let present: Vec<&str> = ANSWER_KEYS
@@ -329,7 +339,7 @@ impl Cx<'_, '_> {
                 self.broken(
                     self.locs.get(ptr).key,
                     format!("{what} does not say what to answer with"),
-                    "add one of `message: KEY`, `promotionalOffer: { message: KEY, offerId: ID }`, `alternateProduct: { message: KEY, productId: P }`",
+                    "add one of `message: KEY`, `promotionalOffer: { message: KEY, offerId: ID }`, `alternateProduct: { message: KEY, productId: P }`, or `control: true` in a split",
                 );
                 ok = false;
             }
@@ -337,7 +347,7 @@ impl Cx<'_, '_> {
                 self.broken(
                     self.locs.key(&["realtime", &i.to_string(), rest[0]]),
                     format!("{what} has both `{first}` and `{}`", rest[0]),
-                    "a rule answers with exactly one of message, promotionalOffer, alternateProduct; split it into two rules",
+                    "a rule answers with exactly one of message, promotionalOffer, alternateProduct, control; split it into two rules",
                 );
                 ok = false;
             }
@@ -400,6 +410,32 @@ impl Cx<'_, '_> {
             }
             None => None,
         };
+        let control = match f.get("control") {
+            Some(n)
+                if n.as_str() == Some("true")
+                    && matches!(n.kind, NodeKind::Scalar { plain: true, .. }) =>
+            {
+                if percent.is_none() {
+                    self.broken(
+                        n.span,
+                        format!("{what} is a control arm without `percent`"),
+                        "a control arm is one arm of a split: give it `percent: N` beside the rules it is compared with",
+                    );
+                    ok = false;
+                }
+                Some(true)
+            }
+            Some(n) => {
+                self.broken(
+                    n.span,
+                    format!("{what} control must be `true`, found {}", describe_value(n)),
+                    "write `control: true`, or leave it out",
+                );
+                ok = false;
+                None
+            }
+            None => None,
+        };
         if !ok {
             return None;
         }
@@ -410,6 +446,7 @@ impl Cx<'_, '_> {
             message,
             promotional_offer,
             alternate_product,
+            control,
         })
     }
 

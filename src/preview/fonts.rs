@@ -38,6 +38,7 @@ pub enum FontError {
 pub struct FontBook {
     db: Arc<fontdb::Database>,
     advances: Arc<Advances>,
+    coverage: Arc<std::sync::OnceLock<Coverage>>,
 }
 
 impl FontBook {
@@ -55,6 +56,7 @@ impl FontBook {
         Ok(FontBook {
             db: Arc::new(db),
             advances: Arc::new(Advances::of_embedded()),
+            coverage: Arc::default(),
         })
     }
 
@@ -70,6 +72,8 @@ impl FontBook {
             system: FontSystem::new_with_locale_and_db("en".into(), (*self.db).clone()),
             glyphs: SwashCache::new(),
             advances: self.advances.clone(),
+            coverage: self.coverage.clone(),
+            db: self.db.clone(),
         }
     }
 
@@ -96,6 +100,46 @@ pub struct Fonts {
     pub(super) system: FontSystem,
     pub(super) glyphs: SwashCache,
     pub(super) advances: Arc<Advances>,
+    coverage: Arc<std::sync::OnceLock<Coverage>>,
+    db: Arc<fontdb::Database>,
+}
+
+impl Fonts {
+    /// Whether some font has `c` (the table of every font's characters is made at the
+    /// first question, once for all threads).
+    pub(super) fn has(&self, c: char) -> bool {
+        self.coverage.get_or_init(|| Coverage::of(&self.db)).has(c)
+    }
+}
+
+/// Every character some font of the book has, as one bit per code point (136 KiB).
+/// Asked before shaping: cosmic-text looks for a character no font has in every font,
+/// for every run it is in, which took minutes for a few thousand such texts.
+pub struct Coverage {
+    bits: Vec<u64>,
+}
+
+impl Coverage {
+    fn of(db: &fontdb::Database) -> Coverage {
+        use cosmic_text::skrifa::{FontRef, MetadataProvider};
+        let mut bits = vec![0u64; (char::MAX as usize + 1).div_ceil(64)];
+        for face in db.faces() {
+            db.with_face_data(face.id, |data, index| {
+                if let Ok(font) = FontRef::from_index(data, index) {
+                    for (c, _) in font.charmap().mappings() {
+                        if let Some(word) = bits.get_mut(c as usize / 64) {
+                            *word |= 1 << (c % 64);
+                        }
+                    }
+                }
+            });
+        }
+        Coverage { bits }
+    }
+
+    pub fn has(&self, c: char) -> bool {
+        self.bits[c as usize / 64] & (1 << (c as u32 % 64)) != 0
+    }
 }
 
 /// The advance widths (in em) of the embedded Noto Sans for the letters of the Latin,

@@ -122,6 +122,7 @@ pub(super) fn shape(
     scale: f32,
     align: Option<Align>,
 ) -> Text {
+    let (text, mut missing) = covered(fonts, text);
     let metrics = Metrics::new(style.size * scale, style.line * scale);
     let mut buffer = Buffer::new(&mut fonts.system, metrics);
     buffer.set_wrap(Wrap::WordOrGlyph);
@@ -132,15 +133,18 @@ pub(super) fn shape(
         Weight::NORMAL
     };
     let attrs = Attrs::new().family(Family::Name(FAMILY)).weight(weight);
-    buffer.set_text(text, &attrs, Shaping::Advanced, align);
+    buffer.set_text(&text, &attrs, Shaping::Advanced, align);
     buffer.shape_until_scroll(&mut fonts.system, false);
     let mut lines = 0;
-    let mut missing = Vec::new();
     for run in buffer.layout_runs() {
         lines += 1;
         for glyph in run.glyphs.iter().filter(|g| g.glyph_id == 0) {
             for c in run.text[glyph.start..glyph.end].chars() {
-                if !c.is_whitespace() && !c.is_control() && !missing.contains(&c) {
+                if !c.is_whitespace()
+                    && !c.is_control()
+                    && c != REPLACEMENT
+                    && !missing.contains(&c)
+                {
                     missing.push(c);
                 }
             }
@@ -152,6 +156,42 @@ pub(super) fn shape(
         height: lines as f32 * style.line,
         missing,
     }
+}
+
+/// What stands for a character no font has: the replacement character, which Noto Sans
+/// draws as a diamond with a question mark.
+const REPLACEMENT: char = '\u{FFFD}';
+
+/// `text` with every character no font has replaced by [`REPLACEMENT`], and those
+/// characters (each once). Characters that are only instructions to shaping (joiners,
+/// direction marks, variation selectors, tags) are left alone.
+fn covered<'t>(fonts: &Fonts, text: &'t str) -> (std::borrow::Cow<'t, str>, Vec<char>) {
+    let instruction = |c: char| matches!(c as u32, 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0xFE00..=0xFE0F | 0xE0000..=0xE01EF);
+    let unknown = |c: char| {
+        !c.is_whitespace()
+            && !c.is_control()
+            && !instruction(c)
+            && fonts.advances.em(c, false).is_none()
+            && !fonts.has(c)
+    };
+    if !text.chars().any(unknown) {
+        return (std::borrow::Cow::Borrowed(text), Vec::new());
+    }
+    let mut missing = Vec::new();
+    let replaced = text
+        .chars()
+        .map(|c| {
+            if unknown(c) {
+                if !missing.contains(&c) {
+                    missing.push(c);
+                }
+                REPLACEMENT
+            } else {
+                c
+            }
+        })
+        .collect();
+    (std::borrow::Cow::Owned(replaced), missing)
 }
 
 /// The message's own text fields, shaped as the page draws them.
@@ -231,8 +271,10 @@ pub fn measure(fonts: &mut Fonts, sheet: &Sheet) -> TextReport {
 /// embedded face's advances alone (most copy: Latin, Greek, Cyrillic). Wrapping puts a
 /// line break only where the next word does not fit, so every line but the last is
 /// wider than `width` minus the longest word: with n lines, (n − 1)(width − longest) <
-/// total. Widths get 5 % on top for kerning. Anything else (another script, a line
-/// break, a word as wide as the line) is shaped.
+/// total. Only a space between two letters or digits is taken for a place a line may
+/// break (Unicode's line breaking keeps punctuation, quotes and dashes with their
+/// neighbours, so those are counted into the word). Widths get 5 % on top for kerning.
+/// Anything else (another script, a line break, a word as wide as the line) is shaped.
 pub(super) fn fits_without_shaping(
     advances: &super::fonts::Advances,
     text: &str,
@@ -240,8 +282,9 @@ pub(super) fn fits_without_shaping(
     width: f32,
     max_lines: usize,
 ) -> bool {
+    let chars: Vec<char> = text.chars().collect();
     let (mut total, mut word, mut longest) = (0.0f32, 0.0f32, 0.0f32);
-    for c in text.chars() {
+    for (i, &c) in chars.iter().enumerate() {
         if matches!(c, '\u{2028}' | '\u{2029}') {
             return false;
         }
@@ -250,15 +293,19 @@ pub(super) fn fits_without_shaping(
         };
         let w = em * style.size;
         total += w;
+        word += w;
         if c == ' ' {
-            longest = longest.max(word + w);
-            word = 0.0;
-        } else {
-            word += w;
+            let before = chars[..i].iter().rev().find(|c| **c != ' ');
+            let after = chars[i + 1..].iter().find(|c| **c != ' ');
+            let breaks = before.is_some_and(|c| c.is_alphanumeric())
+                && after.is_some_and(|c| c.is_alphanumeric());
+            if breaks {
+                longest = longest.max(word);
+                word = 0.0;
+            }
         }
     }
-    let space = advances.em(' ', style.bold).unwrap_or(0.3) * style.size;
-    let longest = (longest.max(word) + space) * 1.05;
+    let longest = longest.max(word) * 1.05;
     let total = total * 1.05;
     if longest >= width {
         return false;

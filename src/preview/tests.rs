@@ -78,7 +78,7 @@ proptest::proptest! {
     // The shortcut may only ever say "fits" when shaping agrees.
     #[test]
     fn the_shortcut_never_hides_an_overflow(
-        words in proptest::collection::vec("[A-Za-zÀ-ÿ0-9WM%€.,!?'-]{1,14}", 1..30),
+        words in proptest::collection::vec("[A-Za-zÀ-ÿ0-9WM%€.,!?'—“”()-]{1,14}", 1..30),
         bold in proptest::bool::ANY,
     ) {
         let text = words.join(" ");
@@ -92,6 +92,36 @@ proptest::proptest! {
             }
         }
     }
+}
+
+#[test]
+fn the_shortcut_keeps_dashes_and_quotes_with_their_words() {
+    // No line may break between spaced em dashes: the shortcut must not count on it.
+    let text = "— — — — — — — — — a ".repeat(5);
+    let book = FontBook::embedded();
+    let mut fonts = book.fonts();
+    let shaped = sheet::shape(
+        &mut fonts,
+        &text,
+        sheet::BODY_TYPE,
+        sheet::CONTENT,
+        3.0,
+        None,
+    );
+    assert!(
+        shaped.lines > Field::Body.max_lines(),
+        "{} lines",
+        shaped.lines
+    );
+    assert!(!sheet::fits_without_shaping(
+        &fonts.advances,
+        &text,
+        sheet::BODY_TYPE,
+        sheet::CONTENT,
+        4
+    ));
+    let report = measure(&mut fonts, &text_sheet("en-US", "Hi", &text));
+    assert_eq!(report.overflows().count(), 1, "{report:?}");
 }
 
 /// The columns (in pixels) where a band of rows differs from the card's colour.

@@ -157,24 +157,28 @@ pub enum RuleAnswer {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         billing_plan_type: Option<String>,
     },
+    /// A split's control arm: nothing (204), Apple shows its default message.
+    Control,
 }
 
 impl RuleAnswer {
-    /// The kind of message this answer takes.
-    pub fn kind(&self) -> MessageKind {
+    /// The kind of message this answer takes (none for a control arm).
+    pub fn kind(&self) -> Option<MessageKind> {
         match self {
-            Self::Message(_) => MessageKind::Text,
-            Self::PromotionalOffer { .. } => MessageKind::PromotionalOffer,
-            Self::AlternateProduct { .. } => MessageKind::SwitchPlan,
+            Self::Message(_) => Some(MessageKind::Text),
+            Self::PromotionalOffer { .. } => Some(MessageKind::PromotionalOffer),
+            Self::AlternateProduct { .. } => Some(MessageKind::SwitchPlan),
+            Self::Control => None,
         }
     }
 
-    /// The message key whose approved version answers.
-    pub fn message_key(&self) -> &str {
+    /// The message key whose approved version answers (none for a control arm).
+    pub fn message_key(&self) -> Option<&str> {
         match self {
             Self::Message(key)
             | Self::PromotionalOffer { message: key, .. }
-            | Self::AlternateProduct { message: key, .. } => key,
+            | Self::AlternateProduct { message: key, .. } => Some(key),
+            Self::Control => None,
         }
     }
 }
@@ -196,6 +200,9 @@ pub enum Choice<'a> {
         answer: &'a RuleAnswer,
         message_id: uuid::Uuid,
     },
+    /// Rule number `rule` is a split's control arm: answer nothing, Apple shows its
+    /// default message.
+    Control { rule: usize },
     /// No rule has approved content: let Apple fall back to the default message.
     Fallback,
 }
@@ -484,7 +491,9 @@ pub fn choose<'a>(app: &'a AppRealtime, query: &RealtimeQuery<'_>) -> Choice<'a>
                 continue;
             }
         }
-        let key = rule.answer.message_key();
+        let Some(key) = rule.answer.message_key() else {
+            return Choice::Control { rule: i };
+        };
         if let Some(version) = app.approved.get(key).and_then(|by| by.get(locale)) {
             return Choice::Answer {
                 rule: i,

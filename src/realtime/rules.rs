@@ -87,6 +87,7 @@ mod tests {
             message: Some(key.into()),
             promotional_offer: None,
             alternate_product: None,
+            control: None,
         }
     }
 

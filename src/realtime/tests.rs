@@ -61,7 +61,7 @@ fn answered(choice: Choice<'_>) -> Option<(usize, uuid::Uuid)> {
         Choice::Answer {
             rule, message_id, ..
         } => Some((rule, message_id)),
-        Choice::Fallback => None,
+        Choice::Control { .. } | Choice::Fallback => None,
     }
 }
 
@@ -198,7 +198,7 @@ fn answers_carry_the_rule_answer() {
             assert_eq!(answer, &offer);
             assert_eq!(message_id, id(7));
         }
-        Choice::Fallback => panic!("expected an answer"),
+        Choice::Control { .. } | Choice::Fallback => panic!("expected an answer"),
     }
 }
 
@@ -372,14 +372,14 @@ fn unknown_user_locale_falls_back() {
 
 #[test]
 fn message_key_of_every_answer() {
-    assert_eq!(text("a").message_key(), "a");
+    assert_eq!(text("a").message_key(), Some("a"));
     assert_eq!(
         RuleAnswer::PromotionalOffer {
             message: "b".into(),
             offer_id: "o".into()
         }
         .message_key(),
-        "b"
+        Some("b")
     );
     assert_eq!(
         RuleAnswer::AlternateProduct {
@@ -388,8 +388,9 @@ fn message_key_of_every_answer() {
             billing_plan_type: None
         }
         .message_key(),
-        "c"
+        Some("c")
     );
+    assert_eq!(RuleAnswer::Control.message_key(), None);
 }
 
 #[test]
@@ -555,7 +556,7 @@ fn the_fitness_example_splits_as_its_comment_says() {
     };
     let (first, second) = (otid(&|b| b < 50), otid(&|b| b >= 50));
     let rule = |locale: &str, o: &str| match ask(&a, "fitness.premium.monthly", locale, o) {
-        Choice::Answer { rule, .. } => Some(rule),
+        Choice::Answer { rule, .. } | Choice::Control { rule } => Some(rule),
         Choice::Fallback => None,
     };
     assert_eq!(rule("en-US", &first), Some(0), "yearly plan");
@@ -588,4 +589,29 @@ fn what_a_snapshot_serves_includes_the_images_its_versions_use() {
         .collect();
     assert_eq!(served, want);
     assert_eq!(snapshot.served_ids("com.example.other"), None);
+}
+
+/// A split's control arm answers nothing, and stops there: the rules after it are not
+/// asked (the customers of that arm must see Apple's default, not another message).
+#[test]
+fn a_control_arm_answers_nothing_and_stops() {
+    let mut control = rule("*", RuleAnswer::Control);
+    control.buckets = Some(BucketRange { from: 0, to: 50 });
+    let mut message = rule("*", text("stay"));
+    message.buckets = Some(BucketRange { from: 50, to: 100 });
+    let a = app(
+        &["en-US"],
+        vec![control, message, rule("*", text("stay"))],
+        &[("stay", "en-US", 7)],
+    );
+    let in_control = otid_where(|b| b < 50);
+    let in_message = otid_where(|b| b >= 50);
+    assert_eq!(
+        ask(&a, "p", "en-US", &in_control),
+        Choice::Control { rule: 0 }
+    );
+    assert_eq!(
+        answered(ask(&a, "p", "en-US", &in_message)),
+        Some((1, id(7)))
+    );
 }

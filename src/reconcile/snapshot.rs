@@ -42,7 +42,9 @@ pub struct AppSnapshot {
 fn consistent(mut entry: AppRealtime, facts: &BTreeMap<Uuid, VersionFacts>) -> AppSnapshot {
     let mut needs: HashMap<String, MessageKind> = HashMap::new();
     for rule in &entry.rules {
-        needs.insert(rule.answer.message_key().to_string(), rule.answer.kind());
+        if let (Some(key), Some(kind)) = (rule.answer.message_key(), rule.answer.kind()) {
+            needs.insert(key.to_string(), kind);
+        }
     }
     let mut versions = BTreeMap::new();
     entry.approved.retain(|key, by_locale| {
@@ -110,8 +112,11 @@ pub fn app_realtime(
             .get(id.to_string().as_str())
             .is_some_and(|s| **s == ReviewState::Approved)
     };
-    let keys: std::collections::BTreeSet<&str> =
-        out.rules.iter().map(|r| r.answer.message_key()).collect();
+    let keys: std::collections::BTreeSet<&str> = out
+        .rules
+        .iter()
+        .filter_map(|r| r.answer.message_key())
+        .collect();
     let mut versions = BTreeMap::new();
     for message in &desired.messages {
         if !keys.contains(&*message.key) {

@@ -183,6 +183,7 @@ pub fn describe_rule(rule: &crate::realtime::Rule) -> String {
             }
             out.push(')');
         }
+        RuleAnswer::Control => out.push_str("control (nothing: Apple's default message)"),
     }
     out
 }

@@ -176,6 +176,13 @@ async fn realtime(
             ms,
             "realtime answered"
         ),
+        Outcome::Control { rule, .. } => tracing::info!(
+            tx,
+            rule,
+            status = answer.status.as_u16(),
+            ms,
+            "realtime control arm: nothing, Apple shows its default"
+        ),
         Outcome::Fallback { .. } => tracing::info!(
             tx,
             status = answer.status.as_u16(),

@@ -186,6 +186,12 @@ impl Metrics {
                 outcome: "no_content",
                 reason: "",
             },
+            Outcome::Control { app: i, .. } => RequestLabels {
+                app: app(*i),
+                environment,
+                outcome: "control",
+                reason: "",
+            },
             Outcome::Refused(refusal) => RequestLabels {
                 app: String::new(),
                 environment,

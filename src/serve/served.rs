@@ -185,6 +185,8 @@ pub enum Outcome {
         kind: AnswerKind,
         message_id: uuid::Uuid,
     },
+    /// Rule `rule` of app `app` is a split's control arm: 204, Apple shows its fallback.
+    Control { app: usize, rule: usize },
     /// No rule of app `app` had approved content: 204, Apple shows its fallback.
     Fallback { app: usize },
     /// Refused (nothing known of the app: a refused request may name any).
@@ -218,6 +220,19 @@ pub struct Answer {
     pub outcome: Outcome,
     /// [`verify::hashed`] of the original transaction id, once verified.
     pub transaction: Option<String>,
+    /// What the decision log records of a verified request for a known app.
+    pub request: Option<RequestFacts>,
+}
+
+/// The parts of a verified request a decision is recorded with (the original
+/// transaction id only to be hashed with the customer key; never written as it is).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestFacts {
+    pub at_ms: i64,
+    pub product: String,
+    /// The app locale the user's locale resolved to, else the user's locale.
+    pub locale: String,
+    pub original_transaction_id: String,
 }
 
 /// The HTTP status of a refusal: no detail beyond the class.
@@ -324,6 +339,7 @@ impl Served {
             body: vec![],
             outcome: Outcome::Refused(refusal),
             transaction,
+            request: None,
         };
         let request = match self.verifier.verify(body, now) {
             Ok(r) => r,
@@ -342,19 +358,34 @@ impl Served {
             user_locale: &request.user_locale,
             original_transaction_id: &request.original_transaction_id,
         };
+        let facts = RequestFacts {
+            at_ms: now
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
+            product: request.product_id.clone(),
+            locale: crate::realtime::resolve_locale(app, &request.user_locale)
+                .unwrap_or(&request.user_locale)
+                .to_string(),
+            original_transaction_id: request.original_transaction_id.clone(),
+        };
+        let nothing = |outcome: Outcome, transaction: Option<String>| Answer {
+            status: StatusCode::NO_CONTENT,
+            body: vec![],
+            outcome,
+            transaction,
+            request: Some(facts.clone()),
+        };
         let (rule, answer, message_id) = match crate::realtime::choose(app, &query) {
             Choice::Answer {
                 rule,
                 answer,
                 message_id,
             } => (rule, answer, message_id),
+            Choice::Control { rule } => {
+                return nothing(Outcome::Control { app: index, rule }, transaction);
+            }
             Choice::Fallback => {
-                return Answer {
-                    status: StatusCode::NO_CONTENT,
-                    body: vec![],
-                    outcome: Outcome::Fallback { app: index },
-                    transaction,
-                };
+                return nothing(Outcome::Fallback { app: index }, transaction);
             }
         };
         let mut id = uuid::Uuid::encode_buffer();
@@ -378,6 +409,9 @@ impl Served {
                     billing_plan_type: billing_plan_type.as_deref(),
                 }),
             ),
+            RuleAnswer::Control => {
+                return nothing(Outcome::Control { app: index, rule }, transaction);
+            }
             RuleAnswer::PromotionalOffer { offer_id, .. } => {
                 let signer = self.signers[index]
                     .as_ref()
@@ -407,6 +441,7 @@ impl Served {
                 message_id,
             },
             transaction,
+            request: Some(facts),
         }
     }
 

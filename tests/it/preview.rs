@@ -252,13 +252,80 @@ fn bad_folders_and_fonts_are_named_and_nothing_is_half_written() {
         stderr(&out)
     );
     assert!(!ws.path().join("g").exists());
+    // A path that climbs back (`new/..` is this very folder) is refused, and nothing of
+    // the folder is touched.
+    for climbing in ["new/..", "."] {
+        let out = ws.run(&["preview", "--out", climbing]);
+        assert_eq!(out.status.code(), Some(1), "{climbing}");
+        assert!(
+            stderr(&out).contains("give the gallery folder a name of its own, without `.` or `..`"),
+            "{climbing}: {}",
+            stderr(&out)
+        );
+        assert!(ws.path().join("app.yaml").is_file());
+        assert!(ws.path().join("mine/notes.txt").is_file());
+    }
+    // A link is not followed, nor replaced.
+    std::os::unix::fs::symlink(ws.path().join("mine"), ws.path().join("link")).unwrap();
+    let out = ws.run(&["preview", "--out", "link"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("link is a symbolic link"),
+        "{}",
+        stderr(&out)
+    );
+    // From inside an earlier gallery, it is not replaced under our feet.
+    let out = ws.run(&["preview", "--out", "g"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let inside = Command::new(env!("CARGO_BIN_EXE_retainctl"))
+        .args(["preview", "..", "--out", "../g"])
+        .current_dir(ws.path().join("g"))
+        .output()
+        .unwrap();
+    assert_eq!(inside.status.code(), Some(1));
+    assert!(
+        stderr(&inside).contains("holds the current folder"),
+        "{}",
+        stderr(&inside)
+    );
+    assert!(ws.path().join("g/index.html").is_file());
     // No leftovers of unfinished galleries beside the folders.
     let hidden: Vec<String> = std::fs::read_dir(ws.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains(".tmp-"))
+        .filter(|n| n.contains(".tmp-") || n.contains(".old-"))
         .collect();
     assert!(hidden.is_empty(), "{hidden:?}");
+}
+
+/// Keys too long for a file name once made safe, and keys that differ only in case, get
+/// files of their own.
+#[test]
+fn every_key_gets_a_file_of_its_own() {
+    let ws = workspace();
+    let long_key = "とても長いメッセージのキーとても長いメッセージのキーとても長いメッセージ";
+    let manifest = MANIFEST.replace("  offer:\n", &format!("  {long_key}:\n    localizations:\n      en-US: {{ header: Long, body: Long key. }}\n  Stay:\n    localizations:\n      en-US: {{ header: Upper, body: Upper case. }}\n  offer:\n"));
+    ws.write("app.yaml", &manifest);
+    let out = ws.run(&[
+        "preview",
+        "--out",
+        "g",
+        "--locale",
+        "en-US",
+        "--appearance",
+        "light",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let files = walk(&ws.path().join("g"));
+    let pngs: Vec<&String> = files.iter().filter(|f| f.ends_with(".png")).collect();
+    assert_eq!(pngs.len(), 4, "{files:?}");
+    assert!(
+        pngs.iter()
+            .all(|f| f.split('/').all(|part| part.len() <= 100)),
+        "{pngs:?}"
+    );
+    assert!(pngs.iter().any(|f| f.contains("/Stay~")), "{pngs:?}");
+    assert!(pngs.iter().any(|f| f.contains("/stay/")), "{pngs:?}");
 }
 
 #[test]
