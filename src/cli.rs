@@ -118,6 +118,9 @@ pub enum Command {
     Preview(PreviewArgs),
     /// Read Apple's state and print what apply would do.
     Plan(PlanArgs),
+    /// Which rule, split arm and message keeps subscribers: serve's decisions joined to
+    /// what Apple's notifications say customers did next.
+    Report(ReportArgs),
     /// Make Apple match the manifests.
     Apply(ApplyArgs),
     /// Inventory of images, messages and defaults with Apple's review states, and drift.
@@ -198,6 +201,12 @@ pub struct ServeArgs {
     /// the error text).
     #[arg(long)]
     pub health_detail: bool,
+    /// Record every answer (app, product, locale, rule, split arm, what was answered, a
+    /// keyed hash of the customer) as JSON lines in this folder, for `retainctl report`;
+    /// the key is the secret in RETAINCTL_CUSTOMER_KEY. Written off the request path,
+    /// rotated at 64 MiB, 16 files kept.
+    #[arg(long, value_name = "DIR")]
+    pub decisions: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -320,6 +329,36 @@ pub struct PreviewArgs {
     pub scale: u8,
     #[command(flatten)]
     pub fonts: FontArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The folder `serve --decisions` writes (every decisions*.jsonl in it is read).
+    #[arg(long, value_name = "DIR")]
+    pub decisions: PathBuf,
+    /// The folder of outcomes `retainctl notifications pull` writes (every *.jsonl).
+    #[arg(long, value_name = "DIR")]
+    pub outcomes: PathBuf,
+    /// Only decisions from this time: a date (2026-12-01), an RFC 3339 time, or a
+    /// duration back from now (30d).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// How long after a customer's first answer what they do still counts (at most
+    /// 180 days, the history Apple keeps).
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub window: std::time::Duration,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+    /// Also write an SVG chart of each split's arms with their 95 % intervals.
+    #[arg(long, value_name = "FILE")]
+    pub chart: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -11,6 +11,7 @@ pub mod perf_test;
 pub mod plan;
 pub mod preview;
 pub mod reach;
+pub mod report;
 pub mod serve;
 pub mod sim;
 pub mod status;
@@ -100,6 +101,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             fonts,
         } => validate::run(&default_paths(paths), format, &fonts),
         Command::Preview(args) => preview::run(args),
+        Command::Report(args) => report::run(args),
         Command::Ids { paths } => ids::run(&default_paths(paths)),
         Command::Schema => {
             Output::stdout().print(&crate::manifest::schema::json_schema());

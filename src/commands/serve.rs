@@ -106,6 +106,21 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         _ => None,
     };
+    let decisions = match &args.decisions {
+        Some(dir) => {
+            let key = crate::serve::decisions::CustomerKey::from_env(lookup)
+                .map_err(|e| anyhow::anyhow!("cannot serve: {e}"))?;
+            Some(
+                crate::serve::decisions::DecisionLog::start(dir, key).map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot serve: cannot write decisions in {}: {e}",
+                        dir.display()
+                    )
+                })?,
+            )
+        }
+        None => None,
+    };
     let metrics = Arc::new(Metrics::new(Some(Box::new(move || {
         dropped.dropped_lines() as u64
     }))));
@@ -146,6 +161,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .as_ref()
             .map(|tls| tokio_rustls::TlsAcceptor::from(tls.server_config()));
         let state = ServeState::with(served, sources, Box::new(lookup), metrics.clone(), tls);
+        if let Some(log) = decisions {
+            let _ = state.decisions.set(log);
+        }
+        let recorded = state.clone();
         let reloader = crate::serve::spawn_reloader(state.clone(), args.reload_interval);
         let stopping = state.clone();
         let shutdown = async move {
@@ -170,6 +189,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         )
         .await;
         reloader.abort();
+        if let Some(log) = recorded.decisions.get() {
+            // Every decision of the requests answered is written before the process ends.
+            if !log.flush(std::time::Duration::from_secs(5)) {
+                tracing::warn!(target: "retainctl::serve", "the decisions could not all be written within 5 s");
+            }
+            let dropped = log.dropped.load(std::sync::atomic::Ordering::Relaxed);
+            if dropped > 0 {
+                tracing::warn!(target: "retainctl::serve", "{dropped} decisions were dropped: the writer could not keep up");
+            }
+        }
         anyhow::Ok(())
     })?;
     drop(log_guard);

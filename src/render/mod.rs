@@ -6,6 +6,7 @@
 pub mod github;
 pub mod json;
 pub mod markdown;
+pub mod report;
 pub mod text;
 
 use std::collections::BTreeMap;

@@ -62,7 +62,10 @@ impl CustomerKey {
     /// The customer as written: the first 16 bytes of the HMAC, in hex.
     pub fn customer(&self, original_transaction_id: &str) -> String {
         let tag = aws_lc_rs::hmac::sign(&self.0, original_transaction_id.as_bytes());
-        tag.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect()
+        tag.as_ref()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }
 
@@ -76,7 +79,6 @@ enum Message {
 pub struct DecisionLog {
     queue: SyncSender<Message>,
     key: CustomerKey,
-    environment: String,
     pub dropped: AtomicU64,
     pub written: std::sync::Arc<AtomicU64>,
 }
@@ -84,7 +86,7 @@ pub struct DecisionLog {
 impl DecisionLog {
     /// Starts the writer thread on `dir` (made if missing); refuses a folder it cannot
     /// write in.
-    pub fn start(dir: &Path, key: CustomerKey, environment: &str) -> std::io::Result<DecisionLog> {
+    pub fn start(dir: &Path, key: CustomerKey) -> std::io::Result<DecisionLog> {
         std::fs::create_dir_all(dir)?;
         let writer = Writer::open(dir)?;
         let (queue, receiver) = std::sync::mpsc::sync_channel(QUEUE);
@@ -96,7 +98,6 @@ impl DecisionLog {
         Ok(DecisionLog {
             queue,
             key,
-            environment: environment.to_string(),
             dropped: AtomicU64::new(0),
             written,
         })
@@ -104,7 +105,7 @@ impl DecisionLog {
 
     /// Queues the decision of `answer` (refused requests are not decisions).
     pub fn record(&self, served: &Served, answer: &Answer) {
-        let Some(decision) = decision(served, answer, &self.key, &self.environment) else {
+        let Some(decision) = decision(served, answer, &self.key) else {
             return;
         };
         match self.queue.try_send(Message::Decision(Box::new(decision))) {
@@ -126,7 +127,7 @@ impl DecisionLog {
 }
 
 /// The decision of an answer: when, which app, product, locale, rule, split and answer.
-fn decision(served: &Served, answer: &Answer, key: &CustomerKey, env: &str) -> Option<Decision> {
+fn decision(served: &Served, answer: &Answer, key: &CustomerKey) -> Option<Decision> {
     let facts = answer.request.as_ref()?;
     let (app, rule, kind, message) = match answer.outcome {
         Outcome::Answered {
@@ -150,11 +151,13 @@ fn decision(served: &Served, answer: &Answer, key: &CustomerKey, env: &str) -> O
     Some(Decision {
         at_ms: facts.at_ms,
         app: realtime.bundle_id.clone(),
-        environment: env.to_string(),
+        environment: served.snapshot.environment.to_string(),
         product: facts.product.clone(),
         locale: facts.locale.clone(),
         rule: rule.map(|r| r as u32),
-        split: rule.and_then(|r| split_of(&realtime.rules, r)).map(|s| s as u32),
+        split: rule
+            .and_then(|r| split_of(&realtime.rules, r))
+            .map(|s| s as u32),
         answer: kind,
         message,
         customer: key.customer(&facts.original_transaction_id),
@@ -167,8 +170,7 @@ pub fn split_of(rules: &[Rule], i: usize) -> Option<usize> {
     rules.get(i)?.buckets?;
     let salt = split_salt(&rules[i]);
     let mut first = i;
-    while first > 0 && rules[first - 1].buckets.is_some() && split_salt(&rules[first - 1]) == salt
-    {
+    while first > 0 && rules[first - 1].buckets.is_some() && split_salt(&rules[first - 1]) == salt {
         first -= 1;
     }
     Some(first)
@@ -183,7 +185,10 @@ struct Writer {
 impl Writer {
     fn open(dir: &Path) -> std::io::Result<Writer> {
         let path = dir.join(CURRENT);
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)?;
         let size = file.metadata()?.len();
         Ok(Writer {
             dir: dir.to_path_buf(),

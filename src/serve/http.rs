@@ -159,6 +159,9 @@ async fn realtime(
     };
     let seconds = start.elapsed().as_secs_f64();
     state.metrics.request(&served, &answer.outcome, seconds);
+    if let Some(log) = state.decisions.get() {
+        log.record(&served, &answer);
+    }
     let ms = seconds * 1000.0;
     let tx = answer.transaction.as_deref().unwrap_or("-");
     match &answer.outcome {

@@ -8,6 +8,7 @@
 //! - [`state`]: the shared state and its reloader (off the request path, retried until a
 //!   failed reload succeeds).
 //! - [`http`]: the routes (`POST` realtime, `/healthz`, `/readyz`, `/metrics`).
+//! - [`decisions`]: `--decisions DIR`, every answer as a JSON line for `retainctl report`.
 //! - [`transport`]: connections (deadlines, the connection budget, shutdown); [`tls`]:
 //!   `--tls-cert`; [`metrics`]: what `/metrics` counts.
 //!
@@ -25,6 +26,7 @@
 //! used: Apple does not document it, and a body with none of the options is an invalid
 //! response (what the simulator's performance test reports for it).
 
+pub mod decisions;
 pub mod http;
 pub mod metrics;
 pub mod offer;

@@ -89,6 +89,8 @@ pub struct ServeState {
     pub tls: Option<Arc<super::tls::ReloadingCert>>,
     /// SIGTERM arrived: `/readyz` says so while the requests in flight finish.
     pub stopping: AtomicBool,
+    /// `--decisions`: where every answer is recorded.
+    pub decisions: std::sync::OnceLock<super::decisions::DecisionLog>,
 }
 
 /// How a reload went.
@@ -148,6 +150,7 @@ impl ServeState {
             lookup,
             tls,
             stopping: AtomicBool::new(false),
+            decisions: std::sync::OnceLock::new(),
         })
     }
 
