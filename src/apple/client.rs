@@ -713,6 +713,29 @@ impl AppleClient {
         .await
     }
 
+    /// One page of Get Notification History (`pagination_token` from the page before).
+    pub async fn get_notification_history(
+        &self,
+        request: &NotificationHistoryRequest,
+        pagination_token: Option<&str>,
+    ) -> Result<NotificationHistoryResponse, ApiError> {
+        let body = serde_json::to_string(request).expect("serializes");
+        let (status, bytes) = self
+            .send(
+                Endpoint::GetNotificationHistory,
+                &[],
+                pagination_token.map(|t| ("paginationToken", t)),
+                Body::Json(body),
+            )
+            .await?;
+        read_answer(
+            Endpoint::GetNotificationHistory.name(),
+            status.as_u16(),
+            &bytes,
+            "notificationHistory",
+        )
+    }
+
     pub async fn get_performance_test_result(
         &self,
         request_id: &str,

@@ -62,6 +62,9 @@ pub enum Endpoint {
     DeleteRealtimeUrl,
     InitiatePerformanceTest,
     GetPerformanceTestResult,
+    /// The App Store Server API's Get Notification History (outside `PATH_PREFIX`; a
+    /// POST that only reads): outcomes for `retainctl report`.
+    GetNotificationHistory,
 }
 
 /// One row of the table.
@@ -220,6 +223,17 @@ pub const ENDPOINTS: &[EndpointSpec] = {
             "/inApps/v1/messaging/performanceTest/result/{requestId}",
             ONE_PER_SECOND,
         ),
+        EndpointSpec {
+            // App Store Server API, *Identifying rate limits*: 50 per second.
+            access: Access::Read,
+            ..row(
+                E::GetNotificationHistory,
+                "GetNotificationHistory",
+                Post,
+                "/inApps/v1/notifications/history",
+                50,
+            )
+        },
     ]
 };
 
@@ -261,7 +275,7 @@ pub struct WrongParameters {
 
 impl Endpoint {
     /// Every endpoint, in the table's order.
-    pub const ALL: [Endpoint; 14] = [
+    pub const ALL: [Endpoint; 15] = [
         Self::UploadImage,
         Self::DeleteImage,
         Self::GetImageList,
@@ -276,6 +290,7 @@ impl Endpoint {
         Self::DeleteRealtimeUrl,
         Self::InitiatePerformanceTest,
         Self::GetPerformanceTestResult,
+        Self::GetNotificationHistory,
     ];
 
     /// This endpoint's row of [`ENDPOINTS`].
@@ -479,6 +494,11 @@ mod tests {
             "GET",
             "/inApps/v1/messaging/performanceTest/result/{requestId}",
         ),
+        (
+            Endpoint::GetNotificationHistory,
+            "POST",
+            "/inApps/v1/notifications/history",
+        ),
     ];
 
     #[test]
@@ -490,7 +510,8 @@ mod tests {
             assert_eq!(spec.endpoint, *endpoint);
             assert_eq!(spec.method.as_str(), *method, "{endpoint}");
             assert_eq!(spec.path, *path, "{endpoint}");
-            assert!(spec.path.starts_with(PATH_PREFIX), "{endpoint}");
+            let app_store_server_api = *endpoint == Endpoint::GetNotificationHistory;
+            assert!(spec.path.starts_with(PATH_PREFIX) != app_store_server_api, "{endpoint}");
             assert_eq!(format!("{endpoint:?}"), spec.name);
         }
     }
@@ -502,6 +523,8 @@ mod tests {
         for endpoint in Endpoint::ALL {
             let (production, sandbox) = match endpoint {
                 Endpoint::ConfigureDefaultMessage => (36_000, 3_600),
+                // App Store Server API, *Identifying rate limits*: 50 per second.
+                Endpoint::GetNotificationHistory => (180_000, 18_000),
                 _ => (3_600, 360),
             };
             assert_eq!(endpoint.hourly_budget(false), production, "{endpoint}");

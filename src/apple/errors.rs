@@ -59,6 +59,12 @@ error_codes! {
     GeneralBadRequest = 4000000, "Bad request.";
     BadRequestTransactionId = 4000006, "Invalid transaction id.";
     InvalidRequestIdentifier = 4000011, "Invalid request identifier.";
+    StartDateTooFarInPast = 4000012, "Invalid request. The start date is earlier than the earliest allowed date.";
+    StartDateAfterEndDate = 4000013, "Invalid request. The end date precedes the start date or the dates are the same.";
+    InvalidPaginationToken = 4000014, "Invalid request. The pagination token is invalid.";
+    InvalidStartDate = 4000015, "Invalid request. The start date is not a timestamp value represented in milliseconds.";
+    InvalidEndDate = 4000016, "Invalid request. The end date is not a timestamp value represented in milliseconds.";
+    PaginationTokenExpired = 4000017, "Invalid request. The pagination token is expired.";
     BadRequestAppTransactionIdForUnsupportedEndpoint = 4000048, "Invalid request. App transactionId not supported by this endpoint.";
     InvalidProductId = 4000023, "Invalid product id.";
     InvalidImage = 4000161, "The image is invalid.";

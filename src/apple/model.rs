@@ -288,3 +288,32 @@ mod tests {
         );
     }
 }
+
+/// `NotificationHistoryRequest` (App Store Server API): the timespan, in ms since the
+/// epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationHistoryRequest {
+    pub start_date: i64,
+    pub end_date: i64,
+}
+
+/// `NotificationHistoryResponse`: up to 20 records, and a token for the next page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationHistoryResponse {
+    #[serde(default)]
+    pub notification_history: Vec<NotificationHistoryItem>,
+    #[serde(default)]
+    pub has_more: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pagination_token: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationHistoryItem {
+    pub signed_payload: String,
+    #[serde(default)]
+    pub send_attempts: Vec<serde_json::Value>,
+}

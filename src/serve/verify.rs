@@ -137,6 +137,17 @@ pub struct RealtimeRequest {
     pub environment: String,
 }
 
+/// A signed payload's `signedDate` (ms since the epoch): the time its chain must be valid at.
+pub trait SignedAt {
+    fn signed_at_ms(&self) -> i64;
+}
+
+impl SignedAt for RealtimeRequest {
+    fn signed_at_ms(&self) -> i64 {
+        self.signed_date
+    }
+}
+
 #[derive(Deserialize)]
 struct Body {
     #[serde(rename = "signedPayload")]
@@ -233,13 +244,10 @@ impl RequestVerifier {
         self.environment
     }
 
-    /// Verifies a request body at `now`. The app check is the caller's.
-    pub fn verify(&self, body: &[u8], now: SystemTime) -> Result<RealtimeRequest, Refusal> {
-        if body.len() > MAX_BODY {
-            return Err(Refusal::TooLarge);
-        }
-        let body: Body = serde_json::from_slice(body).map_err(|_| Refusal::NotARealtimeBody)?;
-        let jws = body.signed_payload.as_str();
+    /// Verifies a JWS Apple signed (`x5c` chain to a trusted root, ES256, the chain valid
+    /// at the payload's `signedDate`) and decodes its payload. Environment and age are the
+    /// caller's to check; so is the app.
+    pub fn verify_signed<T: serde::de::DeserializeOwned + SignedAt>(&self, jws: &str) -> Result<T, Refusal> {
         let mut parts = jws.split('.');
         let (Some(h64), Some(p64), Some(s64), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -260,11 +268,10 @@ impl RequestVerifier {
         }
         let payload_bytes = b64url.decode(p64).map_err(|_| Refusal::MalformedJws)?;
         let signature = b64url.decode(s64).map_err(|_| Refusal::MalformedJws)?;
-        let request: RealtimeRequest =
-            serde_json::from_slice(&payload_bytes).map_err(|_| Refusal::BadPayload)?;
+        let payload: T = serde_json::from_slice(&payload_bytes).map_err(|_| Refusal::BadPayload)?;
 
         let chain = self.chain(&header.x5c)?;
-        let signed_s = request.signed_date.div_euclid(1000);
+        let signed_s = payload.signed_at_ms().div_euclid(1000);
         if signed_s < chain.not_before || signed_s > chain.not_after {
             return Err(Refusal::CertificateNotValid);
         }
@@ -277,7 +284,16 @@ impl RequestVerifier {
         )
         .verify(signing_input.as_bytes(), &signature)
         .map_err(|_| Refusal::BadSignature)?;
+        Ok(payload)
+    }
 
+    /// Verifies a request body at `now`. The app check is the caller's.
+    pub fn verify(&self, body: &[u8], now: SystemTime) -> Result<RealtimeRequest, Refusal> {
+        if body.len() > MAX_BODY {
+            return Err(Refusal::TooLarge);
+        }
+        let body: Body = serde_json::from_slice(body).map_err(|_| Refusal::NotARealtimeBody)?;
+        let request: RealtimeRequest = self.verify_signed(&body.signed_payload)?;
         if request.environment != self.environment.as_str() {
             return Err(Refusal::WrongEnvironment {
                 expected: self.environment.as_str(),

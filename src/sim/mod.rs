@@ -2,6 +2,7 @@
 //! rehearsals, and for `--env local`, where it runs inside the retainctl process.
 
 pub mod faults;
+pub mod notifications;
 pub mod perf;
 pub mod server;
 pub mod state;

@@ -311,6 +311,7 @@ pub fn router(config: SimConfig) -> Result<Router, String> {
         .route("/_sim/release", post(admin_release))
         .route("/_sim/landing", any(landing))
         .route("/_sim/realtime-root", get(admin_realtime_root))
+        .route("/_sim/notifications", post(admin_notify))
         .fallback(api)
         .with_state(sim))
 }
@@ -748,6 +749,18 @@ fn carry_out(
                 })
         }
         (E::GetPerformanceTestResult, [id]) => app.performance_test_result(id).map(|r| json(&r)),
+        (E::GetNotificationHistory, []) => {
+            let token = query_param(uri, "paginationToken")
+                .map(|t| percent_encoding::percent_decode_str(t).decode_utf8_lossy().into_owned());
+            super::notifications::history(
+                &app.notifications,
+                body,
+                token.as_deref(),
+                policy.mode == Mode::Sandbox,
+                now as i64,
+            )
+            .map(|page| json(&page))
+        }
         // `route` gives each endpoint as many parameters as its template has
         // (endpoints::tests::every_template_round_trips); a row added to the table
         // without a rule here is not found.
@@ -918,6 +931,56 @@ pub struct ReviewRequest {
 pub struct ReviewAnswer {
     /// Ids found in no app.
     pub missing: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NotifyRequest {
+    bundle_id: String,
+    events: Vec<super::notifications::NotifiedEvent>,
+}
+
+/// `POST /_sim/notifications`: signs each event as Apple signs notifications V2 and keeps
+/// it for Get Notification History; answers the signed payloads.
+async fn admin_notify(State(sim): State<Sim>, body: Bytes) -> Response {
+    let request: NotifyRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, format!("bad notification request: {e}"))
+                .into_response();
+        }
+    };
+    let mut core = sim.core.lock().unwrap_or_else(|e| e.into_inner());
+    let environment = match core.policy.mode {
+        Mode::Sandbox => "Sandbox",
+        Mode::Production => "Production",
+    };
+    let now = now_ms() as i64;
+    let mut signed = Vec::new();
+    for event in &request.events {
+        match super::notifications::sign(
+            &sim.perf.signer,
+            &request.bundle_id,
+            super::perf::app_apple_id(&request.bundle_id),
+            environment,
+            event,
+            now,
+        ) {
+            Ok(n) => signed.push(n),
+            Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+        }
+    }
+    let payloads: Vec<String> = signed.iter().map(|n| n.signed_payload.clone()).collect();
+    core.world
+        .apps
+        .entry(request.bundle_id)
+        .or_default()
+        .notifications
+        .extend(signed);
+    if let Err(e) = core.persist() {
+        return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response();
+    }
+    json_response(StatusCode::OK, &serde_json::json!({ "signedPayloads": payloads }))
 }
 
 async fn admin_review(State(sim): State<Sim>, body: Bytes) -> Response {

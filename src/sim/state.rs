@@ -82,6 +82,9 @@ pub struct AppState {
     pub passed_urls: Vec<String>,
     #[serde(default)]
     pub performance_tests: BTreeMap<String, PerformanceTest>,
+    /// Signed notifications V2, for Get Notification History.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<super::notifications::StoredNotification>,
 }
 
 /// All apps the simulator holds, by bundle id, plus request counts.

@@ -1,0 +1,180 @@
+//! App Store Server Notifications V2 → [`Outcome`]: the `signedPayload` and the
+//! `signedTransactionInfo`/`signedRenewalInfo` inside it are each verified as Apple's
+//! `SignedDataVerifier` verifies them (chain to a trusted root, ES256), then checked to be
+//! of the expected app and environment, and only what the report needs is kept: the
+//! keyed hash of the customer, the event, the time, the product and the offer.
+
+use serde::Deserialize;
+
+use super::{Event, Outcome};
+use crate::serve::decisions::CustomerKey;
+use crate::serve::verify::{Refusal, RequestVerifier, SignedAt};
+
+/// `ResponseBodyV2DecodedPayload`, the parts read.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationPayload {
+    pub notification_type: String,
+    #[serde(default)]
+    pub subtype: Option<String>,
+    #[serde(rename = "notificationUUID")]
+    pub notification_uuid: String,
+    pub signed_date: i64,
+    #[serde(default)]
+    pub data: Option<NotificationData>,
+}
+
+impl SignedAt for NotificationPayload {
+    fn signed_at_ms(&self) -> i64 {
+        self.signed_date
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationData {
+    #[serde(default)]
+    pub app_apple_id: Option<i64>,
+    pub bundle_id: String,
+    pub environment: String,
+    #[serde(default)]
+    pub signed_transaction_info: Option<String>,
+    #[serde(default)]
+    pub signed_renewal_info: Option<String>,
+}
+
+/// `JWSTransactionDecodedPayload`, the parts read.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TransactionInfo {
+    original_transaction_id: String,
+    product_id: String,
+    #[serde(default)]
+    offer_identifier: Option<String>,
+    signed_date: i64,
+}
+
+impl SignedAt for TransactionInfo {
+    fn signed_at_ms(&self) -> i64 {
+        self.signed_date
+    }
+}
+
+/// `JWSRenewalInfoDecodedPayload`, the parts read.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RenewalInfo {
+    original_transaction_id: String,
+    #[serde(default)]
+    auto_renew_product_id: Option<String>,
+    signed_date: i64,
+}
+
+impl SignedAt for RenewalInfo {
+    fn signed_at_ms(&self) -> i64 {
+        self.signed_date
+    }
+}
+
+/// Why a notification was not kept.
+#[derive(Debug, thiserror::Error)]
+pub enum NotificationError {
+    #[error("its signature does not verify: {0}")]
+    Unverified(Refusal),
+    #[error("its {part} does not verify: {refusal}")]
+    PartUnverified { part: &'static str, refusal: Refusal },
+    #[error("it is for app {got}, not {expected}")]
+    OtherApp { expected: String, got: String },
+    #[error("it is from {got}, not {expected}")]
+    OtherEnvironment { expected: String, got: String },
+    #[error("it carries no transaction: nothing names the customer")]
+    NoCustomer,
+    #[error("its transaction and renewal name different customers")]
+    Mismatch,
+}
+
+/// What a notification is expected to be for.
+#[derive(Debug, Clone)]
+pub struct Expected<'a> {
+    pub bundle_id: &'a str,
+    /// Apple's spelling: `Sandbox` or `Production`.
+    pub environment: &'a str,
+    /// The app's Apple ID, when the manifest gives it.
+    pub app_apple_id: Option<i64>,
+}
+
+/// The outcome of one `signedPayload`: `Ok(None)` for a verified notification the report
+/// does not count (a test notification, a type it does not use).
+pub fn outcome_of(
+    verifier: &RequestVerifier,
+    signed_payload: &str,
+    expected: &Expected,
+    key: &CustomerKey,
+) -> Result<Option<Outcome>, NotificationError> {
+    let payload: NotificationPayload = verifier
+        .verify_signed(signed_payload)
+        .map_err(NotificationError::Unverified)?;
+    let Some(data) = payload.data else {
+        return Ok(None);
+    };
+    if data.bundle_id != expected.bundle_id
+        || expected.app_apple_id.is_some() && data.app_apple_id.is_some() && data.app_apple_id != expected.app_apple_id
+    {
+        return Err(NotificationError::OtherApp {
+            expected: expected.bundle_id.to_string(),
+            got: data.bundle_id,
+        });
+    }
+    if data.environment != expected.environment {
+        return Err(NotificationError::OtherEnvironment {
+            expected: expected.environment.to_string(),
+            got: data.environment,
+        });
+    }
+    let transaction: Option<TransactionInfo> = data
+        .signed_transaction_info
+        .as_deref()
+        .map(|jws| verifier.verify_signed(jws))
+        .transpose()
+        .map_err(|refusal| NotificationError::PartUnverified {
+            part: "signedTransactionInfo",
+            refusal,
+        })?;
+    let renewal: Option<RenewalInfo> = data
+        .signed_renewal_info
+        .as_deref()
+        .map(|jws| verifier.verify_signed(jws))
+        .transpose()
+        .map_err(|refusal| NotificationError::PartUnverified {
+            part: "signedRenewalInfo",
+            refusal,
+        })?;
+    let Some(event) = Event::of_notification(&payload.notification_type, payload.subtype.as_deref())
+    else {
+        return Ok(None);
+    };
+    let customer = match (&transaction, &renewal) {
+        (Some(t), Some(r)) if t.original_transaction_id != r.original_transaction_id => {
+            return Err(NotificationError::Mismatch);
+        }
+        (Some(t), _) => &t.original_transaction_id,
+        (None, Some(r)) => &r.original_transaction_id,
+        (None, None) => return Err(NotificationError::NoCustomer),
+    };
+    let product = match event {
+        // The plan switched to is the renewal's next product.
+        Event::PlanChanged => renewal.as_ref().and_then(|r| r.auto_renew_product_id.clone()),
+        _ => None,
+    }
+    .or_else(|| transaction.as_ref().map(|t| t.product_id.clone()));
+    Ok(Some(Outcome {
+        at_ms: payload.signed_date,
+        app: data.bundle_id,
+        environment: data.environment,
+        customer: key.customer(customer),
+        event,
+        product,
+        offer: transaction.and_then(|t| t.offer_identifier),
+        notification: payload.notification_uuid,
+    }))
+}
