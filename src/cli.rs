@@ -121,6 +121,9 @@ pub enum Command {
     /// Which rule, split arm and message keeps subscribers: serve's decisions joined to
     /// what Apple's notifications say customers did next.
     Report(ReportArgs),
+    /// Apple's App Store Server Notifications, as outcomes for `retainctl report`.
+    #[command(subcommand)]
+    Notifications(NotificationsCommand),
     /// Make Apple match the manifests.
     Apply(ApplyArgs),
     /// Inventory of images, messages and defaults with Apple's review states, and drift.
@@ -336,6 +339,39 @@ pub enum ReportFormat {
     Text,
     Markdown,
     Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotificationsCommand {
+    /// Read Get Notification History page by page (within Apple's rate limit), verify
+    /// every notification, and keep what the report needs in OUT (resumable: a run that
+    /// failed goes on from the page it stopped at).
+    Pull(PullArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PullArgs {
+    /// Manifest files or folders: the apps whose notifications are read, with their
+    /// credentials. Default: the current folder.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The environment to read: sandbox, production, or local (the simulator).
+    #[arg(long = "env", value_enum, value_name = "ENV")]
+    pub env: EnvArg,
+    /// Where to start on the first pull: a date, an RFC 3339 time or a duration back
+    /// from now (Apple keeps 180 days in production, 30 in sandbox); later pulls go on
+    /// from where the last one ended.
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// The folder of outcomes (and of the pull's own state).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Also trust this root certificate (PEM) for the notifications' signatures (a
+    /// simulator's); Apple's root is always trusted.
+    #[arg(long = "trust-root", value_name = "PEM")]
+    pub trust_roots: Vec<PathBuf>,
+    #[command(flatten)]
+    pub network: NetworkArgs,
 }
 
 #[derive(Debug, clap::Args)]

@@ -511,7 +511,10 @@ mod tests {
             assert_eq!(spec.method.as_str(), *method, "{endpoint}");
             assert_eq!(spec.path, *path, "{endpoint}");
             let app_store_server_api = *endpoint == Endpoint::GetNotificationHistory;
-            assert!(spec.path.starts_with(PATH_PREFIX) != app_store_server_api, "{endpoint}");
+            assert!(
+                spec.path.starts_with(PATH_PREFIX) != app_store_server_api,
+                "{endpoint}"
+            );
             assert_eq!(format!("{endpoint:?}"), spec.name);
         }
     }

@@ -7,6 +7,7 @@ pub mod apply;
 pub mod completions;
 pub mod ids;
 pub mod init;
+pub mod notifications;
 pub mod perf_test;
 pub mod plan;
 pub mod preview;
@@ -102,6 +103,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => validate::run(&default_paths(paths), format, &fonts),
         Command::Preview(args) => preview::run(args),
         Command::Report(args) => report::run(args),
+        Command::Notifications(crate::cli::NotificationsCommand::Pull(args)) => {
+            let reach = Reach::new(&args.network, DEFAULT_PARALLELISM);
+            notifications::pull(args, &reach)
+        }
         Command::Ids { paths } => ids::run(&default_paths(paths)),
         Command::Schema => {
             Output::stdout().print(&crate::manifest::schema::json_schema());

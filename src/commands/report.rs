@@ -61,7 +61,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `--since`: a date, an RFC 3339 time, or a duration back from now; in ms.
-fn since(text: &str) -> anyhow::Result<i64> {
+pub fn since(text: &str) -> anyhow::Result<i64> {
     let at = if let Ok(ago) = humantime::parse_duration(text) {
         SystemTime::now() - ago
     } else if let Ok(t) = humantime::parse_rfc3339_weak(text) {

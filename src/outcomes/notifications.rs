@@ -82,7 +82,10 @@ pub enum NotificationError {
     #[error("its signature does not verify: {0}")]
     Unverified(Refusal),
     #[error("its {part} does not verify: {refusal}")]
-    PartUnverified { part: &'static str, refusal: Refusal },
+    PartUnverified {
+        part: &'static str,
+        refusal: Refusal,
+    },
     #[error("it is for app {got}, not {expected}")]
     OtherApp { expected: String, got: String },
     #[error("it is from {got}, not {expected}")]
@@ -118,7 +121,9 @@ pub fn outcome_of(
         return Ok(None);
     };
     if data.bundle_id != expected.bundle_id
-        || expected.app_apple_id.is_some() && data.app_apple_id.is_some() && data.app_apple_id != expected.app_apple_id
+        || expected.app_apple_id.is_some()
+            && data.app_apple_id.is_some()
+            && data.app_apple_id != expected.app_apple_id
     {
         return Err(NotificationError::OtherApp {
             expected: expected.bundle_id.to_string(),
@@ -149,7 +154,8 @@ pub fn outcome_of(
             part: "signedRenewalInfo",
             refusal,
         })?;
-    let Some(event) = Event::of_notification(&payload.notification_type, payload.subtype.as_deref())
+    let Some(event) =
+        Event::of_notification(&payload.notification_type, payload.subtype.as_deref())
     else {
         return Ok(None);
     };
@@ -163,7 +169,9 @@ pub fn outcome_of(
     };
     let product = match event {
         // The plan switched to is the renewal's next product.
-        Event::PlanChanged => renewal.as_ref().and_then(|r| r.auto_renew_product_id.clone()),
+        Event::PlanChanged => renewal
+            .as_ref()
+            .and_then(|r| r.auto_renew_product_id.clone()),
         _ => None,
     }
     .or_else(|| transaction.as_ref().map(|t| t.product_id.clone()));

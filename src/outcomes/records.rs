@@ -150,3 +150,10 @@ pub fn read_lines<T: serde::de::DeserializeOwned>(text: &str) -> (Vec<T>, Vec<Ba
     }
     (records, bad)
 }
+
+/// Now, in ms since the epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

@@ -247,7 +247,10 @@ impl RequestVerifier {
     /// Verifies a JWS Apple signed (`x5c` chain to a trusted root, ES256, the chain valid
     /// at the payload's `signedDate`) and decodes its payload. Environment and age are the
     /// caller's to check; so is the app.
-    pub fn verify_signed<T: serde::de::DeserializeOwned + SignedAt>(&self, jws: &str) -> Result<T, Refusal> {
+    pub fn verify_signed<T: serde::de::DeserializeOwned + SignedAt>(
+        &self,
+        jws: &str,
+    ) -> Result<T, Refusal> {
         let mut parts = jws.split('.');
         let (Some(h64), Some(p64), Some(s64), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())

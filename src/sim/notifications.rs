@@ -12,7 +12,9 @@ use serde_json::json;
 
 use super::perf::RealtimeSigner;
 use crate::apple::ApiErrorCode;
-use crate::apple::model::{NotificationHistoryItem, NotificationHistoryRequest, NotificationHistoryResponse};
+use crate::apple::model::{
+    NotificationHistoryItem, NotificationHistoryRequest, NotificationHistoryResponse,
+};
 
 /// Records a page holds.
 pub const PAGE: usize = 20;
@@ -159,7 +161,9 @@ pub fn history(
         .take(PAGE)
         .map(|n| NotificationHistoryItem {
             signed_payload: n.signed_payload.clone(),
-            send_attempts: vec![json!({"attemptDate": n.signed_date, "sendAttemptResult": "SUCCESS"})],
+            send_attempts: vec![
+                json!({"attemptDate": n.signed_date, "sendAttemptResult": "SUCCESS"}),
+            ],
         })
         .collect();
     let next = offset + page.len();

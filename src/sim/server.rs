@@ -750,8 +750,11 @@ fn carry_out(
         }
         (E::GetPerformanceTestResult, [id]) => app.performance_test_result(id).map(|r| json(&r)),
         (E::GetNotificationHistory, []) => {
-            let token = query_param(uri, "paginationToken")
-                .map(|t| percent_encoding::percent_decode_str(t).decode_utf8_lossy().into_owned());
+            let token = query_param(uri, "paginationToken").map(|t| {
+                percent_encoding::percent_decode_str(t)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            });
             super::notifications::history(
                 &app.notifications,
                 body,
@@ -946,7 +949,10 @@ async fn admin_notify(State(sim): State<Sim>, body: Bytes) -> Response {
     let request: NotifyRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
-            return (StatusCode::BAD_REQUEST, format!("bad notification request: {e}"))
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("bad notification request: {e}"),
+            )
                 .into_response();
         }
     };
@@ -980,7 +986,10 @@ async fn admin_notify(State(sim): State<Sim>, body: Bytes) -> Response {
     if let Err(e) = core.persist() {
         return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response();
     }
-    json_response(StatusCode::OK, &serde_json::json!({ "signedPayloads": payloads }))
+    json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "signedPayloads": payloads }),
+    )
 }
 
 async fn admin_review(State(sim): State<Sim>, body: Bytes) -> Response {

@@ -10,6 +10,7 @@ mod client_sim;
 mod deploy;
 mod faults;
 mod foundation;
+mod outcomes;
 mod perf_test;
 mod preview;
 mod readme;

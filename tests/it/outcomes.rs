@@ -1,0 +1,281 @@
+//! The learning loop without an Apple account: apply a split (a control arm against a
+//! message) to the simulator, serve it with `--decisions`, play a population of customers
+//! whose true chances to turn auto-renew off are known (40 % when shown Apple's default,
+//! 20 % when shown the message), let the simulator sign their notifications, pull them
+//! with `notifications pull`, and find in `report` the configured rates inside the
+//! intervals and the message named the better arm. Then the bad inputs: a notification
+//! of another app, a decision log cut mid-line, a history page that fails halfway.
+
+use std::process::Command;
+
+use retainctl::sim::perf::RealtimeSigner;
+use serde_json::{Value, json};
+
+use crate::common::world::{World, block_on};
+use crate::common::{stderr, stdout};
+use crate::serve::{ServeProcess, now_ms, post};
+
+const KEY: &str = "a customer key of the tests, long enough";
+const CUSTOMERS: u32 = 600;
+
+fn manifest(app_apple_id: i64) -> String {
+    format!(
+        "\
+apiVersion: retainctl/v1
+app:
+  bundleId: com.example.app
+  locales: [en-US]
+  products: [premium]
+  appAppleId: {app_apple_id}
+messages:
+  stay:
+    localizations:
+      en-US:
+        header: Stay with Premium
+        body: Keep your plan.
+defaults:
+  premium: stay
+realtime:
+  - {{ product: premium, percent: 50, control: true }}
+  - {{ product: premium, percent: 50, message: stay }}
+"
+    )
+}
+
+fn run(world: &World, args: &[&str]) -> std::process::Output {
+    world
+        .command(args)
+        .env("RETAINCTL_CUSTOMER_KEY", KEY)
+        .output()
+        .unwrap()
+}
+
+fn notify(world: &World, events: Value) {
+    block_on(async {
+        let response = reqwest::Client::new()
+            .post(format!("{}/_sim/notifications", world.url))
+            .json(&json!({ "bundleId": "com.example.app", "events": events }))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{}",
+            response.text().await.unwrap()
+        );
+    });
+}
+
+fn sim_root(world: &World) -> std::path::PathBuf {
+    let pem = block_on(async {
+        reqwest::get(format!("{}/_sim/realtime-root", world.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    let path = world.path().join("sim-root.pem");
+    std::fs::write(&path, pem).unwrap();
+    path
+}
+
+/// Whether customer `i` turns auto-renew off, at the arm's true rate (deterministic).
+fn cancels(i: u32, rate_percent: u32) -> bool {
+    (i.wrapping_mul(2_654_435_761) >> 7) % 100 < rate_percent
+}
+
+#[test]
+fn apply_serve_population_pull_report_finds_the_better_arm() {
+    let world = World::new("sandbox");
+    let app_apple_id = retainctl::sim::perf::app_apple_id("com.example.app");
+    std::fs::write(world.path().join("app.yaml"), manifest(app_apple_id)).unwrap();
+    let out = run(
+        &world,
+        &[
+            "apply",
+            "--env",
+            "sandbox",
+            "--snapshot",
+            "snapshot.json",
+            "app.yaml",
+        ],
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+
+    // Apple's realtime requests, signed by a chain the server is told to trust.
+    let signer = RealtimeSigner::generate().unwrap();
+    let root = world.path().join("realtime-root.pem");
+    std::fs::write(&root, signer.root_pem()).unwrap();
+    let decisions = world.path().join("decisions");
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_retainctl"));
+    serve
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--snapshot",
+            "snapshot.json",
+        ])
+        .args(["--trust-root", root.to_str().unwrap()])
+        .args(["--decisions", decisions.to_str().unwrap()])
+        .current_dir(world.path())
+        .env("RETAINCTL_CUSTOMER_KEY", KEY)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(world.path().join("serve.log")).unwrap());
+    let mut server = ServeProcess::attach(serve.spawn().unwrap(), world.path().join("serve.log"));
+
+    let (mut shown_message, mut shown_default) = (0, 0);
+    let mut events = vec![];
+    for i in 0..CUSTOMERS {
+        let otid = format!("20000000{i:08}");
+        let jws = signer
+            .sign(&json!({
+                "originalTransactionId": otid,
+                "appAppleId": app_apple_id,
+                "productId": "premium",
+                "userLocale": "en-US",
+                "requestIdentifier": uuid::Uuid::new_v4().to_string(),
+                "signedDate": now_ms(),
+                "environment": "Sandbox",
+            }))
+            .unwrap();
+        let (status, _) = post(&server.url, &jws);
+        let rate = match status {
+            200 => {
+                shown_message += 1;
+                20
+            }
+            204 => {
+                shown_default += 1;
+                40
+            }
+            other => panic!("serve answered {other}: {}", server.log()),
+        };
+        if cancels(i, rate) {
+            events.push(json!({
+                "notificationType": "DID_CHANGE_RENEWAL_STATUS",
+                "subtype": "AUTO_RENEW_DISABLED",
+                "originalTransactionId": otid,
+                "productId": "premium",
+            }));
+        }
+    }
+    assert!(
+        shown_message > 200 && shown_default > 200,
+        "{shown_message} / {shown_default}"
+    );
+    // SIGTERM right after the last answer: the decisions of every answered request are written before it ends.
+    let pid = server.child.id();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    crate::serve::eventually("serve to stop", || {
+        server.child.try_wait().unwrap().is_some()
+    });
+    let written = std::fs::read_to_string(decisions.join("decisions.jsonl")).unwrap();
+    assert_eq!(written.lines().count(), CUSTOMERS as usize);
+    assert!(
+        !written.contains("20000000"),
+        "no raw transaction id is written"
+    );
+
+    // A notification of a customer never answered, and one the report does not count.
+    events.push(json!({"notificationType": "DID_RENEW", "originalTransactionId": "2000000000000001", "productId": "premium"}));
+    events.push(json!({"notificationType": "CONSUMPTION_REQUEST", "originalTransactionId": "2000000000000002", "productId": "premium"}));
+    let notified = events.len();
+    notify(&world, Value::Array(events));
+    let sim_root = sim_root(&world);
+    let outcomes = world.path().join("outcomes");
+    let pull = |extra: &[&str]| {
+        let mut args = vec![
+            "notifications",
+            "pull",
+            "--env",
+            "sandbox",
+            "--out",
+            outcomes.to_str().unwrap(),
+            "--trust-root",
+            sim_root.to_str().unwrap(),
+            "app.yaml",
+        ];
+        args.extend_from_slice(extra);
+        let mut command = world.command(&args);
+        command.env("RETAINCTL_CUSTOMER_KEY", KEY);
+        // `notifications pull` talks to Apple: the world adds --base-url for it.
+        command.args(["--base-url", &world.url]);
+        command.output().unwrap()
+    };
+    let out = pull(&["--since", "1d"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let pages = notified.div_ceil(20);
+    assert!(
+        stdout(&out).contains(&format!(
+            "com.example.app · sandbox: {notified} read in {pages} pages, {} kept, 1 not counted, 0 skipped",
+            notified - 1
+        )),
+        "{}",
+        stdout(&out)
+    );
+    // A second pull goes on from where the first ended: nothing is read twice.
+    let again = pull(&[]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(stdout(&again).contains("0 read in"), "{}", stdout(&again));
+
+    let report = run(
+        &world,
+        &[
+            "report",
+            "--decisions",
+            decisions.to_str().unwrap(),
+            "--outcomes",
+            outcomes.to_str().unwrap(),
+            "--format",
+            "json",
+            "--chart",
+            "chart.svg",
+        ],
+    );
+    assert!(report.status.success(), "{}", stderr(&report));
+    let report: Value = serde_json::from_slice(&report.stdout).unwrap();
+    let split = &report["splits"][0];
+    let rate = |arm: &Value| {
+        let r = &arm["autoRenewOff"];
+        (r["low"].as_f64().unwrap(), r["high"].as_f64().unwrap())
+    };
+    let (low, high) = rate(&split["baseline"]);
+    assert_eq!(split["baseline"]["answer"], "control");
+    assert!(low < 0.40 && 0.40 < high, "control: {low}..{high}");
+    let (low, high) = rate(&split["arms"][0]);
+    assert!(low < 0.20 && 0.20 < high, "message: {low}..{high}");
+    assert_eq!(
+        split["verdict"],
+        json!({"kind": "better", "rule": 1}),
+        "{split:#}"
+    );
+    let chart = std::fs::read_to_string(world.path().join("chart.svg")).unwrap();
+    assert!(
+        chart.starts_with("<svg") && chart.contains("rule 2 (message)"),
+        "{chart}"
+    );
+
+    let text = run(
+        &world,
+        &[
+            "report",
+            "--decisions",
+            decisions.to_str().unwrap(),
+            "--outcomes",
+            outcomes.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        stdout(&text).contains("com.example.app · split of rule 1: rule 2 (message) keeps more subscribers than rule 1 (control)"),
+        "{}",
+        stdout(&text)
+    );
+}
