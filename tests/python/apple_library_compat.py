@@ -22,6 +22,7 @@ from appstoreserverlibrary.models.Environment import Environment
 from appstoreserverlibrary.models.ImageSize import ImageSize
 from appstoreserverlibrary.models.ImageState import ImageState
 from appstoreserverlibrary.models.MessageState import MessageState
+from appstoreserverlibrary.models.NotificationHistoryRequest import NotificationHistoryRequest
 from appstoreserverlibrary.models.PerformanceTestRequest import PerformanceTestRequest
 from appstoreserverlibrary.models.RealtimeUrlRequest import RealtimeUrlRequest
 from appstoreserverlibrary.models.UploadMessageImage import UploadMessageImage
@@ -243,6 +244,54 @@ expect_error("MessageNotFound", APIError.MESSAGE_NOT_FOUND, lambda: client.delet
 client.delete_image(hero)
 expect_error("ImageNotFound", APIError.IMAGE_NOT_FOUND, lambda: client.delete_image(hero))
 check("lists after deletes", str(message) not in {str(m.messageIdentifier) for m in client.get_message_list().messageIdentifiers})
+
+# Get Notification History: the simulator's notifications V2, 20 a page, each verified by
+# Apple's SignedDataVerifier as notifications are.
+events = [
+    {"notificationType": "DID_CHANGE_RENEWAL_STATUS", "subtype": "AUTO_RENEW_DISABLED",
+     "originalTransactionId": f"2000000000{i:06d}", "productId": "premium"}
+    for i in range(45)
+]
+request = urllib.request.Request(
+    SIM_URL + "/_sim/notifications",
+    data=json.dumps({"bundleId": BUNDLE_ID, "events": events}).encode(),
+    headers={"content-type": "application/json"},
+)
+urllib.request.urlopen(request).read()
+now = int(time.time() * 1000)
+history_request = NotificationHistoryRequest(startDate=now - 86_400_000, endDate=now + 60_000)
+pages, seen, token = 0, [], None
+while True:
+    page = client.get_notification_history(token, history_request)
+    pages += 1
+    seen.extend(page.notificationHistory)
+    if not page.hasMore:
+        break
+    token = page.paginationToken
+check("get_notification_history pages 20 at a time", pages == 3 and len(seen) == 45, (pages, len(seen)))
+environment = Environment.SANDBOX if MODE == "sandbox" else Environment.PRODUCTION
+decoded_first = json.loads(__import__("base64").urlsafe_b64decode(seen[0].signedPayload.split(".")[1] + "=="))
+verifier = SignedDataVerifier([ROOT_DER], False, environment, BUNDLE_ID, decoded_first["data"]["appAppleId"])
+notification = verifier.verify_and_decode_notification(seen[0].signedPayload)
+transaction = verifier.verify_and_decode_signed_transaction(notification.data.signedTransactionInfo)
+renewal = verifier.verify_and_decode_renewal_info(notification.data.signedRenewalInfo)
+check(
+    "verify_and_decode_notification and its transaction and renewal",
+    notification.rawNotificationType == "DID_CHANGE_RENEWAL_STATUS"
+    and notification.rawSubtype == "AUTO_RENEW_DISABLED"
+    and transaction.originalTransactionId == renewal.originalTransactionId == "2000000000000000",
+    notification,
+)
+expect_error(
+    "StartDateTooFarInPast",
+    APIError.START_DATE_TOO_FAR_IN_PAST,
+    lambda: client.get_notification_history(None, NotificationHistoryRequest(startDate=now - 200 * 86_400_000, endDate=now)),
+)
+expect_error(
+    "InvalidPaginationToken",
+    APIError.INVALID_PAGINATION_TOKEN,
+    lambda: client.get_notification_history("not-a-token", history_request),
+)
 
 wrong = AppStoreServerAPIClient(KEY, "KEYID12345", "issuer", "com.wrong.bundle", Environment.SANDBOX)
 wrong._base_url = SIM_URL
