@@ -279,3 +279,166 @@ fn apply_serve_population_pull_report_finds_the_better_arm() {
         stdout(&text)
     );
 }
+
+/// A pull stopped halfway (killed while Apple answers its second page) goes on from that
+/// page: every notification is kept exactly once, and the first page is not read again.
+#[test]
+fn a_pull_stopped_halfway_goes_on_from_the_page_it_stopped_at() {
+    let world = World::new("sandbox");
+    let app_apple_id = retainctl::sim::perf::app_apple_id("com.example.app");
+    std::fs::write(world.path().join("app.yaml"), manifest(app_apple_id)).unwrap();
+    let events: Vec<Value> = (0..45)
+        .map(|i| {
+            json!({"notificationType": "EXPIRED", "originalTransactionId": format!("2000000000{i:06}"), "productId": "premium"})
+        })
+        .collect();
+    notify(&world, Value::Array(events));
+    let sim_root = sim_root(&world);
+    let outcomes = world.path().join("outcomes");
+    let pull = |extra: &[&str]| {
+        let mut args = vec![
+            "notifications",
+            "pull",
+            "--env",
+            "sandbox",
+            "--out",
+            outcomes.to_str().unwrap(),
+            "--trust-root",
+            sim_root.to_str().unwrap(),
+            "app.yaml",
+            "--base-url",
+            &world.url,
+        ];
+        args.extend_from_slice(extra);
+        let mut command = world.command(&args);
+        command.env("RETAINCTL_CUSTOMER_KEY", KEY);
+        command
+    };
+    // The first page is answered (upper-case-ids changes nothing here), the second held.
+    let path = "/inApps/v1/notifications/history";
+    world.set_faults(json!({"rules": [
+        {"method": "POST", "path": path, "answer": "upperCaseIds", "times": 1},
+        {"method": "POST", "path": path, "answer": {"hold": 20000}},
+    ]}));
+    let mut first = pull(&["--since", "1d"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    world.wait_held(1);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    world.set_faults(json!({}));
+    world.release(None);
+    let kept = || {
+        std::fs::read_to_string(outcomes.join("outcomes-com.example.app-sandbox.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    assert_eq!(kept(), 20, "the first page is kept");
+    let out = pull(&[]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("com.example.app · sandbox: 25 read in 2 pages, 25 kept"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(kept(), 45);
+}
+
+/// What cannot be used is named and counted, never taken for a record: a decision log cut
+/// mid-line, a window longer than Apple's history, a start Apple no longer keeps.
+#[test]
+fn a_cut_log_a_too_long_window_and_a_start_too_far_back_are_named() {
+    let world = World::new("sandbox");
+    std::fs::write(world.path().join("app.yaml"), manifest(1)).unwrap();
+    let decisions = world.path().join("decisions");
+    let outcomes = world.path().join("outcomes");
+    std::fs::create_dir_all(&decisions).unwrap();
+    std::fs::create_dir_all(&outcomes).unwrap();
+    let line = r#"{"t":1,"app":"com.example.app","environment":"sandbox","product":"premium","locale":"en-US","rule":1,"split":0,"answer":"message","customer":"c1"}"#;
+    std::fs::write(
+        decisions.join("decisions.jsonl"),
+        format!("{line}\n{}", &line[..40]),
+    )
+    .unwrap();
+    let report = |extra: &[&str]| {
+        let mut args = vec![
+            "report",
+            "--decisions",
+            decisions.to_str().unwrap(),
+            "--outcomes",
+            outcomes.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        run(&world, &args)
+    };
+    let out = report(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "decisions.jsonl:2: skipped: the last line is cut short (a write stopped mid-line)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).starts_with("1 decisions, 0 outcomes"),
+        "{}",
+        stdout(&out)
+    );
+    let out = report(&["--window", "200d"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("longer than the 180 days of notifications Apple keeps"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = world
+        .command(&[
+            "notifications",
+            "pull",
+            "--env",
+            "sandbox",
+            "--since",
+            "60d",
+            "--out",
+            outcomes.to_str().unwrap(),
+            "app.yaml",
+            "--base-url",
+            &world.url,
+        ])
+        .env("RETAINCTL_CUSTOMER_KEY", KEY)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("StartDateTooFarInPast"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("30 in sandbox"), "{}", stderr(&out));
+    // Without the key, nothing is pulled.
+    let out = world
+        .command(&[
+            "notifications",
+            "pull",
+            "--env",
+            "sandbox",
+            "--since",
+            "1d",
+            "--out",
+            "x",
+            "app.yaml",
+        ])
+        .env_remove("RETAINCTL_CUSTOMER_KEY")
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("RETAINCTL_CUSTOMER_KEY is not set"),
+        "{}",
+        stderr(&out)
+    );
+}
