@@ -186,3 +186,97 @@ pub fn outcome_of(
         notification: payload.notification_uuid,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serve::verify::parse_trust_pem;
+    use crate::sim::notifications::{NotifiedEvent, sign};
+    use crate::sim::perf::RealtimeSigner;
+
+    fn event(kind: &str, subtype: Option<&str>) -> NotifiedEvent {
+        NotifiedEvent {
+            notification_type: kind.into(),
+            subtype: subtype.map(Into::into),
+            original_transaction_id: "2000000000000042".into(),
+            product_id: "premium".into(),
+            offer_identifier: None,
+            auto_renew_product_id: None,
+            signed_date: None,
+            notification_uuid: None,
+        }
+    }
+
+    fn key() -> CustomerKey {
+        CustomerKey::from_env(|_| Some("a key for the unit tests".into())).unwrap()
+    }
+
+    #[test]
+    fn only_a_verified_notification_of_this_app_and_environment_is_kept() {
+        let signer = RealtimeSigner::generate().unwrap();
+        let roots = parse_trust_pem(signer.root_pem().as_bytes()).unwrap();
+        let verifier = RequestVerifier::new(roots, crate::serve::verify::AppleEnvironment::Sandbox);
+        let now = crate::outcomes::records::now_ms();
+        let signed = |bundle: &str, env: &str, e: &NotifiedEvent| {
+            sign(&signer, bundle, 7, env, e, now)
+                .unwrap()
+                .signed_payload
+        };
+        let expected = Expected {
+            bundle_id: "com.example.app",
+            environment: "Sandbox",
+            app_apple_id: Some(7),
+        };
+        let off = event("DID_CHANGE_RENEWAL_STATUS", Some("AUTO_RENEW_DISABLED"));
+
+        let kept = outcome_of(
+            &verifier,
+            &signed("com.example.app", "Sandbox", &off),
+            &expected,
+            &key(),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(kept.event, Event::AutoRenewOff);
+        assert_eq!(kept.customer, key().customer("2000000000000042"));
+        assert!(!kept.customer.contains("2000000000000042"));
+
+        let other_app = outcome_of(
+            &verifier,
+            &signed("com.example.other", "Sandbox", &off),
+            &expected,
+            &key(),
+        );
+        assert!(
+            matches!(other_app, Err(NotificationError::OtherApp { .. })),
+            "{other_app:?}"
+        );
+        let other_env = outcome_of(
+            &verifier,
+            &signed("com.example.app", "Production", &off),
+            &expected,
+            &key(),
+        );
+        assert!(
+            matches!(other_env, Err(NotificationError::OtherEnvironment { .. })),
+            "{other_env:?}"
+        );
+        // Signed by a chain nobody trusts.
+        let stranger = RealtimeSigner::generate().unwrap();
+        let forged = sign(&stranger, "com.example.app", 7, "Sandbox", &off, now)
+            .unwrap()
+            .signed_payload;
+        assert!(matches!(
+            outcome_of(&verifier, &forged, &expected, &key()),
+            Err(NotificationError::Unverified(_))
+        ));
+        // A notification type the report does not count is verified, then left out.
+        let test = outcome_of(
+            &verifier,
+            &signed("com.example.app", "Sandbox", &event("TEST", None)),
+            &expected,
+            &key(),
+        );
+        assert!(matches!(test, Ok(None)), "{test:?}");
+    }
+}
