@@ -1,63 +1,12 @@
 //! The two kinds of record the report joins, as JSON lines: a [`Decision`] that `serve`
-//! wrote for every answer, and an [`Outcome`] kept from one of Apple's notifications. A
+//! wrote for every answer (its format is `serve`'s, which writes it), and an [`Outcome`]
+//! kept from one of Apple's notifications. A
 //! line that does not parse (a log cut by a crash mid-line, a foreign file) is skipped and
 //! counted by [`read_lines`], never taken for an empty record.
 
 use serde::{Deserialize, Serialize};
 
-/// What a realtime request was answered with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum AnswerKind {
-    /// A text message.
-    Message,
-    /// A promotional-offer message with a signed offer.
-    Offer,
-    /// A switch-plan message.
-    Plan,
-    /// A split's control arm: 204, so Apple showed the default message.
-    Control,
-    /// No rule matched (or none had approved content): 204, Apple's default.
-    Default,
-}
-
-impl AnswerKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Message => "message",
-            Self::Offer => "offer",
-            Self::Plan => "plan",
-            Self::Control => "control",
-            Self::Default => "default",
-        }
-    }
-}
-
-/// One answer of `serve`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Decision {
-    /// When it was answered, ms since the epoch.
-    #[serde(rename = "t")]
-    pub at_ms: i64,
-    /// The app's bundle id.
-    pub app: String,
-    pub environment: String,
-    pub product: String,
-    /// The app locale the request resolved to (the user's locale when none did).
-    pub locale: String,
-    /// The rule's index in `realtime:` (from 0); none: no rule answered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rule: Option<u32>,
-    /// The index of the first rule of the rule's split group, when it is in one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub split: Option<u32>,
-    pub answer: AnswerKind,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<uuid::Uuid>,
-    /// The keyed hash of the original transaction id.
-    pub customer: String,
-}
+pub use crate::serve::decisions::{AnswerKind, Decision};
 
 /// What a customer did, as far as the report needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

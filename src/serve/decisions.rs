@@ -15,9 +15,64 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::outcomes::{AnswerKind, Decision};
+use serde::{Deserialize, Serialize};
+
 use crate::realtime::{Rule, split_salt};
 use crate::serve::served::{self, Answer, Outcome, Served};
+
+/// What a realtime request was answered with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AnswerKind {
+    /// A text message.
+    Message,
+    /// A promotional-offer message with a signed offer.
+    Offer,
+    /// A switch-plan message.
+    Plan,
+    /// A split's control arm: 204, so Apple showed the default message.
+    Control,
+    /// No rule matched (or none had approved content): 204, Apple's default.
+    Default,
+}
+
+impl AnswerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Message => "message",
+            Self::Offer => "offer",
+            Self::Plan => "plan",
+            Self::Control => "control",
+            Self::Default => "default",
+        }
+    }
+}
+
+/// One answer of `serve`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Decision {
+    /// When it was answered, ms since the epoch.
+    #[serde(rename = "t")]
+    pub at_ms: i64,
+    /// The app's bundle id.
+    pub app: String,
+    pub environment: String,
+    pub product: String,
+    /// The app locale the request resolved to (the user's locale when none did).
+    pub locale: String,
+    /// The rule's index in `realtime:` (from 0); none: no rule answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<u32>,
+    /// The index of the first rule of the rule's split group, when it is in one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<u32>,
+    pub answer: AnswerKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<uuid::Uuid>,
+    /// The keyed hash of the original transaction id.
+    pub customer: String,
+}
 
 /// The variable holding the key customers are hashed with.
 pub const CUSTOMER_KEY_VAR: &str = "RETAINCTL_CUSTOMER_KEY";
