@@ -11,8 +11,7 @@ use anyhow::Context;
 
 use super::Output;
 use crate::cli::{ReportArgs, ReportFormat};
-use crate::outcomes::records::{BadLine, read_lines};
-use crate::outcomes::{Decision, Outcome};
+use crate::outcomes::{DecisionRef, Decisions, Outcomes};
 use crate::render;
 
 /// The history Apple keeps of notifications (production; sandbox keeps 30 days).
@@ -26,17 +25,10 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let since_ms = args.since.as_deref().map(since).transpose()?;
-    let mut skipped = 0;
-    let decisions: Vec<Decision> = read_folder(
-        &args.decisions,
-        |n| n.starts_with("decisions") && n.ends_with(".jsonl"),
-        &mut skipped,
-    )?;
-    let outcomes: Vec<Outcome> =
-        read_folder(&args.outcomes, |n| n.ends_with(".jsonl"), &mut skipped)?;
-    let report = crate::outcomes::report(
-        &decisions,
-        &outcomes,
+    let (decisions, outcomes, skipped) = read(&args.decisions, &args.outcomes)?;
+    let report = crate::outcomes::report_of(
+        decisions,
+        outcomes,
         since_ms,
         args.window.as_millis() as i64,
     );
@@ -78,12 +70,8 @@ pub fn since(text: &str) -> anyhow::Result<i64> {
         .map_or(0, |d| d.as_millis() as i64))
 }
 
-/// Every record of the files in `dir` whose name `wanted` accepts, in name order.
-fn read_folder<T: serde::de::DeserializeOwned>(
-    dir: &Path,
-    wanted: impl Fn(&str) -> bool,
-    skipped: &mut usize,
-) -> anyhow::Result<Vec<T>> {
+/// The files in `dir` whose name `wanted` accepts, in name order.
+fn files(dir: &Path, wanted: impl Fn(&str) -> bool) -> anyhow::Result<Vec<PathBuf>> {
     let entries = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read the folder {}", dir.display()))?;
     let mut files: Vec<PathBuf> = entries
@@ -91,16 +79,94 @@ fn read_folder<T: serde::de::DeserializeOwned>(
         .filter(|p| p.is_file() && p.file_name().and_then(|n| n.to_str()).is_some_and(&wanted))
         .collect();
     files.sort();
-    let mut records = Vec::new();
-    for file in files {
-        let text = std::fs::read_to_string(&file)
-            .with_context(|| format!("cannot read {}", file.display()))?;
-        let (mut found, bad): (Vec<T>, Vec<BadLine>) = read_lines(&text);
-        for b in &bad {
-            eprintln!("{}:{}: skipped: {}", file.display(), b.line, b.why);
+    Ok(files)
+}
+
+/// An outcome line, borrowed from the text it was read from.
+#[derive(serde::Deserialize)]
+struct OutcomeRef<'a> {
+    #[serde(rename = "t")]
+    at_ms: i64,
+    #[serde(borrow)]
+    customer: std::borrow::Cow<'a, str>,
+    event: crate::outcomes::Event,
+    #[serde(borrow)]
+    notification: std::borrow::Cow<'a, str>,
+}
+
+/// Reads every decisions and outcomes file, a file per core at a time, a line at a time
+/// (no file is held whole); lines that are not records are named on stderr and counted.
+fn read(decisions: &Path, outcomes: &Path) -> anyhow::Result<(Decisions, Outcomes, usize)> {
+    use rayon::prelude::*;
+    let decision_files = files(decisions, |n| {
+        n.starts_with("decisions") && n.ends_with(".jsonl")
+    })?;
+    let outcome_files = files(outcomes, |n| n.ends_with(".jsonl"))?;
+    let each = |file: &PathBuf,
+                mut take: Box<dyn FnMut(&str) -> bool + '_>|
+     -> anyhow::Result<usize> {
+        use std::io::BufRead;
+        let reader = std::io::BufReader::with_capacity(
+            1 << 20,
+            std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?,
+        );
+        let mut bad = 0;
+        let mut lines = reader.split(b'\n').enumerate().peekable();
+        while let Some((i, line)) = lines.next() {
+            let line = line.with_context(|| format!("cannot read {}", file.display()))?;
+            let last = lines.peek().is_none();
+            let text = String::from_utf8_lossy(&line);
+            if text.trim().is_empty() {
+                continue;
+            }
+            if !take(&text) {
+                bad += 1;
+                let why = if last && !text.ends_with('}') {
+                    "the last line is cut short (a write stopped mid-line)"
+                } else {
+                    "not a record"
+                };
+                eprintln!("{}:{}: skipped: {why}", file.display(), i + 1);
+            }
         }
-        *skipped += bad.len();
-        records.append(&mut found);
+        Ok(bad)
+    };
+    let decided: Vec<anyhow::Result<(Decisions, usize)>> = decision_files
+        .par_iter()
+        .map(|file| {
+            let mut d = Decisions::default();
+            let bad = each(
+                file,
+                Box::new(|line| match serde_json::from_str::<DecisionRef>(line) {
+                    Ok(r) => {
+                        d.push(&r);
+                        true
+                    }
+                    Err(_) => false,
+                }),
+            )?;
+            Ok((d, bad))
+        })
+        .collect();
+    let mut decisions = Decisions::default();
+    let mut skipped = 0;
+    for part in decided {
+        let (d, bad) = part?;
+        decisions.merge(d);
+        skipped += bad;
     }
-    Ok(records)
+    let mut outcomes = Outcomes::default();
+    for file in &outcome_files {
+        skipped += each(
+            file,
+            Box::new(|line| match serde_json::from_str::<OutcomeRef>(line) {
+                Ok(o) => {
+                    outcomes.push(o.at_ms, &o.customer, o.event, &o.notification);
+                    true
+                }
+                Err(_) => false,
+            }),
+        )?;
+    }
+    Ok((decisions, outcomes, skipped))
 }

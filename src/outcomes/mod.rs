@@ -121,79 +121,270 @@ pub fn report(
     since_ms: Option<i64>,
     window_ms: i64,
 ) -> Report {
-    let mut skipped = Skipped::default();
-    // Each customer's outcomes, once per notification, in time order.
-    let mut seen = std::collections::HashSet::new();
-    let mut by_customer: HashMap<&str, Vec<(i64, Event)>> = HashMap::new();
-    for o in outcomes {
-        if !seen.insert(o.notification.as_str()) {
-            skipped.duplicate_outcomes += 1;
-            continue;
-        }
-        by_customer
-            .entry(&o.customer)
-            .or_default()
-            .push((o.at_ms, o.event));
+    let mut d = Decisions::default();
+    for decision in decisions {
+        d.push(&DecisionRef::of(decision));
     }
-    for list in by_customer.values_mut() {
-        list.sort_unstable();
+    let mut o = Outcomes::default();
+    for outcome in outcomes {
+        o.push(
+            outcome.at_ms,
+            &outcome.customer,
+            outcome.event,
+            &outcome.notification,
+        );
     }
-    // First decision of each customer per group.
-    let mut first: HashMap<(GroupKey, &str), i64> = HashMap::new();
-    let mut customers_decided = std::collections::HashSet::new();
-    for d in decisions {
-        if since_ms.is_some_and(|s| d.at_ms < s) {
-            continue;
-        }
-        customers_decided.insert(d.customer.as_str());
-        let key = GroupKey {
-            app: d.app.clone(),
+    report_of(d, o, since_ms, window_ms)
+}
+
+/// A customer as a number: the 32 hex digits of the keyed hash, or any other text hashed.
+fn customer_id(text: &str) -> u128 {
+    if text.len() == 32
+        && let Ok(n) = u128::from_str_radix(text, 16)
+    {
+        return n;
+    }
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    u128::from_be_bytes(digest[..16].try_into().expect("16 bytes"))
+}
+
+/// A decision line, borrowed from the text it was read from.
+#[derive(Debug, serde::Deserialize)]
+pub struct DecisionRef<'a> {
+    #[serde(rename = "t")]
+    pub at_ms: i64,
+    #[serde(borrow)]
+    pub app: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    pub product: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    pub locale: std::borrow::Cow<'a, str>,
+    #[serde(default)]
+    pub rule: Option<u32>,
+    #[serde(default)]
+    pub split: Option<u32>,
+    pub answer: AnswerKind,
+    #[serde(borrow)]
+    pub customer: std::borrow::Cow<'a, str>,
+}
+
+impl<'a> DecisionRef<'a> {
+    pub fn of(d: &'a Decision) -> DecisionRef<'a> {
+        DecisionRef {
+            at_ms: d.at_ms,
+            app: d.app.as_str().into(),
+            product: d.product.as_str().into(),
+            locale: d.locale.as_str().into(),
             rule: d.rule,
             split: d.split,
             answer: d.answer,
-            product: d.product.clone(),
-            locale: d.locale.clone(),
-        };
-        first
-            .entry((key, d.customer.as_str()))
-            .and_modify(|t| *t = (*t).min(d.at_ms))
-            .or_insert(d.at_ms);
+            customer: d.customer.as_str().into(),
+        }
     }
-    skipped.outcomes_without_decision = by_customer
-        .iter()
-        .filter(|(c, _)| !customers_decided.contains(*c))
-        .map(|(_, list)| list.len() as u64)
-        .sum();
+}
+
+/// Decisions as the join needs them: 32 bytes each, the texts of their groups interned
+/// (ten million decisions take some 320 MB, not gigabytes of strings).
+#[derive(Default)]
+pub struct Decisions {
+    texts: HashMap<Box<str>, u32>,
+    text_of: Vec<Box<str>>,
+    groups: HashMap<(u32, Option<u32>, Option<u32>, AnswerKind, u32, u32), u32>,
+    group_of: Vec<(u32, Option<u32>, Option<u32>, AnswerKind, u32, u32)>,
+    rows: Vec<(i64, u32, u128)>,
+}
+
+impl Decisions {
+    fn text(&mut self, text: &str) -> u32 {
+        if let Some(id) = self.texts.get(text) {
+            return *id;
+        }
+        let id = self.text_of.len() as u32;
+        self.text_of.push(text.into());
+        self.texts.insert(text.into(), id);
+        id
+    }
+
+    pub fn push(&mut self, d: &DecisionRef) {
+        let key = (
+            self.text(&d.app),
+            d.rule,
+            d.split,
+            d.answer,
+            self.text(&d.product),
+            self.text(&d.locale),
+        );
+        let group = match self.groups.get(&key) {
+            Some(g) => *g,
+            None => {
+                let g = self.group_of.len() as u32;
+                self.group_of.push(key);
+                self.groups.insert(key, g);
+                g
+            }
+        };
+        self.rows.push((d.at_ms, group, customer_id(&d.customer)));
+    }
+
+    /// Adds `other`'s decisions (read from another file, on another thread).
+    pub fn merge(&mut self, other: Decisions) {
+        let mut remap = Vec::with_capacity(other.group_of.len());
+        for &(app, rule, split, answer, product, locale) in &other.group_of {
+            let key = (
+                self.text(&other.text_of[app as usize]),
+                rule,
+                split,
+                answer,
+                self.text(&other.text_of[product as usize]),
+                self.text(&other.text_of[locale as usize]),
+            );
+            let group = match self.groups.get(&key) {
+                Some(g) => *g,
+                None => {
+                    let g = self.group_of.len() as u32;
+                    self.group_of.push(key);
+                    self.groups.insert(key, g);
+                    g
+                }
+            };
+            remap.push(group);
+        }
+        self.rows.extend(
+            other
+                .rows
+                .into_iter()
+                .map(|(at, group, customer)| (at, remap[group as usize], customer)),
+        );
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    fn key(&self, group: u32) -> GroupKey {
+        let (app, rule, split, answer, product, locale) = self.group_of[group as usize];
+        GroupKey {
+            app: self.text_of[app as usize].to_string(),
+            rule,
+            split,
+            answer,
+            product: self.text_of[product as usize].to_string(),
+            locale: self.text_of[locale as usize].to_string(),
+        }
+    }
+}
+
+/// Outcomes as the join needs them: (customer, time, event, notification id).
+#[derive(Default)]
+pub struct Outcomes {
+    rows: Vec<(u128, i64, Event, u128)>,
+}
+
+impl Outcomes {
+    pub fn push(&mut self, at_ms: i64, customer: &str, event: Event, notification: &str) {
+        self.rows.push((
+            customer_id(customer),
+            at_ms,
+            event,
+            customer_id(notification),
+        ));
+    }
+
+    pub fn merge(&mut self, other: Outcomes) {
+        self.rows.extend(other.rows);
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}
+
+/// [`report`] over records already made compact (`retainctl report` reads files into
+/// them without holding a line's strings).
+pub fn report_of(
+    mut decisions: Decisions,
+    mut outcomes: Outcomes,
+    since_ms: Option<i64>,
+    window_ms: i64,
+) -> Report {
+    let mut skipped = Skipped::default();
+    let decision_count = decisions.len() as u64;
+    let outcome_count = outcomes.len() as u64;
+    // Each customer's outcomes, once per notification, in time order.
+    outcomes
+        .rows
+        .sort_unstable_by_key(|&(customer, at, event, id)| (customer, id, at, event));
+    outcomes.rows.dedup_by(|b, a| {
+        let same = a.0 == b.0 && a.3 == b.3;
+        skipped.duplicate_outcomes += u64::from(same);
+        same
+    });
+    outcomes
+        .rows
+        .sort_unstable_by_key(|&(customer, at, event, _)| (customer, at, event));
+    // First decision of each customer per group: sort by (group, customer, time).
+    decisions
+        .rows
+        .retain(|&(at, _, _)| since_ms.is_none_or(|s| at >= s));
+    decisions
+        .rows
+        .sort_unstable_by_key(|&(at, group, customer)| (group, customer, at));
+    decisions
+        .rows
+        .dedup_by_key(|&mut (_, group, customer)| (group, customer));
+    let decided: std::collections::HashSet<u128> =
+        decisions.rows.iter().map(|&(_, _, c)| c).collect();
+    let mut i = 0;
+    while i < outcomes.rows.len() {
+        let customer = outcomes.rows[i].0;
+        let end = outcomes.rows[i..].partition_point(|r| r.0 == customer) + i;
+        if !decided.contains(&customer) {
+            skipped.outcomes_without_decision += (end - i) as u64;
+        }
+        i = end;
+    }
     #[derive(Default)]
     struct Counts {
         shown: u64,
         by_event: [u64; Event::ALL.len()],
     }
-    let mut groups: BTreeMap<GroupKey, Counts> = BTreeMap::new();
-    for ((key, customer), at) in first {
-        let counts = groups.entry(key).or_default();
-        counts.shown += 1;
-        let Some(list) = by_customer.get(customer) else {
-            continue;
-        };
-        let start = list.partition_point(|(t, _)| *t < at);
+    let mut counts: Vec<Counts> = (0..decisions.group_of.len())
+        .map(|_| Counts::default())
+        .collect();
+    for &(at, group, customer) in &decisions.rows {
+        let c = &mut counts[group as usize];
+        c.shown += 1;
+        let start = outcomes
+            .rows
+            .partition_point(|r| (r.0, r.1) < (customer, at));
         let mut did = [false; Event::ALL.len()];
-        for (t, event) in &list[start..] {
-            if *t > at + window_ms {
+        for &(who, t, event, _) in &outcomes.rows[start..] {
+            if who != customer || t > at + window_ms {
                 break;
             }
-            did[*event as usize] = true;
+            did[event as usize] = true;
         }
-        for (i, yes) in did.into_iter().enumerate() {
-            counts.by_event[i] += u64::from(yes);
+        for (e, yes) in did.into_iter().enumerate() {
+            c.by_event[e] += u64::from(yes);
         }
     }
-    let rows: Vec<Row> = groups
+    let mut rows: Vec<Row> = counts
         .into_iter()
-        .map(|(key, c)| {
+        .enumerate()
+        .filter(|(_, c)| c.shown > 0)
+        .map(|(group, c)| {
             let rate = |e: Event| wilson(c.by_event[e as usize], c.shown);
             Row {
-                key,
+                key: decisions.key(group as u32),
                 shown: c.shown,
                 auto_renew_off: rate(Event::AutoRenewOff),
                 redeemed_offer: rate(Event::OfferRedeemed),
@@ -203,13 +394,14 @@ pub fn report(
             }
         })
         .collect();
+    rows.sort_by(|a, b| a.key.cmp(&b.key));
     let splits = verdicts(&rows);
     Report {
         format_version: REPORT_FORMAT_VERSION,
         since_ms,
         window_ms,
-        decisions: decisions.len() as u64,
-        outcomes: outcomes.len() as u64,
+        decisions: decision_count,
+        outcomes: outcome_count,
         skipped,
         rows,
         splits,
