@@ -184,14 +184,17 @@ impl<'a> DecisionRef<'a> {
     }
 }
 
+/// A [`GroupKey`] with its texts interned: app, rule, split, answer, product, locale.
+type InternedGroup = (u32, Option<u32>, Option<u32>, AnswerKind, u32, u32);
+
 /// Decisions as the join needs them: 32 bytes each, the texts of their groups interned
 /// (ten million decisions take some 320 MB, not gigabytes of strings).
 #[derive(Default)]
 pub struct Decisions {
     texts: HashMap<Box<str>, u32>,
     text_of: Vec<Box<str>>,
-    groups: HashMap<(u32, Option<u32>, Option<u32>, AnswerKind, u32, u32), u32>,
-    group_of: Vec<(u32, Option<u32>, Option<u32>, AnswerKind, u32, u32)>,
+    groups: HashMap<InternedGroup, u32>,
+    group_of: Vec<InternedGroup>,
     rows: Vec<(i64, u32, u128)>,
 }
 
