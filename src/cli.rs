@@ -210,6 +210,19 @@ pub struct ServeArgs {
     /// rotated at 64 MiB, 16 files kept.
     #[arg(long, value_name = "DIR")]
     pub decisions: Option<PathBuf>,
+    /// Receive Apple's App Store Server Notifications V2 (POST at --notifications-path),
+    /// verify them like realtime requests, and keep them as outcomes in this folder for
+    /// `retainctl report` (answered 200 once written); needs RETAINCTL_CUSTOMER_KEY.
+    #[arg(long, value_name = "DIR")]
+    pub notifications: Option<PathBuf>,
+    /// The path notifications are received at (give Apple's notification URL this path).
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "/app-store-notifications",
+        requires = "notifications"
+    )]
+    pub notifications_path: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

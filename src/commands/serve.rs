@@ -121,6 +121,33 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    let live = match &args.notifications {
+        Some(dir) => {
+            let path = args.notifications_path.as_str();
+            let taken = ["/healthz", "/readyz", "/metrics"].contains(&path);
+            let plain = path.len() > 1
+                && path.starts_with('/')
+                && !path.contains(['{', '}', '*', '?', '#'])
+                && !path.ends_with('/');
+            if taken || !plain {
+                anyhow::bail!(
+                    "--notifications-path {} must be a plain path of its own starting with / (not /healthz, /readyz or /metrics), e.g. /app-store-notifications",
+                    args.notifications_path
+                );
+            }
+            let key = crate::serve::decisions::CustomerKey::from_env(lookup)
+                .map_err(|e| anyhow::anyhow!("cannot serve: {e}"))?;
+            Some(Arc::new(
+                crate::outcomes::live::LiveSink::open(dir, key).map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot serve: cannot write notifications in {}: {e}",
+                        dir.display()
+                    )
+                })?,
+            ))
+        }
+        None => None,
+    };
     let metrics = Arc::new(Metrics::new(Some(Box::new(move || {
         dropped.dropped_lines() as u64
     }))));
@@ -173,16 +200,20 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .stopping
                 .store(true, std::sync::atomic::Ordering::SeqCst);
         };
+        let mut routes = crate::serve::router(
+            state.clone(),
+            if args.health_detail {
+                crate::serve::HealthDetail::Full
+            } else {
+                crate::serve::HealthDetail::StatusOnly
+            },
+        );
+        if let Some(sink) = live {
+            routes = routes.merge(crate::outcomes::live::router(state, sink, &args.notifications_path));
+        }
         crate::serve::serve_until(
             listener,
-            crate::serve::router(
-                state,
-                if args.health_detail {
-                    crate::serve::HealthDetail::Full
-                } else {
-                    crate::serve::HealthDetail::StatusOnly
-                },
-            ),
+            routes,
             acceptor,
             metrics,
             shutdown,

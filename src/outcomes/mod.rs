@@ -7,6 +7,7 @@
 //! Customers appear only as a keyed hash of their original transaction id (the same key
 //! in `serve` and `notifications pull`), never as the id itself.
 
+pub mod live;
 pub mod notifications;
 pub mod records;
 pub mod stats;

@@ -332,6 +332,11 @@ impl Served {
         })
     }
 
+    /// What verifies Apple's signed data here: the trusted roots and the environment.
+    pub fn verifier(&self) -> &RequestVerifier {
+        &self.verifier
+    }
+
     /// The answer to a request body received at `now`. No I/O.
     pub fn answer(&self, body: &[u8], now: SystemTime) -> Answer {
         let refused = |refusal: Refusal, transaction: Option<String>| Answer {

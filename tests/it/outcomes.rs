@@ -50,7 +50,8 @@ fn run(world: &World, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn notify(world: &World, events: Value) {
+/// Has the simulator sign and keep `events`; returns the signed payloads.
+fn notify(world: &World, events: Value) -> Vec<String> {
     block_on(async {
         let response = reqwest::Client::new()
             .post(format!("{}/_sim/notifications", world.url))
@@ -58,12 +59,15 @@ fn notify(world: &World, events: Value) {
             .send()
             .await
             .unwrap();
-        assert!(
-            response.status().is_success(),
-            "{}",
-            response.text().await.unwrap()
-        );
-    });
+        assert!(response.status().is_success());
+        let answer: Value = response.json().await.unwrap();
+        answer["signedPayloads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().to_string())
+            .collect()
+    })
 }
 
 fn sim_root(world: &World) -> std::path::PathBuf {
@@ -188,7 +192,58 @@ fn apply_serve_population_pull_report_finds_the_better_arm() {
     events.push(json!({"notificationType": "DID_RENEW", "originalTransactionId": "2000000000000001", "productId": "premium"}));
     events.push(json!({"notificationType": "CONSUMPTION_REQUEST", "originalTransactionId": "2000000000000002", "productId": "premium"}));
     let notified = events.len();
-    notify(&world, Value::Array(events));
+    let signed = notify(&world, Value::Array(events));
+    // The same notifications, sent live to a server receiving them (as Apple sends them
+    // to the notification URL), land beside the pulled history and count once.
+    let outcomes = world.path().join("outcomes");
+    let mut receiver = Command::new(env!("CARGO_BIN_EXE_retainctl"));
+    receiver
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--snapshot",
+            "snapshot.json",
+        ])
+        .args(["--trust-root", sim_root(&world).to_str().unwrap()])
+        .args(["--notifications", outcomes.to_str().unwrap()])
+        .current_dir(world.path())
+        .env("RETAINCTL_CUSTOMER_KEY", KEY)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(world.path().join("receiver.log")).unwrap());
+    let receiver =
+        ServeProcess::attach(receiver.spawn().unwrap(), world.path().join("receiver.log"));
+    let live = |jws: &str| -> u16 {
+        block_on(async {
+            reqwest::Client::new()
+                .post(format!("{}/app-store-notifications", receiver.url))
+                .json(&json!({ "signedPayload": jws }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
+    for jws in &signed[..10] {
+        assert_eq!(live(jws), 200, "{}", receiver.log());
+    }
+    // Signed by a chain the receiver does not trust: refused, kept nowhere.
+    let forged = signer
+        .sign(
+            &json!({"notificationType": "EXPIRED", "notificationUUID": "x", "signedDate": now_ms(),
+            "data": {"bundleId": "com.example.app", "environment": "Sandbox"}}),
+        )
+        .unwrap();
+    assert_eq!(live(&forged), 400);
+    drop(receiver);
+    assert_eq!(
+        std::fs::read_to_string(outcomes.join("live-outcomes.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        10
+    );
     let sim_root = sim_root(&world);
     let outcomes = world.path().join("outcomes");
     let pull = |extra: &[&str]| {
