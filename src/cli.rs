@@ -549,6 +549,20 @@ pub enum SimAction {
         #[command(subcommand)]
         decision: ReviewDecision,
     },
+    /// Play a population of customers against a realtime server, from a running
+    /// simulator: each opens the cancel sheet (a realtime request signed with the
+    /// simulator's chain), then acts on the answer as the model's chances say, and the
+    /// simulator notifies it (Get Notification History, and the notification URL).
+    Population {
+        /// A running simulator's address, as printed on its first line.
+        #[arg(long, env = "RETAINCTL_SIM_URL")]
+        url: String,
+        /// The population, as JSON: realtimeUrl, notificationUrl (optional), bundleId,
+        /// product, locale, customers, seed, and model: { message|offer|plan|default:
+        /// { cancel, redeem, switch } } (chances from 0 to 1).
+        #[arg(long, value_name = "FILE")]
+        model: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -31,6 +31,7 @@ pub fn run(command: SimCommand) -> anyhow::Result<ExitCode> {
                 }
             }
         }),
+        Some(SimAction::Population { url, model }) => runtime.block_on(population(&url, &model)),
         None => runtime.block_on(serve(command.serve)),
     }
     .map_err(anyhow::Error::msg)?;
@@ -320,6 +321,44 @@ async fn review(url: &str, targets: &Targets) -> Result<(), String> {
         return Err(format!(
             "not found in the simulator: {}",
             answer.missing.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// `sim population`: hands the model to the running simulator and prints what happened.
+async fn population(url: &str, model: &std::path::Path) -> Result<(), String> {
+    let text = std::fs::read(model).map_err(|e| format!("cannot read {}: {e}", model.display()))?;
+    serde_json::from_slice::<crate::sim::population::Population>(&text)
+        .map_err(|e| format!("{} is not a population: {e}", model.display()))?;
+    let response = reqwest::Client::new()
+        .post(format!("{}/_sim/population", url.trim_end_matches('/')))
+        .body(text)
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach the simulator at {url}: {e}"))?;
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(format!(
+            "the simulator refused the population ({status}): {body}"
+        ));
+    }
+    let summary: crate::sim::population::PopulationSummary =
+        serde_json::from_str(&body).map_err(|e| format!("unexpected answer: {e}"))?;
+    let words = |m: &std::collections::BTreeMap<String, u32>| {
+        m.iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = super::Output::stdout();
+    out.line(&format!("answered: {}", words(&summary.answered)));
+    out.line(&format!("notified: {}", words(&summary.notified)));
+    if summary.failed > 0 || summary.live_failed > 0 {
+        return Err(format!(
+            "{} realtime requests and {} live notifications were not answered as expected",
+            summary.failed, summary.live_failed
         ));
     }
     Ok(())

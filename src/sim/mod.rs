@@ -4,6 +4,7 @@
 pub mod faults;
 pub mod notifications;
 pub mod perf;
+pub mod population;
 pub mod server;
 pub mod state;
 

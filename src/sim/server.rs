@@ -312,6 +312,7 @@ pub fn router(config: SimConfig) -> Result<Router, String> {
         .route("/_sim/landing", any(landing))
         .route("/_sim/realtime-root", get(admin_realtime_root))
         .route("/_sim/notifications", post(admin_notify))
+        .route("/_sim/population", post(admin_population))
         .fallback(api)
         .with_state(sim))
 }
@@ -990,6 +991,114 @@ async fn admin_notify(State(sim): State<Sim>, body: Bytes) -> Response {
         StatusCode::OK,
         &serde_json::json!({ "signedPayloads": payloads }),
     )
+}
+
+/// `POST /_sim/population`: plays a population of customers against a realtime server
+/// ([`super::population`]); answers what they were shown and what was notified.
+async fn admin_population(State(sim): State<Sim>, body: Bytes) -> Response {
+    use super::population::{Population, PopulationSummary, act, answer_kind};
+    let population: Population = match serde_json::from_slice(&body) {
+        Ok(p) => p,
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, format!("bad population: {e}")).into_response();
+        }
+    };
+    let environment = match sim
+        .core
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .policy
+        .mode
+    {
+        Mode::Sandbox => "Sandbox",
+        Mode::Production => "Production",
+    };
+    let app_apple_id = super::perf::app_apple_id(&population.bundle_id);
+    let mut summary = PopulationSummary::default();
+    for i in 0..population.customers {
+        let otid = (population.first_transaction + u64::from(i)).to_string();
+        let payload = serde_json::json!({
+            "originalTransactionId": otid,
+            "appAppleId": app_apple_id,
+            "productId": population.product,
+            "userLocale": population.locale,
+            "requestIdentifier": uuid::Uuid::new_v4().to_string(),
+            "signedDate": now_ms(),
+            "environment": environment,
+        });
+        let jws = match sim.perf.signer.sign(&payload) {
+            Ok(jws) => jws,
+            Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+        };
+        let sent = sim
+            .perf
+            .http
+            .post(&population.realtime_url)
+            .json(&serde_json::json!({ "signedPayload": jws }))
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
+        let kind = match sent {
+            Ok(r) if r.status() == StatusCode::NO_CONTENT => "default",
+            Ok(r) if r.status() == StatusCode::OK => {
+                let bytes = r.bytes().await.unwrap_or_default();
+                match answer_kind(&bytes) {
+                    Some(kind) => kind,
+                    None => {
+                        summary.failed += 1;
+                        continue;
+                    }
+                }
+            }
+            _ => {
+                summary.failed += 1;
+                continue;
+            }
+        };
+        *summary.answered.entry(kind.to_string()).or_default() += 1;
+        let Some(event) = act(&population, kind, u64::from(i), &otid, now_ms() as i64) else {
+            continue;
+        };
+        let signed = match super::notifications::sign(
+            &sim.perf.signer,
+            &population.bundle_id,
+            app_apple_id,
+            environment,
+            &event,
+            now_ms() as i64,
+        ) {
+            Ok(n) => n,
+            Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+        };
+        *summary
+            .notified
+            .entry(event.notification_type.clone())
+            .or_default() += 1;
+        if let Some(url) = &population.notification_url {
+            let live = sim
+                .perf
+                .http
+                .post(url)
+                .json(&serde_json::json!({ "signedPayload": signed.signed_payload }))
+                .timeout(Duration::from_secs(10))
+                .send()
+                .await;
+            if !live.is_ok_and(|r| r.status() == StatusCode::OK) {
+                summary.live_failed += 1;
+            }
+        }
+        let mut core = sim.core.lock().unwrap_or_else(|e| e.into_inner());
+        core.world
+            .apps
+            .entry(population.bundle_id.clone())
+            .or_default()
+            .notifications
+            .push(signed);
+    }
+    if let Err(e) = sim.core.lock().unwrap_or_else(|e| e.into_inner()).persist() {
+        return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response();
+    }
+    json_response(StatusCode::OK, &summary)
 }
 
 async fn admin_review(State(sim): State<Sim>, body: Bytes) -> Response {

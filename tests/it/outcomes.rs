@@ -497,3 +497,132 @@ fn a_cut_log_a_too_long_window_and_a_start_too_far_back_are_named() {
         stderr(&out)
     );
 }
+
+/// The same loop with the simulator's own population (`retainctl sim population`): its
+/// customers' requests are signed with the simulator's chain, their notifications sent
+/// live to the server and kept in the history; the report finds the model's chances.
+#[test]
+fn the_simulators_population_closes_the_loop() {
+    let world = World::new("sandbox");
+    let app_apple_id = retainctl::sim::perf::app_apple_id("com.example.app");
+    std::fs::write(world.path().join("app.yaml"), manifest(app_apple_id)).unwrap();
+    let out = run(
+        &world,
+        &[
+            "apply",
+            "--env",
+            "sandbox",
+            "--snapshot",
+            "snapshot.json",
+            "app.yaml",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let root = sim_root(&world);
+    let (decisions, outcomes) = (
+        world.path().join("decisions"),
+        world.path().join("outcomes"),
+    );
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_retainctl"));
+    serve
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--snapshot",
+            "snapshot.json",
+        ])
+        .args(["--trust-root", root.to_str().unwrap()])
+        .args(["--decisions", decisions.to_str().unwrap()])
+        .args(["--notifications", outcomes.to_str().unwrap()])
+        .current_dir(world.path())
+        .env("RETAINCTL_CUSTOMER_KEY", KEY)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(world.path().join("serve.log")).unwrap());
+    let mut server = ServeProcess::attach(serve.spawn().unwrap(), world.path().join("serve.log"));
+    let model = json!({
+        "realtimeUrl": format!("{}/retention", server.url),
+        "notificationUrl": format!("{}/app-store-notifications", server.url),
+        "bundleId": "com.example.app",
+        "product": "premium",
+        "locale": "en-US",
+        "customers": 800,
+        "seed": 11,
+        "model": {
+            "default": {"cancel": 0.4},
+            "message": {"cancel": 0.15, "switch": 0.05},
+        },
+    });
+    std::fs::write(world.path().join("model.json"), model.to_string()).unwrap();
+    let out = world
+        .command(&[
+            "sim",
+            "population",
+            "--url",
+            &world.url,
+            "--model",
+            "model.json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}\n{}",
+        stdout(&out),
+        stderr(&out),
+        server.log()
+    );
+    assert!(stdout(&out).starts_with("answered: "), "{}", stdout(&out));
+    let pid = server.child.id();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    crate::serve::eventually("serve to stop", || {
+        server.child.try_wait().unwrap().is_some()
+    });
+    let live = std::fs::read_to_string(outcomes.join("live-outcomes.jsonl")).unwrap();
+    assert!(live.lines().count() > 100, "{live}");
+
+    let report = run(
+        &world,
+        &[
+            "report",
+            "--decisions",
+            decisions.to_str().unwrap(),
+            "--outcomes",
+            outcomes.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert!(report.status.success(), "{}", stderr(&report));
+    let report: Value = serde_json::from_slice(&report.stdout).unwrap();
+    let split = &report["splits"][0];
+    let inside = |r: &Value, truth: f64| {
+        r["low"].as_f64().unwrap() < truth && truth < r["high"].as_f64().unwrap()
+    };
+    assert!(
+        inside(&split["baseline"]["autoRenewOff"], 0.40),
+        "{split:#}"
+    );
+    assert!(inside(&split["arms"][0]["autoRenewOff"], 0.15), "{split:#}");
+    assert_eq!(
+        split["verdict"],
+        json!({"kind": "better", "rule": 1}),
+        "{split:#}"
+    );
+    let message_row = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["answer"] == "message")
+        .unwrap();
+    assert!(
+        inside(&message_row["switchedPlan"], 0.05),
+        "{message_row:#}"
+    );
+}
