@@ -121,6 +121,9 @@ pub enum Command {
     /// Which rule, split arm and message keeps subscribers: serve's decisions joined to
     /// what Apple's notifications say customers did next.
     Report(ReportArgs),
+    /// Write the decisions and outcomes as Parquet, partitioned by day, for a warehouse
+    /// or engine (BigQuery, Athena, Spark, DuckDB).
+    Export(ExportArgs),
     /// Apple's App Store Server Notifications, as outcomes for `retainctl report`.
     #[command(subcommand)]
     Notifications(NotificationsCommand),
@@ -352,6 +355,20 @@ pub enum ReportFormat {
     Text,
     Markdown,
     Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The folder `serve --decisions` writes.
+    #[arg(long, value_name = "DIR")]
+    pub decisions: PathBuf,
+    /// The folder of outcomes (`notifications pull`, `serve --notifications`).
+    #[arg(long, value_name = "DIR")]
+    pub outcomes: PathBuf,
+    /// A new folder: decisions/day=YYYY-MM-DD/part-00000.parquet and the same for
+    /// outcomes.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

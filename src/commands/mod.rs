@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod completions;
+pub mod export;
 pub mod ids;
 pub mod init;
 pub mod notifications;
@@ -103,6 +104,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => validate::run(&default_paths(paths), format, &fonts),
         Command::Preview(args) => preview::run(args),
         Command::Report(args) => report::run(args),
+        Command::Export(args) => export::run(args),
         Command::Notifications(crate::cli::NotificationsCommand::Pull(args)) => {
             let reach = Reach::new(&args.network, DEFAULT_PARALLELISM);
             notifications::pull(args, &reach)

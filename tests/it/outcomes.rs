@@ -625,4 +625,87 @@ fn the_simulators_population_closes_the_loop() {
         inside(&message_row["switchedPlan"], 0.05),
         "{message_row:#}"
     );
+
+    // The export, and the README's SQL over it in DuckDB, find the report's counts.
+    let out = run(
+        &world,
+        &[
+            "export",
+            "--decisions",
+            decisions.to_str().unwrap(),
+            "--outcomes",
+            outcomes.to_str().unwrap(),
+            "--out",
+            "export",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("exported 800 decisions and "),
+        "{}",
+        stdout(&out)
+    );
+    let parts: Vec<_> = std::fs::read_dir(world.path().join("export/decisions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(parts.iter().all(|p| p.starts_with("day=20")), "{parts:?}");
+    let Some(python) = crate::apple_library::python_or_skip("the README's SQL in DuckDB") else {
+        return;
+    };
+    let has_duckdb = Command::new(&python)
+        .args(["-c", "import duckdb"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_duckdb {
+        assert!(
+            !crate::common::under_ci(),
+            "duckdb is needed under CI: .ci/run installs it in .venv"
+        );
+        eprintln!("skipped: the README's SQL (no duckdb in {python})");
+        return;
+    }
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let sql = readme
+        .split("```sql\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("the README's SQL")
+        .replace("'export/", &format!("'{}/export/", world.path().display()));
+    let script = format!(
+        "import duckdb, json\nrows = duckdb.sql({sql:?}).fetchall()\nprint(json.dumps(rows))"
+    );
+    let ran = Command::new(&python)
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(ran.status.success(), "{}", stderr(&ran));
+    let rows: Vec<Value> = serde_json::from_slice(&ran.stdout).unwrap();
+    let mut from_sql: Vec<(String, u64, u64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r[2].as_str().unwrap().to_string(),
+                r[5].as_u64().unwrap(),
+                r[6].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let mut from_report: Vec<(String, u64, u64)> = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["answer"].as_str().unwrap().to_string(),
+                r["shown"].as_u64().unwrap(),
+                r["autoRenewOff"]["k"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    from_sql.sort();
+    from_report.sort();
+    assert_eq!(from_sql, from_report);
 }
