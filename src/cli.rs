@@ -213,6 +213,11 @@ pub struct ServeArgs {
     /// rotated at 64 MiB, 16 files kept.
     #[arg(long, value_name = "DIR")]
     pub decisions: Option<PathBuf>,
+    /// Also write every closed decisions file (each minute, at rotation and at shutdown)
+    /// to this object store prefix, under a folder per replica (`s3://BUCKET/PREFIX`; the
+    /// AWS environment, as for --snapshot).
+    #[arg(long, value_name = "URL", requires = "decisions")]
+    pub decisions_to: Option<String>,
     /// Receive Apple's App Store Server Notifications V2 (POST at --notifications-path),
     /// verify them like realtime requests, and keep them as outcomes in this folder for
     /// `retainctl report` (answered 200 once written); needs RETAINCTL_CUSTOMER_KEY.

@@ -111,7 +111,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             let key = crate::serve::decisions::CustomerKey::from_env(lookup)
                 .map_err(|e| anyhow::anyhow!("cannot serve: {e}"))?;
             Some(
-                crate::serve::decisions::DecisionLog::start(dir, key).map_err(|e| {
+                crate::serve::decisions::DecisionLog::start(
+                    dir,
+                    key,
+                    upload(args.decisions_to.as_deref())?,
+                )
+                .map_err(|e| {
                     anyhow::anyhow!(
                         "cannot serve: cannot write decisions in {}: {e}",
                         dir.display()
@@ -234,4 +239,29 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     })?;
     drop(log_guard);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--decisions-to s3://BUCKET/PREFIX`: where closed decisions files also go, under this
+/// replica's name (its host name, else a random one).
+fn upload(url: Option<&str>) -> anyhow::Result<Option<crate::serve::decisions::Upload>> {
+    use crate::realtime::store::SnapshotLocation;
+    let Some(url) = url else {
+        return Ok(None);
+    };
+    let to = match SnapshotLocation::parse(url.as_ref()) {
+        Ok(SnapshotLocation::Object(object)) => object,
+        Ok(SnapshotLocation::File(_)) => {
+            anyhow::bail!("--decisions-to {url}: give an object store prefix, s3://BUCKET/PREFIX")
+        }
+        Err(e) => anyhow::bail!("--decisions-to: {e}"),
+    };
+    let instance = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        })
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_string());
+    Ok(Some(crate::serve::decisions::Upload { to, instance }))
 }

@@ -233,6 +233,25 @@ impl ObjectLocation {
         }
     }
 
+    /// Writes `bytes` at `name` under this location's key, taken as a prefix
+    /// (`s3://bucket/decisions` + `host/decisions-1.jsonl`), over whatever is there.
+    pub async fn put_under(&self, name: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+        let key = object_store::path::Path::parse(format!("{}/{name}", self.key)).map_err(|e| {
+            StoreError::Write {
+                url: self.url.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+        self.store
+            .put_opts(&key, bytes.into(), PutOptions::default())
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::Write {
+                url: format!("{}/{name}", self.url),
+                reason: e.to_string(),
+            })
+    }
+
     fn read_error(&self, e: object_store::Error) -> StoreError {
         StoreError::Read {
             url: self.url.clone(),

@@ -126,9 +126,20 @@ impl CustomerKey {
 
 enum Message {
     Decision(Box<Decision>),
-    /// Write what is queued and answer when it is with the operating system.
+    /// Write what is queued and answer when it is with the operating system (and, with
+    /// an object store, there too).
     Flush(SyncSender<()>),
 }
+
+/// Where closed files are also written: an object store prefix, and this process's name
+/// under it (replicas write side by side, never over each other).
+pub struct Upload {
+    pub to: crate::realtime::store::ObjectLocation,
+    pub instance: String,
+}
+
+/// How long a file stays open before it is closed and uploaded, with an object store.
+pub const UPLOAD_EVERY: Duration = Duration::from_secs(60);
 
 /// The recorder: the queue's sending end, and what was dropped.
 pub struct DecisionLog {
@@ -141,9 +152,14 @@ pub struct DecisionLog {
 impl DecisionLog {
     /// Starts the writer thread on `dir` (made if missing); refuses a folder it cannot
     /// write in.
-    pub fn start(dir: &Path, key: CustomerKey) -> std::io::Result<DecisionLog> {
+    pub fn start(
+        dir: &Path,
+        key: CustomerKey,
+        upload: Option<Upload>,
+    ) -> std::io::Result<DecisionLog> {
         std::fs::create_dir_all(dir)?;
-        let writer = Writer::open(dir)?;
+        let mut writer = Writer::open(dir)?;
+        writer.upload = upload;
         let (queue, receiver) = std::sync::mpsc::sync_channel(QUEUE);
         let written = std::sync::Arc::new(AtomicU64::new(0));
         let counter = written.clone();
@@ -235,6 +251,10 @@ struct Writer {
     dir: PathBuf,
     file: std::io::BufWriter<std::fs::File>,
     size: u64,
+    upload: Option<Upload>,
+    /// Closed files not yet in the object store (an upload failed): tried again.
+    pending: Vec<PathBuf>,
+    opened: Instant,
 }
 
 impl Writer {
@@ -249,6 +269,9 @@ impl Writer {
             dir: dir.to_path_buf(),
             file: std::io::BufWriter::with_capacity(256 * 1024, file),
             size,
+            upload: None,
+            pending: Vec::new(),
+            opened: Instant::now(),
         })
     }
 
@@ -268,14 +291,23 @@ impl Writer {
                 }
                 Ok(Message::Flush(done)) => {
                     self.flush();
+                    if self.upload.is_some() && self.size > 0 {
+                        self.close_and_upload();
+                    }
                     last_flush = Instant::now();
                     let _ = done.send(());
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
                     self.flush();
+                    if self.upload.is_some() && self.size > 0 {
+                        self.close_and_upload();
+                    }
                     return;
                 }
+            }
+            if self.upload.is_some() && self.size > 0 && self.opened.elapsed() >= UPLOAD_EVERY {
+                self.close_and_upload();
             }
             if last_flush.elapsed() >= Duration::from_secs(1) {
                 self.flush();
@@ -290,28 +322,68 @@ impl Writer {
         }
     }
 
+    /// Closes the current file and writes it (and any earlier one that failed) to the
+    /// object store; a failure is logged and tried again at the next close.
+    fn close_and_upload(&mut self) {
+        match self.rotate() {
+            Ok(closed) => self.pending.push(closed),
+            Err(e) => {
+                tracing::warn!("cannot close {}: {e}", self.dir.join(CURRENT).display());
+                return;
+            }
+        }
+        let Some(upload) = &self.upload else {
+            return;
+        };
+        let mut failed = Vec::new();
+        for file in std::mem::take(&mut self.pending) {
+            let Some(name) = file.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let name = format!("{}/{name}", upload.instance);
+            let sent = std::fs::read(&file)
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| {
+                    crate::realtime::store::block_on(upload.to.put_under(&name, bytes))
+                        .and_then(|r| r.map_err(|e| e.to_string()))
+                });
+            if let Err(e) = sent {
+                tracing::warn!(
+                    "cannot write {name} to {}: {e} (tried again at the next close)",
+                    upload.to.url
+                );
+                failed.push(file);
+            }
+        }
+        self.pending = failed;
+    }
+
     fn write(&mut self, line: &[u8]) -> std::io::Result<()> {
         if self.size + line.len() as u64 > ROTATE_BYTES && self.size > 0 {
-            self.rotate()?;
+            let closed = self.rotate()?;
+            if self.upload.is_some() {
+                self.pending.push(closed);
+            }
         }
         self.file.write_all(line)?;
         self.size += line.len() as u64;
         Ok(())
     }
 
-    /// Closes the current file under a name of its own, starts a new one, and removes
-    /// the oldest closed files past [`KEEP_FILES`].
-    fn rotate(&mut self) -> std::io::Result<()> {
+    /// Closes the current file under a name of its own (returned), starts a new one, and
+    /// removes the oldest closed files past [`KEEP_FILES`].
+    fn rotate(&mut self) -> std::io::Result<PathBuf> {
         self.file.flush()?;
         let ms = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default()
             .as_millis();
-        std::fs::rename(
-            self.dir.join(CURRENT),
-            self.dir.join(format!("decisions-{ms:013}.jsonl")),
-        )?;
-        *self = Writer::open(&self.dir)?;
+        let closed = self.dir.join(format!("decisions-{ms:013}.jsonl"));
+        std::fs::rename(self.dir.join(CURRENT), &closed)?;
+        let fresh = Writer::open(&self.dir)?;
+        self.file = fresh.file;
+        self.size = fresh.size;
+        self.opened = fresh.opened;
         let mut closed: Vec<PathBuf> = std::fs::read_dir(&self.dir)?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
@@ -325,6 +397,10 @@ impl Writer {
         for old in closed.into_iter().take(excess) {
             std::fs::remove_file(old)?;
         }
-        Ok(())
+        Ok(closed_now(&self.dir, ms))
     }
+}
+
+fn closed_now(dir: &Path, ms: u128) -> PathBuf {
+    dir.join(format!("decisions-{ms:013}.jsonl"))
 }

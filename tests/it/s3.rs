@@ -303,3 +303,83 @@ fn apply_writes_the_snapshot_to_s3_and_serve_answers_from_it() {
         retainctl::desired::ids::sha256_hex(&read.bytes)
     );
 }
+
+/// `serve --decisions-to s3://…`: the decisions written locally also reach the object
+/// store, under a folder of this replica, by shutdown at the latest.
+#[test]
+fn decisions_reach_the_object_store_by_shutdown() {
+    let Some(moto) = Moto::start("decisions_to_s3") else {
+        return;
+    };
+    moto.create_bucket("analytics");
+    let s = setup();
+    let decisions = s.dir.path().join("decisions");
+    let child = Command::new(env!("CARGO_BIN_EXE_retainctl"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--snapshot"])
+        .arg(&s.snapshot)
+        .arg("--trust-root")
+        .arg(&s.root)
+        .arg("--decisions")
+        .arg(&decisions)
+        .args(["--decisions-to", "s3://analytics/retainctl/decisions"])
+        .current_dir(s.dir.path())
+        .envs(moto.vars())
+        .env("HOSTNAME", "replica-a")
+        .env(
+            "RETAINCTL_CUSTOMER_KEY",
+            "a customer key of the tests, long enough",
+        )
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(s.dir.path().join("serve.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let mut server = ServeProcess::attach(child, s.dir.path().join("serve.log"));
+    for _ in 0..5 {
+        let (status, _) = post(&server.url, &s.signer.sign(&payload("p.any")).unwrap());
+        assert_eq!(status, 200, "{}", server.log());
+    }
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    eventually("serve to stop", || {
+        server.child.try_wait().unwrap().is_some()
+    });
+    let listing = block_on(async {
+        reqwest::get(format!(
+            "{}/analytics?list-type=2&prefix=retainctl/decisions/replica-a/",
+            moto.endpoint
+        ))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+    });
+    let key = listing
+        .split("<Key>")
+        .nth(1)
+        .and_then(|k| k.split("</Key>").next())
+        .unwrap_or_else(|| panic!("no decisions object: {listing}\n{}", server.log()));
+    assert!(
+        key.starts_with("retainctl/decisions/replica-a/decisions-"),
+        "{key}"
+    );
+    let Fetched::Read(read) = block_on(
+        moto.location(&format!("s3://analytics/{key}"))
+            .fetch(None, 1 << 20),
+    )
+    .unwrap() else {
+        panic!("{key} cannot be read");
+    };
+    let object = String::from_utf8(read.bytes).unwrap();
+    assert_eq!(object.lines().count(), 5, "{object}\n{listing}");
+    assert!(
+        !object.contains(crate::serve::TRANSACTION),
+        "no raw transaction id"
+    );
+}
