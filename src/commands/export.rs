@@ -197,9 +197,14 @@ fn outcome_row(o: Outcome) -> Vec<Value> {
 }
 
 /// The UTC day of a time in ms, `YYYY-MM-DD`.
-fn day(at_ms: i64) -> String {
-    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(at_ms.max(0) as u64);
-    humantime::format_rfc3339(at).to_string()[..10].to_string()
+/// The UTC day of a time in ms, `YYYY-MM-DD`, for times from 1970 to the year 9999.
+fn day(at_ms: i64) -> Option<String> {
+    const LAST_MS: i64 = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
+    if !(0..=LAST_MS).contains(&at_ms) {
+        return None;
+    }
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(at_ms as u64);
+    Some(humantime::format_rfc3339(at).to_string()[..10].to_string())
 }
 
 pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
@@ -285,12 +290,15 @@ fn export(
             if line.trim().is_empty() {
                 continue;
             }
-            let Some((at, row)) = parse(&line) else {
-                eprintln!("{}:{}: skipped: not a record", file.display(), i + 1);
+            let Some((day, row)) = parse(&line).and_then(|(at, row)| Some((day(at)?, row))) else {
+                eprintln!(
+                    "{}:{}: skipped: not a record (or a time outside 1970–9999)",
+                    file.display(),
+                    i + 1
+                );
                 skipped += 1;
                 continue;
             };
-            let day = day(at);
             let table = match tables.get_mut(&day) {
                 Some(t) => t,
                 None => {

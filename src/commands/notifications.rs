@@ -5,8 +5,8 @@
 //! offer) in `OUT/outcomes-BUNDLE-ENV.jsonl`; one that does not verify is skipped, named
 //! and counted. After every page the pull's state (`OUT/pull-state.json`: the window and
 //! the next page's token) is saved, so a pull that fails goes on from the page it stopped
-//! at; an expired token starts the window again from the last notification kept (the
-//! report counts a notification once, by its id).
+//! at; an expired token reads the window again from its start, and the next pull starts
+//! an hour before the last one ended (the report counts a notification once, by its id).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -26,6 +26,8 @@ use crate::serve::decisions::CustomerKey;
 use crate::serve::verify::{APPLE_ROOT_CA_G3, AppleEnvironment, RequestVerifier, parse_trust_pem};
 
 const STATE: &str = "pull-state.json";
+/// How far back a pull starts before where the last one ended.
+const OVERLAP_MS: i64 = 3_600_000;
 
 /// Where a window of one app × environment stands.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -36,8 +38,6 @@ struct Window {
     /// The next page's token; none and `done`: the window is read.
     token: Option<String>,
     done: bool,
-    /// The latest `signedDate` kept (where an expired token starts again).
-    last_kept: Option<i64>,
 }
 
 pub fn pull(args: PullArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
@@ -90,15 +90,20 @@ pub fn pull(args: PullArgs, reach: &Reach) -> anyhow::Result<ExitCode> {
         for app in &apps {
             let bundle = &app.manifest.app.bundle_id;
             let name = format!("{bundle}/{env}");
-            let window = match state.get(&name) {
-                Some(w) if !w.done => w.clone(),
-                Some(w) => Window { start: w.end, end: now, ..Window::default() },
-                None => match since_ms {
-                    Some(start) => Window { start, end: now, ..Window::default() },
-                    None => anyhow::bail!(
-                        "{bundle} has never been pulled: give --since (e.g. 30d, or a date within the history Apple keeps)"
-                    ),
+            // --since starts a window of its own; otherwise an unfinished window goes on,
+            // and a finished one is followed by the next, from an hour before it ended
+            // (Apple may index a notification late; one read twice counts once).
+            let window = match (since_ms, state.get(&name)) {
+                (Some(start), _) => Window { start, end: now, ..Window::default() },
+                (None, Some(w)) if !w.done => w.clone(),
+                (None, Some(w)) => Window {
+                    start: w.end.saturating_sub(OVERLAP_MS),
+                    end: now,
+                    ..Window::default()
                 },
+                (None, None) => anyhow::bail!(
+                    "{bundle} has never been pulled: give --since (e.g. 30d, or a date within the history Apple keeps)"
+                ),
             };
             let client = super::client_for(app, env, reach, local.as_ref()).map_err(anyhow::Error::msg)?;
             let expected = Expected {
@@ -172,8 +177,8 @@ async fn pull_app(
         {
             Ok(page) => page,
             Err(e) if e.code() == Some(ApiErrorCode::PaginationTokenExpired) => {
-                // Start the window again after what was kept.
-                window.start = window.last_kept.unwrap_or(window.start);
+                // Read the window again from its start: Apple does not promise the order
+                // of the history, and what was kept already counts once.
                 window.token = None;
                 continue;
             }
@@ -196,11 +201,6 @@ async fn pull_app(
             summary.read += 1;
             match outcome_of(verifier, &item.signed_payload, expected, key) {
                 Ok(Some(outcome)) => {
-                    window.last_kept = Some(
-                        window
-                            .last_kept
-                            .map_or(outcome.at_ms, |t| t.max(outcome.at_ms)),
-                    );
                     lines.extend(serde_json::to_vec(&outcome).expect("an outcome serializes"));
                     lines.push(b'\n');
                     summary.kept += 1;

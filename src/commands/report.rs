@@ -55,7 +55,9 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
 /// `--since`: a date, an RFC 3339 time, or a duration back from now; in ms.
 pub fn since(text: &str) -> anyhow::Result<i64> {
     let at = if let Ok(ago) = humantime::parse_duration(text) {
-        SystemTime::now() - ago
+        SystemTime::now()
+            .checked_sub(ago)
+            .unwrap_or(SystemTime::UNIX_EPOCH)
     } else if let Ok(t) = humantime::parse_rfc3339_weak(text) {
         t
     } else if let Ok(t) = humantime::parse_rfc3339_weak(&format!("{text} 00:00:00")) {

@@ -372,7 +372,7 @@ pub fn report_of(
             .partition_point(|r| (r.0, r.1) < (customer, at));
         let mut did = [false; Event::ALL.len()];
         for &(who, t, event, _) in &outcomes.rows[start..] {
-            if who != customer || t > at + window_ms {
+            if who != customer || t > at.saturating_add(window_ms) {
                 break;
             }
             did[event as usize] = true;

@@ -190,10 +190,21 @@ impl DecisionLog {
     /// Waits (at most `within`) until every queued decision is with the operating system.
     pub fn flush(&self, within: Duration) -> bool {
         let (done, wait) = std::sync::mpsc::sync_channel(1);
-        if self.queue.send(Message::Flush(done)).is_err() {
-            return false;
+        let deadline = Instant::now() + within;
+        let mut message = Message::Flush(done);
+        loop {
+            match self.queue.try_send(message) {
+                Ok(()) => break,
+                Err(TrySendError::Disconnected(_)) => return false,
+                Err(TrySendError::Full(back)) if Instant::now() < deadline => {
+                    message = back;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(TrySendError::Full(_)) => return false,
+            }
         }
-        wait.recv_timeout(within).is_ok()
+        wait.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .is_ok()
     }
 }
 
@@ -395,7 +406,12 @@ impl Writer {
         closed.sort();
         let excess = (closed.len() + 1).saturating_sub(KEEP_FILES);
         for old in closed.into_iter().take(excess) {
-            std::fs::remove_file(old)?;
+            if let Err(e) = std::fs::remove_file(&old) {
+                tracing::warn!(
+                    "cannot remove the old decisions file {}: {e}",
+                    old.display()
+                );
+            }
         }
         Ok(closed_now(&self.dir, ms))
     }

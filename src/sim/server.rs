@@ -1016,7 +1016,14 @@ async fn admin_population(State(sim): State<Sim>, body: Bytes) -> Response {
     let app_apple_id = super::perf::app_apple_id(&population.bundle_id);
     let mut summary = PopulationSummary::default();
     for i in 0..population.customers {
-        let otid = (population.first_transaction + u64::from(i)).to_string();
+        let Some(otid) = population.first_transaction.checked_add(u64::from(i)) else {
+            return (
+                StatusCode::BAD_REQUEST,
+                "firstTransaction + customers passes 2^64",
+            )
+                .into_response();
+        };
+        let otid = otid.to_string();
         let payload = serde_json::json!({
             "originalTransactionId": otid,
             "appAppleId": app_apple_id,
