@@ -27,6 +27,7 @@ pub const REPORT_FORMAT_VERSION: u32 = 1;
 #[serde(rename_all = "camelCase")]
 pub struct GroupKey {
     pub app: String,
+    pub environment: String,
     /// The rule's index in the manifest's `realtime:` list (from 0); none: no rule
     /// matched and Apple showed the default message.
     pub rule: Option<u32>,
@@ -68,6 +69,7 @@ pub struct ArmComparison {
 #[serde(rename_all = "camelCase")]
 pub struct SplitVerdict {
     pub app: String,
+    pub environment: String,
     pub split: u32,
     pub baseline: ArmComparison,
     pub arms: Vec<ArmComparison>,
@@ -158,6 +160,8 @@ pub struct DecisionRef<'a> {
     #[serde(borrow)]
     pub app: std::borrow::Cow<'a, str>,
     #[serde(borrow)]
+    pub environment: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
     pub product: std::borrow::Cow<'a, str>,
     #[serde(borrow)]
     pub locale: std::borrow::Cow<'a, str>,
@@ -175,6 +179,7 @@ impl<'a> DecisionRef<'a> {
         DecisionRef {
             at_ms: d.at_ms,
             app: d.app.as_str().into(),
+            environment: d.environment.as_str().into(),
             product: d.product.as_str().into(),
             locale: d.locale.as_str().into(),
             rule: d.rule,
@@ -185,8 +190,9 @@ impl<'a> DecisionRef<'a> {
     }
 }
 
-/// A [`GroupKey`] with its texts interned: app, rule, split, answer, product, locale.
-type InternedGroup = (u32, Option<u32>, Option<u32>, AnswerKind, u32, u32);
+/// A [`GroupKey`] with its texts interned: (app, environment), rule, split, answer,
+/// product, locale.
+type InternedGroup = ((u32, u32), Option<u32>, Option<u32>, AnswerKind, u32, u32);
 
 /// Decisions as the join needs them: 32 bytes each, the texts of their groups interned
 /// (ten million decisions take some 320 MB, not gigabytes of strings).
@@ -212,7 +218,7 @@ impl Decisions {
 
     pub fn push(&mut self, d: &DecisionRef) {
         let key = (
-            self.text(&d.app),
+            (self.text(&d.app), self.text(&d.environment)),
             d.rule,
             d.split,
             d.answer,
@@ -234,9 +240,12 @@ impl Decisions {
     /// Adds `other`'s decisions (read from another file, on another thread).
     pub fn merge(&mut self, other: Decisions) {
         let mut remap = Vec::with_capacity(other.group_of.len());
-        for &(app, rule, split, answer, product, locale) in &other.group_of {
+        for &((app, env), rule, split, answer, product, locale) in &other.group_of {
             let key = (
-                self.text(&other.text_of[app as usize]),
+                (
+                    self.text(&other.text_of[app as usize]),
+                    self.text(&other.text_of[env as usize]),
+                ),
                 rule,
                 split,
                 answer,
@@ -271,9 +280,10 @@ impl Decisions {
     }
 
     fn key(&self, group: u32) -> GroupKey {
-        let (app, rule, split, answer, product, locale) = self.group_of[group as usize];
+        let ((app, env), rule, split, answer, product, locale) = self.group_of[group as usize];
         GroupKey {
             app: self.text_of[app as usize].to_string(),
+            environment: self.text_of[env as usize].to_string(),
             rule,
             split,
             answer,
@@ -364,6 +374,9 @@ pub fn report_of(
     let mut counts: Vec<Counts> = (0..decisions.group_of.len())
         .map(|_| Counts::default())
         .collect();
+    // Each split arm's customers, once each whatever product or locale they came with:
+    // (app, environment, split, rule) → (answer, customer → turned auto-renew off).
+    let mut arm_customers: HashMap<(u32, u32, u32, u32), ArmCustomers> = HashMap::new();
     for &(at, group, customer) in &decisions.rows {
         let c = &mut counts[group as usize];
         c.shown += 1;
@@ -380,6 +393,25 @@ pub fn report_of(
         for (e, yes) in did.into_iter().enumerate() {
             c.by_event[e] += u64::from(yes);
         }
+        let ((app, env), rule, split, answer, _, _) = decisions.group_of[group as usize];
+        if let (Some(rule), Some(split)) = (rule, split) {
+            let off = did[Event::AutoRenewOff as usize];
+            let (_, customers) = arm_customers
+                .entry((app, env, split, rule))
+                .or_insert_with(|| (answer, HashMap::new()));
+            *customers.entry(customer).or_default() |= off;
+        }
+    }
+    let mut arms: BTreeMap<(String, String, u32), BTreeMap<u32, Arm>> = BTreeMap::new();
+    for ((app, env, split, rule), (answer, customers)) in arm_customers {
+        let off = customers.values().filter(|o| **o).count() as u64;
+        arms.entry((
+            decisions.text_of[app as usize].to_string(),
+            decisions.text_of[env as usize].to_string(),
+            split,
+        ))
+        .or_default()
+        .insert(rule, (answer, off, customers.len() as u64));
     }
     let mut rows: Vec<Row> = counts
         .into_iter()
@@ -399,7 +431,7 @@ pub fn report_of(
         })
         .collect();
     rows.sort_by(|a, b| a.key.cmp(&b.key));
-    let splits = verdicts(&rows);
+    let splits = verdicts(arms);
     Report {
         format_version: REPORT_FORMAT_VERSION,
         since_ms,
@@ -415,24 +447,15 @@ pub fn report_of(
 /// An arm's answer, how many of its customers turned auto-renew off, and how many it had.
 type Arm = (AnswerKind, u64, u64);
 
-/// Each split's arms over all its products and locales, tested against the baseline.
-fn verdicts(rows: &[Row]) -> Vec<SplitVerdict> {
-    // (app, split) → rule → its arm
-    let mut arms: BTreeMap<(&str, u32), BTreeMap<u32, Arm>> = BTreeMap::new();
-    for row in rows {
-        let (Some(split), Some(rule)) = (row.key.split, row.key.rule) else {
-            continue;
-        };
-        let arm = arms
-            .entry((&row.key.app, split))
-            .or_default()
-            .entry(rule)
-            .or_insert((row.key.answer, 0, 0));
-        arm.1 += row.auto_renew_off.k;
-        arm.2 += row.shown;
-    }
+/// An arm's answer and its customers, each with whether they turned auto-renew off.
+type ArmCustomers = (AnswerKind, HashMap<u128, bool>);
+
+/// Each split's arms (every product and locale together, each customer once), tested
+/// against the baseline; with several arms, each test at [`SIGNIFICANCE`] divided by
+/// their number (Bonferroni), so that the split as a whole errs at most that often.
+fn verdicts(arms: BTreeMap<(String, String, u32), BTreeMap<u32, Arm>>) -> Vec<SplitVerdict> {
     let mut out = Vec::new();
-    for ((app, split), by_rule) in arms {
+    for ((app, environment, split), by_rule) in arms {
         if by_rule.len() < 2 {
             continue;
         }
@@ -461,7 +484,8 @@ fn verdicts(rows: &[Row]) -> Vec<SplitVerdict> {
                 c
             })
             .collect();
-        let clear = |c: &ArmComparison| c.p_value.is_some_and(|p| p < SIGNIFICANCE);
+        let level = SIGNIFICANCE / others.len().max(1) as f64;
+        let clear = |c: &ArmComparison| c.p_value.is_some_and(|p| p < level);
         // Fewer turned auto-renew off is better.
         let best = others
             .iter()
@@ -479,7 +503,8 @@ fn verdicts(rows: &[Row]) -> Vec<SplitVerdict> {
             None => Verdict::NotEnoughEvidence,
         };
         out.push(SplitVerdict {
-            app: app.to_string(),
+            app,
+            environment,
             split,
             baseline,
             arms: others,

@@ -118,3 +118,28 @@ fn a_cut_last_line_is_skipped_and_named() {
     assert_eq!(bad[1].line, 4);
     assert!(bad[1].why.contains("cut short"), "{bad:?}");
 }
+
+/// A customer answered under two products counts once in their arm (the test's customers
+/// must be independent), and environments are reported apart.
+#[test]
+fn an_arm_counts_each_customer_once_and_environments_apart() {
+    let mut d = vec![
+        decision("a", 0, 0, AnswerKind::Control),
+        decision("b", 0, 1, AnswerKind::Message),
+    ];
+    let mut other_product = decision("b", 5, 1, AnswerKind::Message);
+    other_product.product = "premium.yearly".into();
+    d.push(other_product);
+    let mut production = decision("c", 0, 1, AnswerKind::Message);
+    production.environment = "production".into();
+    d.push(production);
+    let r = report(&d, &[], None, DAY);
+    assert_eq!(r.rows.iter().map(|row| row.shown).sum::<u64>(), 4);
+    let sandbox = r
+        .splits
+        .iter()
+        .find(|s| s.environment == "sandbox")
+        .unwrap();
+    assert_eq!(sandbox.arms[0].auto_renew_off.n, 1, "{sandbox:?}");
+    assert!(r.rows.iter().any(|row| row.key.environment == "production"));
+}

@@ -35,6 +35,8 @@ fn arm_words(rule: u32, answer: crate::outcomes::AnswerKind) -> String {
 /// The plain sentence of a split's verdict.
 pub fn verdict_sentence(s: &SplitVerdict) -> String {
     let base = arm_words(s.baseline.rule, s.baseline.answer);
+    // Each arm is tested at the split's level divided by the number of arms (Bonferroni).
+    let level = SIGNIFICANCE / s.arms.len().max(1) as f64;
     let p = |rule: u32| {
         s.arms
             .iter()
@@ -44,29 +46,39 @@ pub fn verdict_sentence(s: &SplitVerdict) -> String {
             .unwrap_or_default()
     };
     match &s.verdict {
-        Verdict::Better { rule } => {
-            let arm = s
-                .arms
-                .iter()
-                .find(|a| a.rule == *rule)
-                .expect("a better arm");
-            format!(
-                "{} keeps more subscribers than {base}: {} turned auto-renew off against {} ({}, below {SIGNIFICANCE}).",
+        Verdict::Better { rule } => match s.arms.iter().find(|a| a.rule == *rule) {
+            Some(arm) => format!(
+                "{} keeps more subscribers than {base}: {} turned auto-renew off against {} ({}, below {level:.3}).",
                 arm_words(arm.rule, arm.answer),
                 pct(&arm.auto_renew_off),
                 pct(&s.baseline.auto_renew_off),
                 p(*rule)
-            )
-        }
+            ),
+            None => format!("rule {} keeps more subscribers than {base}.", rule + 1),
+        },
         Verdict::BaselineBetter => format!(
-            "{base} keeps more subscribers than every other arm ({} turned auto-renew off; each difference p < {SIGNIFICANCE}).",
+            "{base} keeps more subscribers than every other arm ({} turned auto-renew off; each difference p < {level:.3}).",
             pct(&s.baseline.auto_renew_off)
         ),
         Verdict::NotEnoughEvidence => {
             let shown: u64 = s.baseline.auto_renew_off.n
                 + s.arms.iter().map(|a| a.auto_renew_off.n).sum::<u64>();
+            let worse: Vec<String> = s
+                .arms
+                .iter()
+                .filter(|a| {
+                    a.p_value.is_some_and(|p| p < level)
+                        && a.auto_renew_off.value > s.baseline.auto_renew_off.value
+                })
+                .map(|a| format!("{} loses more ({})", arm_words(a.rule, a.answer), p(a.rule)))
+                .collect();
+            let worse = if worse.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", worse.join(", "))
+            };
             format!(
-                "Not enough evidence yet to call any arm better than {base} ({shown} customers so far; no difference has p < {SIGNIFICANCE}): keep the split running."
+                "Not enough evidence yet to call any arm better than {base} ({shown} customers so far; none has fewer cancellations with p < {level:.3}{worse}): keep the split running."
             )
         }
     }
@@ -107,7 +119,7 @@ pub fn text(report: &Report) -> String {
     }
     let _ = writeln!(
         out,
-        "{:<24} {:<10} {:<8} {:<20} {:<8} {:>6}  {:>18}  {:>8}  {:>8}  {:>8}  {:>8}",
+        "{:<34} {:<10} {:<8} {:<20} {:<8} {:>6}  {:>18}  {:>8}  {:>8}  {:>8}  {:>8}",
         "app",
         "rule",
         "answer",
@@ -123,8 +135,8 @@ pub fn text(report: &Report) -> String {
     for row in &report.rows {
         let _ = writeln!(
             out,
-            "{:<24} {:<10} {:<8} {:<20} {:<8} {:>6}  {:>7} ({:>9})  {:>8}  {:>8}  {:>8}  {:>8}",
-            row.key.app,
+            "{:<34} {:<10} {:<8} {:<20} {:<8} {:>6}  {:>7} ({:>9})  {:>8}  {:>8}  {:>8}  {:>8}",
+            format!("{} · {}", row.key.app, row.key.environment),
             rule_words(row),
             row.key.answer.as_str(),
             row.key.product,
@@ -141,8 +153,9 @@ pub fn text(report: &Report) -> String {
     for split in &report.splits {
         let _ = writeln!(
             out,
-            "\n{} · split of rule {}: {}",
+            "\n{} · {} · split of rule {}: {}",
             split.app,
+            split.environment,
             split.split + 1,
             verdict_sentence(split)
         );
@@ -156,8 +169,9 @@ pub fn markdown(report: &Report) -> String {
     for split in &report.splits {
         let _ = writeln!(
             out,
-            "**{} · split of rule {}:** {}\n",
+            "**{} · {} · split of rule {}:** {}\n",
             split.app,
+            split.environment,
             split.split + 1,
             verdict_sentence(split)
         );
@@ -173,8 +187,9 @@ pub fn markdown(report: &Report) -> String {
     for row in &report.rows {
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | `{}` | {} | {} | {} ({}) | {} | {} | {} | {} |",
+            "| `{}` · {} | {} | {} | `{}` | {} | {} | {} ({}) | {} | {} | {} | {} |",
             row.key.app,
+            row.key.environment,
             rule_words(row),
             row.key.answer.as_str(),
             row.key.product,

@@ -340,7 +340,7 @@ fn apply_serve_population_pull_report_finds_the_better_arm() {
         ],
     );
     assert!(
-        stdout(&text).contains("com.example.app · split of rule 1: rule 2 (message) keeps more subscribers than rule 1 (control)"),
+        stdout(&text).contains("com.example.app · sandbox · split of rule 1: rule 2 (message) keeps more subscribers than rule 1 (control)"),
         "{}",
         stdout(&text)
     );
