@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -21,9 +20,12 @@ use parquet::schema::types::Type;
 
 use super::Output;
 use crate::cli::ExportArgs;
+use crate::outcomes::records::Line;
 use crate::outcomes::{Decision, Outcome};
 
 const ROW_GROUP: usize = 100_000;
+/// Day tables open at once.
+const OPEN_TABLES: usize = 32;
 
 const DECISION_SCHEMA: &str = "message decision {
   REQUIRED INT64 t;
@@ -272,7 +274,12 @@ fn export(
     parse: impl Fn(&str) -> Option<(i64, Vec<Value>)>,
 ) -> anyhow::Result<(usize, usize)> {
     let schema = Arc::new(parse_message_type(schema)?);
-    let mut tables: BTreeMap<String, Table> = BTreeMap::new();
+    // Open tables by day, with when each was last written to; past OPEN_TABLES the least
+    // recently written is closed (a later row of its day starts its next part file), so
+    // that neither memory nor open files grow with the number of days.
+    let mut tables: BTreeMap<String, (Table, u64)> = BTreeMap::new();
+    let mut parts: BTreeMap<String, u32> = BTreeMap::new();
+    let mut tick = 0u64;
     let (mut rows, mut skipped) = (0, 0);
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read the folder {}", dir.display()))?
@@ -284,33 +291,58 @@ fn export(
         let reader = std::io::BufReader::new(
             File::open(&file).with_context(|| format!("cannot read {}", file.display()))?,
         );
-        for (i, line) in reader.split(b'\n').enumerate() {
-            let line = line.with_context(|| format!("cannot read {}", file.display()))?;
-            let line = String::from_utf8_lossy(&line);
-            if line.trim().is_empty() {
-                continue;
+        let mut failed = None;
+        crate::outcomes::records::for_each_line(reader, |number, line, _| {
+            if failed.is_some() {
+                return;
             }
-            let Some((day, row)) = parse(&line).and_then(|(at, row)| Some((day(at)?, row))) else {
+            let parsed = match line {
+                Line::Text(text) if text.trim().is_empty() => return,
+                Line::Text(text) => parse(text).and_then(|(at, row)| Some((day(at)?, row))),
+                Line::TooLong => None,
+            };
+            let Some((day, row)) = parsed else {
                 eprintln!(
-                    "{}:{}: skipped: not a record (or a time outside 1970–9999)",
-                    file.display(),
-                    i + 1
+                    "{}:{number}: skipped: not a record (or a time outside 1970–9999)",
+                    file.display()
                 );
                 skipped += 1;
-                continue;
+                return;
             };
-            let table = match tables.get_mut(&day) {
-                Some(t) => t,
-                None => {
-                    let path = out.join(format!("day={day}")).join("part-00000.parquet");
-                    tables.entry(day).or_insert(Table::create(&path, &schema)?)
+            tick += 1;
+            let written = (|| -> anyhow::Result<()> {
+                if !tables.contains_key(&day) {
+                    if tables.len() >= OPEN_TABLES {
+                        let oldest = tables
+                            .iter()
+                            .min_by_key(|(_, (_, used))| *used)
+                            .map(|(d, _)| d.clone())
+                            .expect("tables are open");
+                        let (table, _) = tables.remove(&oldest).expect("just found");
+                        table.close()?;
+                    }
+                    let part = parts.entry(day.clone()).or_insert(0);
+                    let path = out
+                        .join(format!("day={day}"))
+                        .join(format!("part-{:05}.parquet", *part));
+                    *part += 1;
+                    tables.insert(day.clone(), (Table::create(&path, &schema)?, tick));
                 }
-            };
-            table.push(row)?;
-            rows += 1;
+                let (table, used) = tables.get_mut(&day).expect("opened above");
+                *used = tick;
+                table.push(row)
+            })();
+            match written {
+                Ok(()) => rows += 1,
+                Err(e) => failed = Some(e),
+            }
+        })
+        .with_context(|| format!("cannot read {}", file.display()))?;
+        if let Some(e) = failed {
+            return Err(e);
         }
     }
-    for (_, table) in tables {
+    for (_, (table, _)) in tables {
         table.close()?;
     }
     Ok((rows, skipped))

@@ -11,6 +11,7 @@ use anyhow::Context;
 
 use super::Output;
 use crate::cli::{ReportArgs, ReportFormat};
+use crate::outcomes::records::Line;
 use crate::outcomes::{DecisionRef, Decisions, Outcomes};
 use crate::render;
 
@@ -107,30 +108,27 @@ fn read(decisions: &Path, outcomes: &Path) -> anyhow::Result<(Decisions, Outcome
     let each = |file: &PathBuf,
                 mut take: Box<dyn FnMut(&str) -> bool + '_>|
      -> anyhow::Result<usize> {
-        use std::io::BufRead;
         let reader = std::io::BufReader::with_capacity(
             1 << 20,
             std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?,
         );
         let mut bad = 0;
-        let mut lines = reader.split(b'\n').enumerate().peekable();
-        while let Some((i, line)) = lines.next() {
-            let line = line.with_context(|| format!("cannot read {}", file.display()))?;
-            let last = lines.peek().is_none();
-            let text = String::from_utf8_lossy(&line);
-            if text.trim().is_empty() {
-                continue;
-            }
-            if !take(&text) {
+        crate::outcomes::records::for_each_line(reader, |number, line, last| {
+            let why = match line {
+                Line::TooLong => Some("longer than any record"),
+                Line::Text(text) if text.trim().is_empty() => None,
+                Line::Text(text) if take(text) => None,
+                Line::Text(text) if last && !text.ends_with('}') => {
+                    Some("the last line is cut short (a write stopped mid-line)")
+                }
+                Line::Text(_) => Some("not a record"),
+            };
+            if let Some(why) = why {
                 bad += 1;
-                let why = if last && !text.ends_with('}') {
-                    "the last line is cut short (a write stopped mid-line)"
-                } else {
-                    "not a record"
-                };
-                eprintln!("{}:{}: skipped: {why}", file.display(), i + 1);
+                eprintln!("{}:{number}: skipped: {why}", file.display());
             }
-        }
+        })
+        .with_context(|| format!("cannot read {}", file.display()))?;
         Ok(bad)
     };
     let decided: Vec<anyhow::Result<(Decisions, usize)>> = decision_files

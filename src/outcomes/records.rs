@@ -106,3 +106,56 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
 }
+
+/// The longest line a decisions or outcomes file may have (a record is a few hundred
+/// bytes); a longer one is skipped, read past without being held.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// A line of a records file, as [`for_each_line`] gives it.
+pub enum Line<'a> {
+    Text(&'a str),
+    /// Longer than [`MAX_LINE`]: not a record.
+    TooLong,
+}
+
+/// Calls `each(line_number, line, is_last)` for every line of `reader` (from 1), holding
+/// at most [`MAX_LINE`] bytes of one; a last line without its newline is `is_last`.
+pub fn for_each_line(
+    mut reader: impl std::io::BufRead,
+    mut each: impl FnMut(usize, Line, bool),
+) -> std::io::Result<()> {
+    use std::io::{BufRead, Read};
+    let mut buf = Vec::with_capacity(1024);
+    let mut number = 0;
+    loop {
+        buf.clear();
+        let n = (&mut reader)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        number += 1;
+        let ended = buf.last() == Some(&b'\n');
+        if !ended && buf.len() > MAX_LINE {
+            // Read past the rest of the line, a bounded piece at a time.
+            let mut scratch = Vec::new();
+            loop {
+                scratch.clear();
+                let m = (&mut reader)
+                    .take(MAX_LINE as u64)
+                    .read_until(b'\n', &mut scratch)?;
+                if m == 0 || scratch.last() == Some(&b'\n') {
+                    break;
+                }
+            }
+            each(number, Line::TooLong, false);
+            continue;
+        }
+        if ended {
+            buf.pop();
+        }
+        let text = String::from_utf8_lossy(&buf);
+        each(number, Line::Text(&text), !ended);
+    }
+}

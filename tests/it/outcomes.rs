@@ -429,6 +429,12 @@ fn a_cut_log_a_too_long_window_and_a_start_too_far_back_are_named() {
         format!("{line}\n{}", &line[..40]),
     )
     .unwrap();
+    // A line far longer than any record, then a good one: the first is read past.
+    std::fs::write(
+        decisions.join("decisions-0000000000001.jsonl"),
+        format!("{}\n{line}\n", "x".repeat(300_000)),
+    )
+    .unwrap();
     let report = |extra: &[&str]| {
         let mut args = vec![
             "report",
@@ -450,7 +456,12 @@ fn a_cut_log_a_too_long_window_and_a_start_too_far_back_are_named() {
         stderr(&out)
     );
     assert!(
-        stdout(&out).starts_with("1 decisions, 0 outcomes"),
+        stderr(&out).contains("decisions-0000000000001.jsonl:1: skipped: longer than any record"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).starts_with("2 decisions, 0 outcomes"),
         "{}",
         stdout(&out)
     );
