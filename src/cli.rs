@@ -580,8 +580,8 @@ pub enum SimAction {
         #[arg(long, env = "RETAINCTL_SIM_URL")]
         url: String,
         /// The population, as JSON: realtimeUrl, notificationUrl (optional), bundleId,
-        /// product, locale, customers, seed, and model: { message|offer|plan|default:
-        /// { cancel, redeem, switch } } (chances from 0 to 1).
+        /// product, locale, customers, perHour (optional), seed, and model: { MESSAGE-ID
+        /// or message|offer|plan|default: { cancel, redeem, switch } } (chances 0 to 1).
         #[arg(long, value_name = "FILE")]
         model: PathBuf,
     },

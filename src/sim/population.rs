@@ -43,8 +43,13 @@ pub struct Population {
     pub first_transaction: u64,
     #[serde(default)]
     pub seed: u64,
-    /// By answer: `message`, `offer`, `plan`, `default` (nothing answered).
+    /// By what was answered: a message id (the content itself), else its kind:
+    /// `message`, `offer`, `plan`, or `default` (nothing answered).
     pub model: BTreeMap<String, Chances>,
+    /// How many customers open the cancel sheet per hour (spread evenly); absent: all at
+    /// once.
+    #[serde(default)]
+    pub per_hour: Option<f64>,
 }
 
 fn first_transaction() -> u64 {
@@ -64,19 +69,22 @@ pub struct PopulationSummary {
     pub live_failed: u32,
 }
 
-/// The kind of answer a realtime response body is: `message`, `offer`, `plan`.
-pub fn answer_kind(body: &[u8]) -> Option<&'static str> {
+/// The kind of answer a realtime response body is (`message`, `offer`, `plan`) and the
+/// message id it answers with.
+pub fn answer_kind(body: &[u8]) -> Option<(&'static str, Option<String>)> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let has = |k: &str| value.get(k).is_some_and(|v| !v.is_null());
-    if has("promotionalOffer") {
-        Some("offer")
-    } else if has("alternateProduct") {
-        Some("plan")
-    } else if has("message") {
-        Some("message")
+    let part = |k: &str| value.get(k).filter(|v| !v.is_null());
+    let (kind, part) = if let Some(p) = part("promotionalOffer") {
+        ("offer", p)
+    } else if let Some(p) = part("alternateProduct") {
+        ("plan", p)
+    } else if let Some(p) = part("message") {
+        ("message", p)
     } else {
-        None
-    }
+        return None;
+    };
+    let id = part["messageIdentifier"].as_str().map(str::to_string);
+    Some((kind, id))
 }
 
 /// A draw in 0..1 for customer `i` (SplitMix64 of the seed and the number).
@@ -89,8 +97,19 @@ pub fn draw(seed: u64, i: u64) -> f64 {
 }
 
 /// What customer `otid`, shown `kind`, does: the notification to make, if any.
-pub fn act(p: &Population, kind: &str, i: u64, otid: &str, now_ms: i64) -> Option<NotifiedEvent> {
-    let chances = p.model.get(kind).copied().unwrap_or_default();
+pub fn act(
+    p: &Population,
+    kind: &str,
+    message_id: Option<&str>,
+    i: u64,
+    otid: &str,
+    now_ms: i64,
+) -> Option<NotifiedEvent> {
+    let chances = message_id
+        .and_then(|id| p.model.get(id))
+        .or_else(|| p.model.get(kind))
+        .copied()
+        .unwrap_or_default();
     let u = draw(p.seed, i);
     let event = |t: &str, sub: Option<&str>| NotifiedEvent {
         notification_type: t.into(),
@@ -137,18 +156,56 @@ mod tests {
 
     #[test]
     fn answers_are_told_apart() {
+        let kind = |body: &[u8]| answer_kind(body).map(|(k, _)| k);
         assert_eq!(
-            answer_kind(br#"{"message":{"messageIdentifier":"x"}}"#),
+            kind(br#"{"message":{"messageIdentifier":"x"}}"#),
             Some("message")
         );
         assert_eq!(
-            answer_kind(br#"{"promotionalOffer":{"messageIdentifier":"x"}}"#),
+            kind(br#"{"promotionalOffer":{"messageIdentifier":"x"}}"#),
             Some("offer")
         );
         assert_eq!(
-            answer_kind(br#"{"alternateProduct":{"messageIdentifier":"x"}}"#),
+            kind(br#"{"alternateProduct":{"messageIdentifier":"x"}}"#),
             Some("plan")
         );
+        let id = answer_kind(br#"{"message":{"messageIdentifier":"m1"}}"#).and_then(|(_, id)| id);
+        assert_eq!(id.as_deref(), Some("m1"));
         assert_eq!(answer_kind(b"{}"), None);
+    }
+}
+
+#[cfg(test)]
+mod model_tests {
+    use super::*;
+
+    /// The chances of the message answered come before those of its kind.
+    #[test]
+    fn a_message_ids_chances_come_before_its_kinds() {
+        let p = Population {
+            realtime_url: String::new(),
+            notification_url: None,
+            bundle_id: "b".into(),
+            product: "p".into(),
+            locale: "en-US".into(),
+            customers: 1,
+            first_transaction: 1,
+            seed: 3,
+            model: [
+                (
+                    "message".to_string(),
+                    Chances {
+                        cancel: 1.0,
+                        ..Chances::default()
+                    },
+                ),
+                ("m-keep".to_string(), Chances::default()),
+            ]
+            .into(),
+            per_hour: None,
+        };
+        assert!(act(&p, "message", Some("m-other"), 0, "1", 0).is_some());
+        assert!(act(&p, "message", Some("m-keep"), 0, "1", 0).is_none());
+        assert!(act(&p, "default", None, 0, "1", 0).is_none());
     }
 }

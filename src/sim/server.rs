@@ -1045,12 +1045,12 @@ async fn admin_population(State(sim): State<Sim>, body: Bytes) -> Response {
             .timeout(Duration::from_secs(10))
             .send()
             .await;
-        let kind = match sent {
-            Ok(r) if r.status() == StatusCode::NO_CONTENT => "default",
+        let (kind, message_id) = match sent {
+            Ok(r) if r.status() == StatusCode::NO_CONTENT => ("default", None),
             Ok(r) if r.status() == StatusCode::OK => {
                 let bytes = r.bytes().await.unwrap_or_default();
                 match answer_kind(&bytes) {
-                    Some(kind) => kind,
+                    Some(answer) => answer,
                     None => {
                         summary.failed += 1;
                         continue;
@@ -1063,7 +1063,18 @@ async fn admin_population(State(sim): State<Sim>, body: Bytes) -> Response {
             }
         };
         *summary.answered.entry(kind.to_string()).or_default() += 1;
-        let Some(event) = act(&population, kind, u64::from(i), &otid, now_ms() as i64) else {
+        let event = act(
+            &population,
+            kind,
+            message_id.as_deref(),
+            u64::from(i),
+            &otid,
+            now_ms() as i64,
+        );
+        if let Some(per_hour) = population.per_hour.filter(|r| *r > 0.0) {
+            tokio::time::sleep(Duration::from_secs_f64((3600.0 / per_hour).min(3600.0))).await;
+        }
+        let Some(event) = event else {
             continue;
         };
         let signed = match super::notifications::sign(
