@@ -23,7 +23,7 @@ use crate::preview::{
     check, render,
 };
 use crate::reconcile::previews::{PreviewChange, PreviewSet, PreviewedLocalization};
-use crate::render::plural;
+use crate::render::{escape, plural};
 use crate::validate::diagnostics::FileDiagnostics;
 
 /// The file that marks a folder as a gallery retainctl wrote (and may replace).
@@ -523,21 +523,6 @@ pub fn file_part(name: &str, case_matters: bool) -> String {
         safe = format!("{safe}~{hex}");
     }
     safe
-}
-
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 pub const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;background:#fafafa;color:#111}\

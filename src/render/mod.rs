@@ -599,3 +599,19 @@ pub fn picture_url(url: &str, name: &str) -> String {
         false => format!("{}/{path}", url.trim_end_matches('/')),
     }
 }
+
+/// Text made safe inside HTML or SVG, in elements and in quoted attributes.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

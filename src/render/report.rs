@@ -4,6 +4,7 @@
 
 use std::fmt::Write;
 
+use super::escape;
 use crate::outcomes::stats::Rate;
 use crate::outcomes::{Report, Row, SIGNIFICANCE, SplitVerdict, Verdict};
 
@@ -262,11 +263,4 @@ pub fn svg(report: &Report) -> String {
     format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{y:.0}\" font-family=\"sans-serif\" font-size=\"14\"><title>Share that turned auto-renew off, by arm, with 95 % intervals</title><rect width=\"100%\" height=\"100%\" fill=\"white\"/>{body}</svg>\n"
     )
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
