@@ -20,7 +20,6 @@ use parquet::schema::types::Type;
 
 use super::Output;
 use crate::cli::ExportArgs;
-use crate::outcomes::records::Line;
 use crate::outcomes::{Decision, Outcome};
 
 const ROW_GROUP: usize = 100_000;
@@ -226,8 +225,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         .tempdir_in(&parent)
         .with_context(|| format!("cannot write beside {}", args.out.display()))?;
     let decisions = export(
-        &args.decisions,
-        |n| n.starts_with("decisions") && n.ends_with(".jsonl"),
+        &super::report::decision_files(&args.decisions)?,
         &work.path().join("decisions"),
         DECISION_SCHEMA,
         |line| {
@@ -237,8 +235,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         },
     )?;
     let outcomes = export(
-        &args.outcomes,
-        |n| n.ends_with(".jsonl"),
+        &super::report::outcome_files(&args.outcomes)?,
         &work.path().join("outcomes"),
         OUTCOME_SCHEMA,
         |line| {
@@ -264,11 +261,10 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes every record of the files in `dir` to `out/day=…/part-00000.parquet`; returns
-/// (rows, lines skipped).
+/// Writes every record of `files` to `out/day=…/part-NNNNN.parquet`; returns (rows,
+/// lines skipped).
 fn export(
-    dir: &Path,
-    wanted: impl Fn(&str) -> bool,
+    files: &[PathBuf],
     out: &Path,
     schema: &str,
     parse: impl Fn(&str) -> Option<(i64, Vec<Value>)>,
@@ -281,34 +277,14 @@ fn export(
     let mut parts: BTreeMap<String, u32> = BTreeMap::new();
     let mut tick = 0u64;
     let (mut rows, mut skipped) = (0, 0);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read the folder {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.file_name().and_then(|n| n.to_str()).is_some_and(&wanted))
-        .collect();
-    files.sort();
     for file in files {
-        let reader = std::io::BufReader::new(
-            File::open(&file).with_context(|| format!("cannot read {}", file.display()))?,
-        );
         let mut failed = None;
-        crate::outcomes::records::for_each_line(reader, |number, line, _| {
+        skipped += super::report::read_file(file, |line| {
+            let (at, row) = parse(line).ok_or("not a record")?;
+            let day = day(at).ok_or("a time outside 1970–9999")?;
             if failed.is_some() {
-                return;
+                return Ok(());
             }
-            let parsed = match line {
-                Line::Text(text) if text.trim().is_empty() => return,
-                Line::Text(text) => parse(text).and_then(|(at, row)| Some((day(at)?, row))),
-                Line::TooLong => None,
-            };
-            let Some((day, row)) = parsed else {
-                eprintln!(
-                    "{}:{number}: skipped: not a record (or a time outside 1970–9999)",
-                    file.display()
-                );
-                skipped += 1;
-                return;
-            };
             tick += 1;
             let written = (|| -> anyhow::Result<()> {
                 if !tables.contains_key(&day) {
@@ -336,8 +312,8 @@ fn export(
                 Ok(()) => rows += 1,
                 Err(e) => failed = Some(e),
             }
-        })
-        .with_context(|| format!("cannot read {}", file.display()))?;
+            Ok(())
+        })?;
         if let Some(e) = failed {
             return Err(e);
         }

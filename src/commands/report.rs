@@ -11,7 +11,7 @@ use anyhow::Context;
 
 use super::Output;
 use crate::cli::{ReportArgs, ReportFormat};
-use crate::outcomes::records::Line;
+use crate::outcomes::records::read_records;
 use crate::outcomes::{DecisionRef, Decisions, Outcomes};
 use crate::render;
 
@@ -85,6 +85,35 @@ fn files(dir: &Path, wanted: impl Fn(&str) -> bool) -> anyhow::Result<Vec<PathBu
     Ok(files)
 }
 
+/// The decisions files `serve --decisions` wrote in `dir`, current and rotated.
+pub fn decision_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    files(dir, |n| n.starts_with("decisions") && n.ends_with(".jsonl"))
+}
+
+/// The outcomes files in `dir` (pulled and received live).
+pub fn outcome_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    files(dir, |n| n.ends_with(".jsonl"))
+}
+
+/// Reads the records of `file` with `take` (see [`read_records`]); every line that is not
+/// one is named on stderr. Returns how many were skipped.
+pub fn read_file(
+    file: &Path,
+    take: impl FnMut(&str) -> Result<(), &'static str>,
+) -> anyhow::Result<usize> {
+    let reader = std::io::BufReader::with_capacity(
+        1 << 20,
+        std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?,
+    );
+    let mut skipped = 0;
+    read_records(reader, take, |number, why| {
+        skipped += 1;
+        eprintln!("{}:{number}: skipped: {why}", file.display());
+    })
+    .with_context(|| format!("cannot read {}", file.display()))?;
+    Ok(skipped)
+}
+
 /// An outcome line, borrowed from the text it was read from.
 #[derive(serde::Deserialize)]
 struct OutcomeRef<'a> {
@@ -101,50 +130,17 @@ struct OutcomeRef<'a> {
 /// (no file is held whole); lines that are not records are named on stderr and counted.
 fn read(decisions: &Path, outcomes: &Path) -> anyhow::Result<(Decisions, Outcomes, usize)> {
     use rayon::prelude::*;
-    let decision_files = files(decisions, |n| {
-        n.starts_with("decisions") && n.ends_with(".jsonl")
-    })?;
-    let outcome_files = files(outcomes, |n| n.ends_with(".jsonl"))?;
-    let each = |file: &PathBuf,
-                mut take: Box<dyn FnMut(&str) -> bool + '_>|
-     -> anyhow::Result<usize> {
-        let reader = std::io::BufReader::with_capacity(
-            1 << 20,
-            std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?,
-        );
-        let mut bad = 0;
-        crate::outcomes::records::for_each_line(reader, |number, line, last| {
-            let why = match line {
-                Line::TooLong => Some("longer than any record"),
-                Line::Text(text) if text.trim().is_empty() => None,
-                Line::Text(text) if take(text) => None,
-                Line::Text(text) if last && !text.ends_with('}') => {
-                    Some("the last line is cut short (a write stopped mid-line)")
-                }
-                Line::Text(_) => Some("not a record"),
-            };
-            if let Some(why) = why {
-                bad += 1;
-                eprintln!("{}:{number}: skipped: {why}", file.display());
-            }
-        })
-        .with_context(|| format!("cannot read {}", file.display()))?;
-        Ok(bad)
-    };
+    let decision_files = decision_files(decisions)?;
+    let outcome_files = outcome_files(outcomes)?;
     let decided: Vec<anyhow::Result<(Decisions, usize)>> = decision_files
         .par_iter()
         .map(|file| {
             let mut d = Decisions::default();
-            let bad = each(
-                file,
-                Box::new(|line| match serde_json::from_str::<DecisionRef>(line) {
-                    Ok(r) => {
-                        d.push(&r);
-                        true
-                    }
-                    Err(_) => false,
-                }),
-            )?;
+            let bad = read_file(file, |line| {
+                let r = serde_json::from_str::<DecisionRef>(line).map_err(|_| "not a record")?;
+                d.push(&r);
+                Ok(())
+            })?;
             Ok((d, bad))
         })
         .collect();
@@ -157,16 +153,11 @@ fn read(decisions: &Path, outcomes: &Path) -> anyhow::Result<(Decisions, Outcome
     }
     let mut outcomes = Outcomes::default();
     for file in &outcome_files {
-        skipped += each(
-            file,
-            Box::new(|line| match serde_json::from_str::<OutcomeRef>(line) {
-                Ok(o) => {
-                    outcomes.push(o.at_ms, &o.customer, o.event, &o.notification);
-                    true
-                }
-                Err(_) => false,
-            }),
-        )?;
+        skipped += read_file(file, |line| {
+            let o = serde_json::from_str::<OutcomeRef>(line).map_err(|_| "not a record")?;
+            outcomes.push(o.at_ms, &o.customer, o.event, &o.notification);
+            Ok(())
+        })?;
     }
     Ok((decisions, outcomes, skipped))
 }

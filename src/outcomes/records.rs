@@ -2,7 +2,7 @@
 //! wrote for every answer (its format is `serve`'s, which writes it), and an [`Outcome`]
 //! kept from one of Apple's notifications. A
 //! line that does not parse (a log cut by a crash mid-line, a foreign file) is skipped and
-//! counted by [`read_lines`], never taken for an empty record.
+//! counted by [`read_records`], never taken for an empty record.
 
 use serde::{Deserialize, Serialize};
 
@@ -67,39 +67,6 @@ pub struct Outcome {
     pub notification: String,
 }
 
-/// A line that was skipped: its number (from 1) and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadLine {
-    pub line: usize,
-    pub why: String,
-}
-
-/// The records of a JSON-lines text, and the lines that are not records. Empty lines are
-/// ignored; a last line without its newline that does not parse is a write cut short.
-pub fn read_lines<T: serde::de::DeserializeOwned>(text: &str) -> (Vec<T>, Vec<BadLine>) {
-    let mut records = Vec::new();
-    let mut bad = Vec::new();
-    let ends_cut = !text.is_empty() && !text.ends_with('\n');
-    let count = text.lines().count();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str(line) {
-            Ok(record) => records.push(record),
-            Err(e) => bad.push(BadLine {
-                line: i + 1,
-                why: if ends_cut && i + 1 == count {
-                    "the last line is cut short (a write stopped mid-line)".into()
-                } else {
-                    e.to_string()
-                },
-            }),
-        }
-    }
-    (records, bad)
-}
-
 /// Now, in ms since the epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -112,7 +79,7 @@ pub fn now_ms() -> i64 {
 pub const MAX_LINE: usize = 64 * 1024;
 
 /// A line of a records file, as [`for_each_line`] gives it.
-pub enum Line<'a> {
+enum Line<'a> {
     Text(&'a str),
     /// Longer than [`MAX_LINE`]: not a record.
     TooLong,
@@ -120,7 +87,7 @@ pub enum Line<'a> {
 
 /// Calls `each(line_number, line, is_last)` for every line of `reader` (from 1), holding
 /// at most [`MAX_LINE`] bytes of one; a last line without its newline is `is_last`.
-pub fn for_each_line(
+fn for_each_line(
     mut reader: impl std::io::BufRead,
     mut each: impl FnMut(usize, Line, bool),
 ) -> std::io::Result<()> {
@@ -158,4 +125,30 @@ pub fn for_each_line(
         let text = String::from_utf8_lossy(&buf);
         each(number, Line::Text(&text), !ended);
     }
+}
+
+/// Reads the records of `reader`: `take` is given every line that is not blank and says
+/// whether it is a record (or why not); every other line goes to `skipped` with its number
+/// (from 1) and why. A last line without its newline that is not a record was cut short.
+pub fn read_records(
+    reader: impl std::io::BufRead,
+    mut take: impl FnMut(&str) -> Result<(), &'static str>,
+    mut skipped: impl FnMut(usize, &'static str),
+) -> std::io::Result<()> {
+    for_each_line(reader, |number, line, last| {
+        let why = match line {
+            Line::TooLong => Some("longer than any record"),
+            Line::Text(text) if text.trim().is_empty() => None,
+            Line::Text(text) => match take(text) {
+                Ok(()) => None,
+                Err(_) if last && !text.ends_with('}') => {
+                    Some("the last line is cut short (a write stopped mid-line)")
+                }
+                Err(why) => Some(why),
+            },
+        };
+        if let Some(why) = why {
+            skipped(number, why);
+        }
+    })
 }

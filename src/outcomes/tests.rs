@@ -111,12 +111,22 @@ fn a_split_names_the_arm_that_keeps_more_subscribers() {
 fn a_cut_last_line_is_skipped_and_named() {
     let good = serde_json::to_string(&decision("a", 1, 0, AnswerKind::Message)).unwrap();
     let text = format!("{good}\n\nnot json\n{}", &good[..20]);
-    let (records, bad) = records::read_lines::<Decision>(&text);
+    let (mut records, mut bad) = (vec![], vec![]);
+    records::read_records(
+        text.as_bytes(),
+        |line| {
+            let d: Decision = serde_json::from_str(line).map_err(|_| "not a record")?;
+            records.push(d);
+            Ok(())
+        },
+        |line, why| bad.push((line, why)),
+    )
+    .unwrap();
     assert_eq!(records.len(), 1);
     assert_eq!(bad.len(), 2);
-    assert_eq!(bad[0].line, 3);
-    assert_eq!(bad[1].line, 4);
-    assert!(bad[1].why.contains("cut short"), "{bad:?}");
+    assert_eq!(bad[0].0, 3);
+    assert_eq!(bad[1].0, 4);
+    assert!(bad[1].1.contains("cut short"), "{bad:?}");
 }
 
 /// A customer answered under two products counts once in their arm (the test's customers
