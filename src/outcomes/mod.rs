@@ -216,6 +216,16 @@ impl Decisions {
         id
     }
 
+    fn group(&mut self, key: InternedGroup) -> u32 {
+        if let Some(g) = self.groups.get(&key) {
+            return *g;
+        }
+        let g = self.group_of.len() as u32;
+        self.group_of.push(key);
+        self.groups.insert(key, g);
+        g
+    }
+
     pub fn push(&mut self, d: &DecisionRef) {
         let key = (
             (self.text(&d.app), self.text(&d.environment)),
@@ -225,15 +235,7 @@ impl Decisions {
             self.text(&d.product),
             self.text(&d.locale),
         );
-        let group = match self.groups.get(&key) {
-            Some(g) => *g,
-            None => {
-                let g = self.group_of.len() as u32;
-                self.group_of.push(key);
-                self.groups.insert(key, g);
-                g
-            }
-        };
+        let group = self.group(key);
         self.rows.push((d.at_ms, group, customer_id(&d.customer)));
     }
 
@@ -252,16 +254,7 @@ impl Decisions {
                 self.text(&other.text_of[product as usize]),
                 self.text(&other.text_of[locale as usize]),
             );
-            let group = match self.groups.get(&key) {
-                Some(g) => *g,
-                None => {
-                    let g = self.group_of.len() as u32;
-                    self.group_of.push(key);
-                    self.groups.insert(key, g);
-                    g
-                }
-            };
-            remap.push(group);
+            remap.push(self.group(key));
         }
         self.rows.extend(
             other
