@@ -106,6 +106,17 @@ pub struct Expected<'a> {
     pub app_apple_id: Option<i64>,
 }
 
+/// A signed part of a notification (`part` names it in the error), verified, if present.
+fn verified_part<T: serde::de::DeserializeOwned + SignedAt>(
+    verifier: &RequestVerifier,
+    jws: Option<&str>,
+    part: &'static str,
+) -> Result<Option<T>, NotificationError> {
+    jws.map(|jws| verifier.verify_signed(jws))
+        .transpose()
+        .map_err(|refusal| NotificationError::PartUnverified { part, refusal })
+}
+
 /// The outcome of one `signedPayload`: `Ok(None)` for a verified notification the report
 /// does not count (a test notification, a type it does not use).
 pub fn outcome_of(
@@ -136,24 +147,16 @@ pub fn outcome_of(
             got: data.environment,
         });
     }
-    let transaction: Option<TransactionInfo> = data
-        .signed_transaction_info
-        .as_deref()
-        .map(|jws| verifier.verify_signed(jws))
-        .transpose()
-        .map_err(|refusal| NotificationError::PartUnverified {
-            part: "signedTransactionInfo",
-            refusal,
-        })?;
-    let renewal: Option<RenewalInfo> = data
-        .signed_renewal_info
-        .as_deref()
-        .map(|jws| verifier.verify_signed(jws))
-        .transpose()
-        .map_err(|refusal| NotificationError::PartUnverified {
-            part: "signedRenewalInfo",
-            refusal,
-        })?;
+    let transaction: Option<TransactionInfo> = verified_part(
+        verifier,
+        data.signed_transaction_info.as_deref(),
+        "signedTransactionInfo",
+    )?;
+    let renewal: Option<RenewalInfo> = verified_part(
+        verifier,
+        data.signed_renewal_info.as_deref(),
+        "signedRenewalInfo",
+    )?;
     let Some(event) =
         Event::of_notification(&payload.notification_type, payload.subtype.as_deref())
     else {
