@@ -6,6 +6,7 @@
 //! intervals and the message named the better arm. Then the bad inputs: a notification
 //! of another app, a decision log cut mid-line, a history page that fails halfway.
 
+use std::path::Path;
 use std::process::Command;
 
 use retainctl::sim::perf::RealtimeSigner;
@@ -89,13 +90,13 @@ fn cancels(i: u32, rate_percent: u32) -> bool {
     (i.wrapping_mul(2_654_435_761) >> 7) % 100 < rate_percent
 }
 
-#[test]
-fn apply_serve_population_pull_report_finds_the_better_arm() {
-    let world = World::new("sandbox");
+/// The split manifest applied to the simulator, with the snapshot `serve` reads
+/// (`snapshot.json`); returns the app's Apple ID (the simulator's for the bundle).
+fn apply_split(world: &World) -> i64 {
     let app_apple_id = retainctl::sim::perf::app_apple_id("com.example.app");
     std::fs::write(world.path().join("app.yaml"), manifest(app_apple_id)).unwrap();
     let out = run(
-        &world,
+        world,
         &[
             "apply",
             "--env",
@@ -106,14 +107,14 @@ fn apply_serve_population_pull_report_finds_the_better_arm() {
         ],
     );
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    app_apple_id
+}
 
-    // Apple's realtime requests, signed by a chain the server is told to trust.
-    let signer = RealtimeSigner::generate().unwrap();
-    let root = world.path().join("realtime-root.pem");
-    std::fs::write(&root, signer.root_pem()).unwrap();
-    let decisions = world.path().join("decisions");
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_retainctl"));
-    serve
+/// `retainctl serve` of `snapshot.json` with the customer key and `args`, its log in
+/// `LOG_NAME.log`.
+fn serve(world: &World, log_name: &str, args: &[&str]) -> ServeProcess {
+    let log = world.path().join(format!("{log_name}.log"));
+    let child = Command::new(env!("CARGO_BIN_EXE_retainctl"))
         .args([
             "serve",
             "--listen",
@@ -121,13 +122,75 @@ fn apply_serve_population_pull_report_finds_the_better_arm() {
             "--snapshot",
             "snapshot.json",
         ])
-        .args(["--trust-root", root.to_str().unwrap()])
-        .args(["--decisions", decisions.to_str().unwrap()])
+        .args(args)
         .current_dir(world.path())
         .env("RETAINCTL_CUSTOMER_KEY", KEY)
         .stdout(std::process::Stdio::piped())
-        .stderr(std::fs::File::create(world.path().join("serve.log")).unwrap());
-    let mut server = ServeProcess::attach(serve.spawn().unwrap(), world.path().join("serve.log"));
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    ServeProcess::attach(child, log)
+}
+
+/// SIGTERM, and the wait for the server to end.
+fn stop(server: &mut ServeProcess) {
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    crate::serve::eventually("serve to stop", || {
+        server.child.try_wait().unwrap().is_some()
+    });
+}
+
+/// `notifications pull` of `app.yaml` from the world's simulator into `outcomes`,
+/// trusting `root`, with the customer key and `extra`.
+fn pull(world: &World, outcomes: &Path, root: &Path, extra: &[&str]) -> Command {
+    let mut args = vec![
+        "notifications",
+        "pull",
+        "--env",
+        "sandbox",
+        "--out",
+        outcomes.to_str().unwrap(),
+        "--trust-root",
+        root.to_str().unwrap(),
+        "app.yaml",
+        // `notifications pull` talks to Apple: the world adds --base-url only for plan,
+        // apply and status.
+        "--base-url",
+        &world.url,
+    ];
+    args.extend_from_slice(extra);
+    let mut command = world.command(&args);
+    command.env("RETAINCTL_CUSTOMER_KEY", KEY);
+    command
+}
+
+#[test]
+fn apply_serve_population_pull_report_finds_the_better_arm() {
+    let world = World::new("sandbox");
+    let app_apple_id = apply_split(&world);
+
+    // Apple's realtime requests, signed by a chain the server is told to trust.
+    let signer = RealtimeSigner::generate().unwrap();
+    let root = world.path().join("realtime-root.pem");
+    std::fs::write(&root, signer.root_pem()).unwrap();
+    let decisions = world.path().join("decisions");
+    let mut server = serve(
+        &world,
+        "serve",
+        &[
+            "--trust-root",
+            root.to_str().unwrap(),
+            "--decisions",
+            decisions.to_str().unwrap(),
+        ],
+    );
 
     let (mut shown_message, mut shown_default) = (0, 0);
     let mut events = vec![];
@@ -170,17 +233,7 @@ fn apply_serve_population_pull_report_finds_the_better_arm() {
         "{shown_message} / {shown_default}"
     );
     // SIGTERM right after the last answer: the decisions of every answered request are written before it ends.
-    let pid = server.child.id();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    crate::serve::eventually("serve to stop", || {
-        server.child.try_wait().unwrap().is_some()
-    });
+    stop(&mut server);
     let written = std::fs::read_to_string(decisions.join("decisions.jsonl")).unwrap();
     assert_eq!(written.lines().count(), CUSTOMERS as usize);
     assert!(
@@ -196,23 +249,16 @@ fn apply_serve_population_pull_report_finds_the_better_arm() {
     // The same notifications, sent live to a server receiving them (as Apple sends them
     // to the notification URL), land beside the pulled history and count once.
     let outcomes = world.path().join("outcomes");
-    let mut receiver = Command::new(env!("CARGO_BIN_EXE_retainctl"));
-    receiver
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--snapshot",
-            "snapshot.json",
-        ])
-        .args(["--trust-root", sim_root(&world).to_str().unwrap()])
-        .args(["--notifications", outcomes.to_str().unwrap()])
-        .current_dir(world.path())
-        .env("RETAINCTL_CUSTOMER_KEY", KEY)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::fs::File::create(world.path().join("receiver.log")).unwrap());
-    let receiver =
-        ServeProcess::attach(receiver.spawn().unwrap(), world.path().join("receiver.log"));
+    let receiver = serve(
+        &world,
+        "receiver",
+        &[
+            "--trust-root",
+            sim_root(&world).to_str().unwrap(),
+            "--notifications",
+            outcomes.to_str().unwrap(),
+        ],
+    );
     let live = |jws: &str| -> u16 {
         block_on(async {
             reqwest::Client::new()
@@ -246,25 +292,7 @@ fn apply_serve_population_pull_report_finds_the_better_arm() {
     );
     let sim_root = sim_root(&world);
     let outcomes = world.path().join("outcomes");
-    let pull = |extra: &[&str]| {
-        let mut args = vec![
-            "notifications",
-            "pull",
-            "--env",
-            "sandbox",
-            "--out",
-            outcomes.to_str().unwrap(),
-            "--trust-root",
-            sim_root.to_str().unwrap(),
-            "app.yaml",
-        ];
-        args.extend_from_slice(extra);
-        let mut command = world.command(&args);
-        command.env("RETAINCTL_CUSTOMER_KEY", KEY);
-        // `notifications pull` talks to Apple: the world adds --base-url for it.
-        command.args(["--base-url", &world.url]);
-        command.output().unwrap()
-    };
+    let pull = |extra: &[&str]| pull(&world, &outcomes, &sim_root, extra).output().unwrap();
     let out = pull(&["--since", "1d"]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     let pages = notified.div_ceil(20);
@@ -361,25 +389,7 @@ fn a_pull_stopped_halfway_goes_on_from_the_page_it_stopped_at() {
     notify(&world, Value::Array(events));
     let sim_root = sim_root(&world);
     let outcomes = world.path().join("outcomes");
-    let pull = |extra: &[&str]| {
-        let mut args = vec![
-            "notifications",
-            "pull",
-            "--env",
-            "sandbox",
-            "--out",
-            outcomes.to_str().unwrap(),
-            "--trust-root",
-            sim_root.to_str().unwrap(),
-            "app.yaml",
-            "--base-url",
-            &world.url,
-        ];
-        args.extend_from_slice(extra);
-        let mut command = world.command(&args);
-        command.env("RETAINCTL_CUSTOMER_KEY", KEY);
-        command
-    };
+    let pull = |extra: &[&str]| pull(&world, &outcomes, &sim_root, extra);
     // The first page is answered (upper-case-ids changes nothing here), the second held.
     let path = "/inApps/v1/notifications/history";
     world.set_faults(json!({"rules": [
@@ -526,42 +536,24 @@ fn a_cut_log_a_too_long_window_and_a_start_too_far_back_are_named() {
 #[test]
 fn the_simulators_population_closes_the_loop() {
     let world = World::new("sandbox");
-    let app_apple_id = retainctl::sim::perf::app_apple_id("com.example.app");
-    std::fs::write(world.path().join("app.yaml"), manifest(app_apple_id)).unwrap();
-    let out = run(
-        &world,
-        &[
-            "apply",
-            "--env",
-            "sandbox",
-            "--snapshot",
-            "snapshot.json",
-            "app.yaml",
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    apply_split(&world);
     let root = sim_root(&world);
     let (decisions, outcomes) = (
         world.path().join("decisions"),
         world.path().join("outcomes"),
     );
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_retainctl"));
-    serve
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--snapshot",
-            "snapshot.json",
-        ])
-        .args(["--trust-root", root.to_str().unwrap()])
-        .args(["--decisions", decisions.to_str().unwrap()])
-        .args(["--notifications", outcomes.to_str().unwrap()])
-        .current_dir(world.path())
-        .env("RETAINCTL_CUSTOMER_KEY", KEY)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::fs::File::create(world.path().join("serve.log")).unwrap());
-    let mut server = ServeProcess::attach(serve.spawn().unwrap(), world.path().join("serve.log"));
+    let mut server = serve(
+        &world,
+        "serve",
+        &[
+            "--trust-root",
+            root.to_str().unwrap(),
+            "--decisions",
+            decisions.to_str().unwrap(),
+            "--notifications",
+            outcomes.to_str().unwrap(),
+        ],
+    );
     let model = json!({
         "realtimeUrl": format!("{}/retention", server.url),
         "notificationUrl": format!("{}/app-store-notifications", server.url),
@@ -595,17 +587,7 @@ fn the_simulators_population_closes_the_loop() {
         server.log()
     );
     assert!(stdout(&out).starts_with("answered: "), "{}", stdout(&out));
-    let pid = server.child.id();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    crate::serve::eventually("serve to stop", || {
-        server.child.try_wait().unwrap().is_some()
-    });
+    stop(&mut server);
     let live = std::fs::read_to_string(outcomes.join("live-outcomes.jsonl")).unwrap();
     assert!(live.lines().count() > 100, "{live}");
 
