@@ -210,7 +210,7 @@ impl DecisionLog {
 
 /// The decision of an answer: when, which app, product, locale, rule, split and answer.
 fn decision(served: &Served, answer: &Answer, key: &CustomerKey) -> Option<Decision> {
-    let facts = answer.request.as_ref()?;
+    let (request, at) = answer.request.as_ref()?;
     let (app, rule, kind, message) = match answer.outcome {
         Outcome::Answered {
             app,
@@ -231,18 +231,23 @@ fn decision(served: &Served, answer: &Answer, key: &CustomerKey) -> Option<Decis
     };
     let realtime = &served.snapshot.apps[app];
     Some(Decision {
-        at_ms: facts.at_ms,
+        at_ms: at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64),
         app: realtime.bundle_id.clone(),
         environment: served.snapshot.environment.to_string(),
-        product: facts.product.clone(),
-        locale: facts.locale.clone(),
+        product: request.product_id.clone(),
+        // The app locale the user's locale resolved to, else the user's locale.
+        locale: crate::realtime::resolve_locale(realtime, &request.user_locale)
+            .unwrap_or(&request.user_locale)
+            .to_string(),
         rule: rule.map(|r| r as u32),
         split: rule
             .and_then(|r| split_of(&realtime.rules, r))
             .map(|s| s as u32),
         answer: kind,
         message,
-        customer: key.customer(&facts.original_transaction_id),
+        customer: key.customer(&request.original_transaction_id),
     })
 }
 

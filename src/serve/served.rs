@@ -220,19 +220,10 @@ pub struct Answer {
     pub outcome: Outcome,
     /// [`verify::hashed`] of the original transaction id, once verified.
     pub transaction: Option<String>,
-    /// What the decision log records of a verified request for a known app.
-    pub request: Option<RequestFacts>,
-}
-
-/// The parts of a verified request a decision is recorded with (the original
-/// transaction id only to be hashed with the customer key; never written as it is).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestFacts {
-    pub at_ms: i64,
-    pub product: String,
-    /// The app locale the user's locale resolved to, else the user's locale.
-    pub locale: String,
-    pub original_transaction_id: String,
+    /// A verified request for a known app, and when it was answered: what the decision
+    /// log records (moved here, not copied; its original transaction id is only ever
+    /// hashed).
+    pub request: Option<(verify::RealtimeRequest, SystemTime)>,
 }
 
 /// The HTTP status of a refusal: no detail beyond the class.
@@ -363,22 +354,13 @@ impl Served {
             user_locale: &request.user_locale,
             original_transaction_id: &request.original_transaction_id,
         };
-        let facts = RequestFacts {
-            at_ms: now
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64),
-            product: request.product_id.clone(),
-            locale: crate::realtime::resolve_locale(app, &request.user_locale)
-                .unwrap_or(&request.user_locale)
-                .to_string(),
-            original_transaction_id: request.original_transaction_id.clone(),
-        };
-        let nothing = |outcome: Outcome, transaction: Option<String>| Answer {
+        // 204: Apple shows its default message.
+        let nothing = |outcome: Outcome, transaction: Option<String>, request| Answer {
             status: StatusCode::NO_CONTENT,
             body: vec![],
             outcome,
             transaction,
-            request: Some(facts.clone()),
+            request: Some((request, now)),
         };
         let (rule, answer, message_id) = match crate::realtime::choose(app, &query) {
             Choice::Answer {
@@ -387,10 +369,10 @@ impl Served {
                 message_id,
             } => (rule, answer, message_id),
             Choice::Control { rule } => {
-                return nothing(Outcome::Control { app: index, rule }, transaction);
+                return nothing(Outcome::Control { app: index, rule }, transaction, request);
             }
             Choice::Fallback => {
-                return nothing(Outcome::Fallback { app: index }, transaction);
+                return nothing(Outcome::Fallback { app: index }, transaction, request);
             }
         };
         let mut id = uuid::Uuid::encode_buffer();
@@ -415,7 +397,7 @@ impl Served {
                 }),
             ),
             RuleAnswer::Control => {
-                return nothing(Outcome::Control { app: index, rule }, transaction);
+                return nothing(Outcome::Control { app: index, rule }, transaction, request);
             }
             RuleAnswer::PromotionalOffer { offer_id, .. } => {
                 let signer = self.signers[index]
@@ -446,7 +428,7 @@ impl Served {
                 message_id,
             },
             transaction,
-            request: Some(facts),
+            request: Some((request, now)),
         }
     }
 
