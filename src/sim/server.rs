@@ -958,10 +958,7 @@ async fn admin_notify(State(sim): State<Sim>, body: Bytes) -> Response {
         }
     };
     let mut core = sim.core.lock().unwrap_or_else(|e| e.into_inner());
-    let environment = match core.policy.mode {
-        Mode::Sandbox => "Sandbox",
-        Mode::Production => "Production",
-    };
+    let environment = core.policy.mode.apple_name();
     let now = now_ms() as i64;
     let mut signed = Vec::new();
     for event in &request.events {
@@ -1003,16 +1000,13 @@ async fn admin_population(State(sim): State<Sim>, body: Bytes) -> Response {
             return (StatusCode::BAD_REQUEST, format!("bad population: {e}")).into_response();
         }
     };
-    let environment = match sim
+    let environment = sim
         .core
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .policy
         .mode
-    {
-        Mode::Sandbox => "Sandbox",
-        Mode::Production => "Production",
-    };
+        .apple_name();
     let app_apple_id = super::perf::app_apple_id(&population.bundle_id);
     let mut summary = PopulationSummary::default();
     for i in 0..population.customers {

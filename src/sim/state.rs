@@ -26,6 +26,16 @@ pub enum Mode {
     Production,
 }
 
+impl Mode {
+    /// Apple's spelling of the environment, as signed data carries it.
+    pub fn apple_name(self) -> &'static str {
+        match self {
+            Self::Sandbox => "Sandbox",
+            Self::Production => "Production",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SimImage {
